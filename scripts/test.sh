@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command (README: `make test`): sets everything up, then lints, type-checks and runs
+# the suite on Python 3.11 and, when installed, 3.13 (which has the public get_verified_chain()).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py311=$(scripts/find-python.sh 3.11 || command -v python3)
+scripts/bootstrap.sh .venv "$py311" test
+echo "== ruff"; .venv/bin/ruff check src tests bench
+echo "== mypy"; .venv/bin/mypy
+status=0
+if py313=$(scripts/find-python.sh 3.13); then
+  scripts/bootstrap.sh .venv313 "$py313" test
+  echo "== pytest on $(.venv313/bin/python -V)"
+  .venv313/bin/python -m pytest -q -p no:cacheprovider "$@" || status=$?
+fi
+echo "== pytest on $(.venv/bin/python -V)"
+.venv/bin/python -m pytest -q "$@" || status=$?
+exit $status

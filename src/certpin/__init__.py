@@ -1,0 +1,37 @@
+"""certpin: TLS certificate and public-key pinning for Python clients.
+
+Obtain pins (:func:`spki_pin`, :func:`cert_pin`, :func:`load_certificates`, :func:`fetch_chain`),
+enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them over their life
+(policy files, mobile formats, health checks, violation reports).
+"""
+
+from .errors import (
+    CertificateError,
+    CertpinError,
+    ConfigError,
+    PinFormatError,
+    PinMismatchError,
+    PinValidationError,
+    PolicyError,
+    ProbeError,
+)
+from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CertificateError",
+    "CertpinError",
+    "ConfigError",
+    "Pin",
+    "PinFormatError",
+    "PinMismatchError",
+    "PinValidationError",
+    "PolicyError",
+    "ProbeError",
+    "__version__",
+    "cert_pin",
+    "load_certificates",
+    "parse_pin",
+    "spki_pin",
+]

@@ -1,0 +1,89 @@
+"""The ``certpin`` command line: ``main(argv=None) -> int``.
+
+Each sub-command lives in its own module under :mod:`certpin.commands` and exposes
+
+* ``HELP``: one line for ``certpin --help``;
+* ``add_arguments(parser: argparse.ArgumentParser) -> None``;
+* ``run(args: argparse.Namespace) -> int``: the exit code.
+
+Exit codes, common to every command: 0 success, 1 a target failed or the result is a warning
+(as each command documents), 2 usage errors and bad input. Errors go to stderr, one line each,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .errors import CertpinError, escape
+
+__all__ = ["main"]
+
+#: command name -> module under certpin.commands
+COMMANDS: dict[str, str] = {
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"certpin: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command registered."""
+    from . import __version__
+
+    parser = _Parser(
+        prog="certpin",
+        description="Obtain, enforce and manage TLS certificate and public-key (SPKI) pins.",
+    )
+    parser.add_argument("--version", action="version", version=f"certpin {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"certpin.commands.{module_name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``certpin`` command line.
+
+    Args:
+        argv: the arguments without the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit code (0 success, 1 failure or warnings as the command documents, 2 usage or
+        input errors). Never raises for bad input: errors are printed to stderr in one line.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else 2
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args))
+    except CertpinError as exc:
+        print(f"certpin {args.command}: error: {escape(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"certpin {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except OSError as exc:
+        print(f"certpin {args.command}: error: {escape(str(exc))}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin helpers per HTTP client; each module imports its client lazily (optional extras)."""

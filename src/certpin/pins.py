@@ -1,0 +1,449 @@
+"""Pin values: parse, format and compute SHA-256 pins of certificates and public keys.
+
+A pin is the SHA-256 digest of either
+
+* the DER ``SubjectPublicKeyInfo`` of a public key: an *SPKI pin*, RFC 7469 ``pin-sha256``,
+  written canonically ``sha256/<base64>`` (the OkHttp and Android notation); or
+* the whole DER certificate: a *certificate pin*, written ``cert-sha256/<base64>``.
+
+This module is pure: it imports nothing else of certpin but :mod:`certpin.errors`, does no I/O
+and reads keys and certificates through :mod:`cryptography` only (no hand-parsed DER).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import (
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.utils import CryptographyDeprecationWarning
+
+from .errors import CertificateError, PinFormatError, escape
+
+__all__ = [
+    "Pin",
+    "PinKind",
+    "cert_pin",
+    "load_certificates",
+    "parse_pin",
+    "spki_pin",
+    "spki_der",
+]
+
+PinKind: TypeAlias = Literal["spki", "cert"]
+
+#: Anything :func:`spki_pin` accepts.
+KeySource: TypeAlias = (
+    x509.Certificate | x509.CertificateSigningRequest | PublicKeyTypes | PrivateKeyTypes | bytes
+)
+
+_DIGEST_SIZE = 32  # SHA-256
+_B64_LEN = 44  # len(base64(32 bytes)), with one "=" of padding
+_SPKI_PREFIX = "sha256/"
+_CERT_PREFIX = "cert-sha256/"
+_HEX_RE = re.compile(r"(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31})")
+_HPKP_RE = re.compile(r'pin-sha256\s*=\s*"([^"]*)"|pin-sha256\s*=\s*([^"\s;]*)', re.IGNORECASE)
+_MAX_QUOTE = 120
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Pin:
+    """One SHA-256 pin: of a public key (``kind="spki"``) or of a whole certificate (``"cert"``).
+
+    Pins are immutable and hashable; ``==`` compares the digests in constant time
+    (:func:`hmac.compare_digest`). ``str(pin)`` gives the canonical text, which
+    :func:`parse_pin` reads back to an equal pin.
+
+    Attributes:
+        kind: ``"spki"`` (RFC 7469 ``pin-sha256`` of the DER SubjectPublicKeyInfo) or ``"cert"``
+            (SHA-256 of the DER certificate).
+        digest: the 32-byte SHA-256 digest.
+
+    Raises:
+        PinFormatError: on construction, if ``kind`` is unknown or ``digest`` is not 32 bytes.
+    """
+
+    kind: PinKind
+    digest: bytes
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("spki", "cert"):
+            raise PinFormatError(f"unknown pin kind {self.kind!r}: expected 'spki' or 'cert'")
+        if not isinstance(self.digest, bytes) or len(self.digest) != _DIGEST_SIZE:
+            size = len(self.digest) if isinstance(self.digest, bytes) else "non-bytes"
+            raise PinFormatError(
+                f"a SHA-256 pin digest is {_DIGEST_SIZE} bytes, got {size}"
+            )
+
+    @property
+    def algorithm(self) -> str:
+        """The hash algorithm: always ``"sha256"``."""
+        return "sha256"
+
+    @property
+    def base64(self) -> str:
+        """The digest as standard base64 (44 characters), as in HPKP ``pin-sha256``."""
+        return base64.b64encode(self.digest).decode("ascii")
+
+    @property
+    def hex(self) -> str:
+        """The digest as upper-case hex with colons, as ``openssl x509 -fingerprint`` prints."""
+        return ":".join(f"{b:02X}" for b in self.digest)
+
+    @property
+    def hpkp(self) -> str:
+        """The HPKP directive ``pin-sha256="<b64>"`` (RFC 7469 section 2.1.1); SPKI pins only.
+
+        Raises:
+            PinFormatError: for a certificate pin, which HPKP cannot express.
+        """
+        if self.kind != "spki":
+            raise PinFormatError(f"{self} is a certificate pin; HPKP holds SPKI pins only")
+        return f'pin-sha256="{self.base64}"'
+
+    def __str__(self) -> str:
+        prefix = _SPKI_PREFIX if self.kind == "spki" else _CERT_PREFIX
+        return prefix + self.base64
+
+    def __repr__(self) -> str:
+        return f"Pin({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Pin):
+            return NotImplemented
+        return self.kind == other.kind and hmac.compare_digest(self.digest, other.digest)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.digest))
+
+
+def _quote(text: str) -> str:
+    shown = text if len(text) <= _MAX_QUOTE else text[:_MAX_QUOTE] + "..."
+    return repr(escape(shown))
+
+
+def _strict_b64(b64: str, original: str) -> bytes:
+    """Decode the canonical 44-character base64 form of a 32-byte digest, or raise."""
+    if len(b64) != _B64_LEN:
+        raise PinFormatError(
+            f"invalid pin {_quote(original)}: the base64 of a SHA-256 digest is "
+            f"{_B64_LEN} characters, got {len(b64)}"
+        )
+    try:
+        digest = base64.b64decode(b64.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise PinFormatError(f"invalid pin {_quote(original)}: not valid base64") from None
+    if len(digest) != _DIGEST_SIZE or base64.b64encode(digest).decode("ascii") != b64:
+        raise PinFormatError(
+            f"invalid pin {_quote(original)}: not the canonical base64 of a 32-byte digest"
+        )
+    return digest
+
+
+def parse_pin(text: str) -> Pin:
+    """Parse one pin from any of the notations people use.
+
+    Accepted forms (surrounding white space is ignored):
+
+    * ``sha256/<b64>``: SPKI pin, canonical (OkHttp, Android network security config);
+    * ``cert-sha256/<b64>``: certificate pin, canonical;
+    * ``pin-sha256="<b64>"``: SPKI pin, HPKP directive (RFC 7469 section 2.1.1);
+    * ``sha256//<b64>``: SPKI pin, curl ``--pinnedpubkey``. A canonical pin whose base64 itself
+      starts with ``/`` looks alike; the length tells them apart (44 vs 45 characters);
+    * 64 hex digits, with or without colons, any case: a certificate SHA-256 fingerprint, as
+      ``openssl x509 -noout -fingerprint -sha256`` prints it (``SHA256 Fingerprint=`` prefix
+      allowed).
+
+    Base64 is decoded strictly: only the canonical 44-character form of a 32-byte digest.
+
+    Args:
+        text: the pin text.
+
+    Returns:
+        The :class:`Pin`.
+
+    Raises:
+        PinFormatError: the text is none of the forms above (wrong length, bad base64 or hex,
+            another algorithm such as ``sha1/``, empty); the message quotes the text.
+    """
+    if not isinstance(text, str):
+        raise PinFormatError(f"a pin is text, got {type(text).__name__}")
+    s = text.strip()
+    if not s:
+        raise PinFormatError("invalid pin '': empty")
+    lower = s.lower()
+    if lower.startswith(_CERT_PREFIX):
+        return Pin("cert", _strict_b64(s[len(_CERT_PREFIX) :], text))
+    if lower.startswith(_SPKI_PREFIX):
+        rest = s[len(_SPKI_PREFIX) :]
+        if len(rest) == _B64_LEN + 1 and rest.startswith("/"):
+            rest = rest[1:]  # curl's sha256//<b64>
+        return Pin("spki", _strict_b64(rest, text))
+    if lower.startswith("pin-sha256"):
+        m = _HPKP_RE.fullmatch(s)
+        if m is None:
+            raise PinFormatError(
+                f'invalid pin {_quote(text)}: expected pin-sha256="<base64>" (RFC 7469)'
+            )
+        return Pin("spki", _strict_b64(m.group(1) if m.group(1) is not None else m.group(2), text))
+    hex_text = s
+    if lower.startswith("sha256 fingerprint="):
+        hex_text = s[len("sha256 fingerprint=") :]
+    if _HEX_RE.fullmatch(hex_text):
+        return Pin("cert", bytes.fromhex(hex_text.replace(":", "")))
+    algo = re.match(r"([A-Za-z0-9-]+)[/:=]", s)
+    if algo and algo.group(1).lower() not in ("sha256", "cert-sha256", "pin-sha256"):
+        raise PinFormatError(
+            f"invalid pin {_quote(text)}: algorithm {escape(algo.group(1))!r} is not supported; "
+            "certpin pins are SHA-256 (sha256/<base64>)"
+        )
+    raise PinFormatError(
+        f"invalid pin {_quote(text)}: expected sha256/<base64>, cert-sha256/<base64>, "
+        'pin-sha256="<base64>", sha256//<base64> or a hex SHA-256 fingerprint'
+    )
+
+
+@contextmanager
+def _quiet_cryptography() -> Iterator[None]:
+    """Silence cryptography's deprecation warnings for real-world quirks (serial number 0).
+
+    certifi's bundle holds roots with a non-positive serial number; cryptography warns when it
+    parses them. They are still correct certificates for pinning, and ``-W error`` must not turn
+    the warning into a failure.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        yield
+
+
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+
+
+def load_certificates(data: bytes) -> list[x509.Certificate]:
+    """Read every certificate in PEM, DER or PKCS#7 bytes, in file order.
+
+    PEM may hold many blocks, text between them, CRLF line endings and the old
+    ``X509 CERTIFICATE`` / ``TRUSTED CERTIFICATE`` armour; PKCS#7 bundles may be PEM or DER.
+    Certificates with quirks that cryptography warns about (e.g. serial number 0) are loaded
+    quietly, also under ``python -W error``.
+
+    Args:
+        data: the file contents.
+
+    Returns:
+        The certificates, a non-empty list.
+
+    Raises:
+        CertificateError: the bytes hold no certificate, or a block cannot be parsed; the
+            message says which block.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CertificateError(f"certificate data must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    with _quiet_cryptography():
+        if b"-----BEGIN" in data:
+            return _load_pem_certificates(data)
+        return _load_der_certificates(data)
+
+
+def _load_pem_certificates(data: bytes) -> list[x509.Certificate]:
+    certs: list[x509.Certificate] = []
+    data = data.replace(b"\r\n", b"\n")
+    blocks = list(_PEM_BEGIN.finditer(data))
+    for number, m in enumerate(blocks, 1):
+        label = m.group(1).decode("ascii")
+        end_marker = f"-----END {label}-----".encode()
+        end = data.find(end_marker, m.end())
+        if end < 0:
+            raise CertificateError(f"PEM block {number} ({label}) has no END line")
+        block = data[m.start() : end + len(end_marker)]
+        try:
+            if label in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):
+                if label != "CERTIFICATE":
+                    block = block.replace(label.encode(), b"CERTIFICATE")
+                certs.append(x509.load_pem_x509_certificate(block))
+            elif label in ("PKCS7", "CMS"):
+                certs.extend(pkcs7.load_pem_pkcs7_certificates(block))
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise CertificateError(
+                f"PEM block {number} ({label}) is not a valid certificate: {escape(str(exc))}"
+            ) from None
+    if not certs:
+        labels = ", ".join(sorted({m.group(1).decode("ascii") for m in blocks}))
+        raise CertificateError(f"no certificate found in PEM data (blocks: {labels or 'none'})")
+    return certs
+
+
+def _load_der_certificates(data: bytes) -> list[x509.Certificate]:
+    if not data:
+        raise CertificateError("no certificate found: the data is empty")
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except (ValueError, UnsupportedAlgorithm):
+        pass
+    try:
+        certs = pkcs7.load_der_pkcs7_certificates(data)
+    except (ValueError, UnsupportedAlgorithm):
+        certs = []
+    if certs:
+        return list(certs)
+    raise CertificateError(
+        "no certificate found: the data is neither PEM, a DER certificate nor a PKCS#7 bundle"
+    )
+
+
+def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningRequest | (
+    PublicKeyTypes | PrivateKeyTypes
+):
+    """Read one certificate, CSR, public key or (unencrypted) private key from PEM or DER."""
+    with _quiet_cryptography():
+        if b"-----BEGIN" in data:
+            labels = {m.group(1).decode("ascii") for m in _PEM_BEGIN.finditer(data)}
+            if labels & {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE", "PKCS7"}:
+                certs = load_certificates(data)
+                if len(certs) != 1:
+                    raise CertificateError(
+                        f"the data holds {len(certs)} certificates; pin one at a time "
+                        "(load_certificates reads them all)"
+                    )
+                return certs[0]
+            loaders: list[object] = []
+            if labels & {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}:
+                loaders.append(x509.load_pem_x509_csr)
+            if any("PUBLIC KEY" in label for label in labels):
+                loaders.append(serialization.load_pem_public_key)
+            if any("PRIVATE KEY" in label for label in labels):
+                loaders.append(lambda d: serialization.load_pem_private_key(d, password=None))
+            for loader in loaders:
+                try:
+                    return loader(data)  # type: ignore[operator, no-any-return]
+                except TypeError as exc:  # encrypted private key
+                    raise CertificateError(
+                        f"the private key is encrypted; pin its public key instead ({exc})"
+                    ) from None
+                except (ValueError, UnsupportedAlgorithm) as exc:
+                    raise CertificateError(
+                        f"cannot read PEM {'/'.join(sorted(labels))}: {escape(str(exc))}"
+                    ) from None
+            raise CertificateError(
+                "no certificate, CSR or key found in PEM data "
+                f"(blocks: {', '.join(sorted(labels)) or 'none'})"
+            )
+        der_loaders = (
+            x509.load_der_x509_certificate,
+            serialization.load_der_public_key,
+            x509.load_der_x509_csr,
+            lambda d: serialization.load_der_private_key(d, password=None),
+        )
+        for loader in der_loaders:
+            try:
+                return loader(data)  # type: ignore[no-any-return, operator]
+            except (ValueError, TypeError, UnsupportedAlgorithm):
+                continue
+        raise CertificateError(
+            "cannot read the data as a certificate, CSR, public key or private key (PEM or DER)"
+        )
+
+
+def spki_der(obj: KeySource) -> bytes:
+    """Return the DER SubjectPublicKeyInfo of a certificate, CSR, key, or PEM/DER bytes of one.
+
+    Args:
+        obj: a :class:`cryptography.x509.Certificate`, ``CertificateSigningRequest``, public key,
+            private key (its public half is used), or the PEM/DER bytes of one of them.
+
+    Returns:
+        The DER-encoded SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7).
+
+    Raises:
+        CertificateError: the object cannot be read, or its key algorithm is one that
+            cryptography cannot decode.
+    """
+    source = _load_key_source(bytes(obj)) if isinstance(obj, bytes | bytearray) else obj
+    try:
+        with _quiet_cryptography():
+            if isinstance(source, x509.Certificate | x509.CertificateSigningRequest):
+                key: object = source.public_key()
+            elif hasattr(source, "public_key") and not hasattr(source, "public_bytes"):
+                key = source.public_key()  # a private key
+            elif hasattr(source, "private_bytes"):
+                key = source.public_key()  # type: ignore[union-attr]
+            else:
+                key = source
+            return key.public_bytes(  # type: ignore[attr-defined, no-any-return]
+                serialization.Encoding.DER,
+                serialization.PublicFormat.SubjectPublicKeyInfo,
+            )
+    except UnsupportedAlgorithm as exc:
+        raise CertificateError(
+            f"cannot compute the SPKI pin: cryptography does not support this key algorithm "
+            f"({escape(str(exc))})"
+        ) from None
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise CertificateError(
+            f"cannot compute an SPKI pin of {type(obj).__name__}: {escape(str(exc))}"
+        ) from None
+
+
+def spki_pin(obj: KeySource) -> Pin:
+    """Compute the SPKI pin (RFC 7469 ``pin-sha256``): SHA-256 of the DER SubjectPublicKeyInfo.
+
+    Equal to ``openssl x509 -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64``.
+
+    Args:
+        obj: a certificate, CSR, public key, private key (RSA, EC, Ed25519, Ed448, DSA, ...), or
+            PEM/DER bytes of one of them.
+
+    Returns:
+        A :class:`Pin` of kind ``"spki"``.
+
+    Raises:
+        CertificateError: as :func:`spki_der`.
+    """
+    return Pin("spki", hashlib.sha256(spki_der(obj)).digest())
+
+
+def cert_pin(obj: x509.Certificate | bytes) -> Pin:
+    """Compute the certificate pin: SHA-256 of the DER certificate.
+
+    Equal to ``openssl x509 -noout -fingerprint -sha256`` (as base64 instead of hex).
+
+    Args:
+        obj: a :class:`cryptography.x509.Certificate`, or the PEM/DER bytes of exactly one.
+
+    Returns:
+        A :class:`Pin` of kind ``"cert"``.
+
+    Raises:
+        CertificateError: the object is not a certificate (a key or CSR has no certificate pin)
+            or the bytes do not hold exactly one certificate.
+    """
+    if isinstance(obj, bytes | bytearray):
+        certs = load_certificates(bytes(obj))
+        if len(certs) != 1:
+            raise CertificateError(
+                f"the data holds {len(certs)} certificates; pin one at a time"
+            )
+        obj = certs[0]
+    if not isinstance(obj, x509.Certificate):
+        raise CertificateError(
+            f"a certificate pin needs a certificate, got {type(obj).__name__}; "
+            "use spki_pin for keys and CSRs"
+        )
+    return Pin("cert", hashlib.sha256(obj.public_bytes(serialization.Encoding.DER)).digest())
