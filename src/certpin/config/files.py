@@ -289,12 +289,15 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
         try:
             data: object = tomllib.loads(doc)
         except tomllib.TOMLDecodeError as exc:
+            # Python 3.14 sets .lineno and .msg; earlier versions only format them into str().
             lineno = getattr(exc, "lineno", None)
-            msg = getattr(exc, "msg", str(exc))
+            msg = re.sub(r"\s*\(at [^)]*\)$", "", str(exc))
             if lineno is None:
-                m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-                lineno = int(m.group(1)) if m else None
-                msg = re.sub(r"\s*\(at .*\)$", "", str(exc))
+                m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+                if m:
+                    lineno = int(m.group(1))
+                elif "end of document" in str(exc):
+                    lineno = max(1, len(doc.splitlines()))
             raise ConfigError(
                 f"not valid TOML: {escape(msg)}", path=source,
                 location=f"line {lineno}" if lineno else None,

@@ -138,7 +138,8 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
     """
     doc = as_text(text, source)
     warns = warnings if warnings is not None else []
-    entries = _calls(doc, source) if _ADD.search(doc) else _lines(doc, host, source)
+    code = _ADD.search(doc) is not None or "CertificatePinner" in doc
+    entries = _calls(doc, source) if code else _lines(doc, host, source)
     if not entries:
         raise ConfigError("no pins found (expected .add(\"host\", \"sha256/...\") or "
                           "'host sha256/...' lines)", path=source)
