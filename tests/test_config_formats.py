@@ -333,7 +333,8 @@ def test_android_export_groups_shared_pin_sets() -> None:
                         "b.test": PinSet([K1, K2]), "c.test": PinSet([K3, K4])})
     text = to_android(policy).text
     assert text.count("<domain-config>") == 2
-    assert '<domain includeSubdomains="true">a.test</domain>\n        <domain>b.test</domain>' in text
+    assert ('<domain includeSubdomains="true">a.test</domain>\n'
+            '        <domain>b.test</domain>') in text
     assert from_android(text) == policy
 
 
@@ -344,7 +345,7 @@ def test_other_unsupported_rules() -> None:
             fn(wild)
     cert = PinPolicy({"a.test": PinSet([K1, C1])})
     for fn in (to_android, to_trustkit, to_okhttp):
-        with pytest.raises(ExportError, match="a.test: certificate pins"):
+        with pytest.raises(ExportError, match=r"a\.test: certificate pins"):
             fn(cert)
     reject = PinPolicy({"a.test": PinSet([K1, K2])}, unknown_hosts="reject")
     for fn in (to_android, to_trustkit, to_okhttp):
