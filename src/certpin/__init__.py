@@ -5,6 +5,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 (policy files, mobile formats, health checks, violation reports).
 """
 
+from .config import dump_policy, dumps_policy, load_policy, loads_policy
 from .errors import (
     CertificateError,
     CertpinError,
@@ -39,7 +40,11 @@ __all__ = [
     "__version__",
     "cert_pin",
     "check",
+    "dump_policy",
+    "dumps_policy",
     "load_certificates",
+    "load_policy",
+    "loads_policy",
     "parse_pin",
     "spki_pin",
 ]
