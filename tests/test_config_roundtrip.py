@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certpin.config import ExportError, export_policy, import_policy, loads_policy
-from certpin.config import dumps_policy
+from certpin.config import ExportError, dumps_policy, export_policy, import_policy, loads_policy
 from certpin.pins import Pin
 from certpin.policy import PinPolicy, PinSet
 
