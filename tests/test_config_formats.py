@@ -273,6 +273,20 @@ def test_okhttp_overlap_merged_like_okhttp() -> None:
     assert len(warnings) == 2 and "merged" in warnings[0]
 
 
+def test_okhttp_partial_overlap() -> None:
+    # OkHttp: x.a.test matches both patterns (accepts K1..K4), y.x.a.test only the first.
+    text = f'.add("**.x.a.test", "{K1}", "{K2}").add("*.a.test", "{K3}", "{K4}")'
+    with pytest.raises(ConfigError, match=r"line 1: \*\*\.x\.a\.test and \*\.a\.test both match"):
+        from_okhttp(text)
+    policy = PinPolicy({"x.a.test": PinSet([K1, K2], include_subdomains=True),
+                        "*.a.test": PinSet([K3, K4])})
+    with pytest.raises(ExportError, match=r"x\.a\.test: overlaps \*\.a\.test"):
+        to_okhttp(policy)
+    fine = PinPolicy({"x.a.test": PinSet([K1, K2, K3], include_subdomains=True),
+                      "*.a.test": PinSet([K3], allow_single_pin=True)})
+    assert from_okhttp(to_okhttp(fine).text) == fine
+
+
 def test_okhttp_malformed() -> None:
     with pytest.raises(ConfigError, match=r"line 2: expected a string literal"):
         from_okhttp('CertificatePinner.Builder()\n  .add(HOST, "x")', source="p.kt")
