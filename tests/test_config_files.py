@@ -225,3 +225,17 @@ def test_failed_write_of_new_file_leaves_nothing(
     with pytest.raises(OSError, match="I/O error"):
         dump_policy(_policy(), tmp_path / "new.toml")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_optional_dependency_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from certpin.config import from_android
+
+    monkeypatch.setitem(sys.modules, "tomli_w", None)
+    with pytest.raises(ConfigError, match=r"tomli-w is required.*certpin\[config\]"):
+        dumps_policy(_policy(), "toml")
+    assert loads_policy(dumps_policy(_policy(), "json"), "json") == _policy()
+    monkeypatch.setitem(sys.modules, "defusedxml.ElementTree", None)
+    with pytest.raises(ConfigError, match=r"defusedxml is required"):
+        from_android("<network-security-config/>")

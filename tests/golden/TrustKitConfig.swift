@@ -11,7 +11,7 @@ let trustKitConfig: [String: Any] = [
                 "gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=",
                 "sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=",
             ],
-        ],
+        ] as [String: Any],
         "plain.example.net": [
             kTSKEnforcePinning: true,
             kTSKIncludeSubdomains: false,
@@ -20,7 +20,7 @@ let trustKitConfig: [String: Any] = [
                 "9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU=",
                 "pLNQTCdp/OlUf23aMQ3YsJTWMKBE1l9TJNSzcxCqtxQ=",
             ],
-        ],
+        ] as [String: Any],
         "www.example.com": [
             kTSKEnforcePinning: false,
             kTSKIncludeSubdomains: false,
@@ -32,6 +32,6 @@ let trustKitConfig: [String: Any] = [
             kTSKReportUris: [
                 "https://reports.example.com/pins",
             ],
-        ],
+        ] as [String: Any],
     ],
 ]

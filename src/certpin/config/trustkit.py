@@ -362,7 +362,7 @@ def to_trustkit_swift(policy: PinPolicy, *, lossy: bool = False,
             out.append("            kTSKReportUris: [")
             out += [f"                {_swift_str(u)}," for u in ps.report_uris]
             out.append("            ],")
-        out.append("        ],")
+        out.append("        ] as [String: Any],")
     if not entries:
         out.append("        :")
     out += ["    ],", "]"]
