@@ -633,8 +633,12 @@ def test_every_code_point_is_refused_or_encoded_alike() -> None:
     _uts46("a")  # skip without idna
     disagreements = []
     refused = 0
+    # Large blocks of letters with identical properties are sampled, everything else is not.
+    uniform = [(0x3400, 0x4DB5), (0x4E00, 0x9FA5), (0xAC00, 0xD7A3), (0x20000, 0x2A6D6)]
     for cp in range(0x80, 0x30000):
         if 0xD800 <= cp < 0xE000:
+            continue
+        if any(lo < cp < hi for lo, hi in uniform) and cp % 61:
             continue
         text = f"A{chr(cp)}b.example"
         try:
@@ -686,7 +690,8 @@ def test_accepted_unicode_names_have_one_spelling(text: str) -> None:
     except PolicyError:
         return
     if not text.startswith("*.") and ":" not in ours and not text.startswith("["):
-        assert ours == _ssl_encoding(text.translate({0x3002: ".", 0xFF0E: ".", 0xFF61: "."}))
+        dotted = text.translate({0x3002: ".", 0xFF0E: ".", 0xFF61: "."})
+        assert ours == _ssl_encoding(dotted[:-1] if dotted.endswith(".") else dotted)
     theirs = _uts46(text)
     if theirs is not None:
         assert theirs.lower().rstrip(".") == ours
