@@ -63,6 +63,7 @@ This module is pure: no I/O, no sockets, no :mod:`ssl`.
 from __future__ import annotations
 
 import encodings.idna
+import functools
 import ipaddress
 import re
 import unicodedata
@@ -281,6 +282,11 @@ def _normalize_name(name: object, kind: _Kind, shown: str | None = None) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=4096)
+def _normalize_host_cached(host: str) -> str:
+    return _normalize_name(host, "host")
+
+
 def normalize_host(host: str) -> str:
     """Normalise a host name or IP literal for lookup in a :class:`PinPolicy`.
 
@@ -299,9 +305,12 @@ def normalize_host(host: str) -> str:
         PolicyError: ``host`` is not text, is empty or longer than 1024 characters, has an empty
             label, two trailing dots, a label over 63 or a name over 253 characters, characters
             that are not allowed, a non-canonical IP form (``127.1``), an IPv6 zone identifier,
-            or an IDNA deviation character (ß, ς, ZWJ, ZWNJ). The message quotes ``host``.
+            or an IDNA deviation character (ß, ς, ZWJ, ZWNJ) or another character that IDNA
+            2003 and UTS 46 encode differently. The message quotes ``host``.
     """
-    return _normalize_name(host, "host")
+    if type(host) is not str:  # str subclasses are not cached (their hash may differ)
+        return _normalize_name(host, "host")
+    return _normalize_host_cached(host)
 
 
 def normalize_pattern(pattern: str) -> str:
@@ -699,7 +708,10 @@ class PinPolicy:
         Raises:
             PolicyError: ``hostname`` cannot be normalised (see :func:`normalize_host`).
         """
-        host = normalize_host(hostname)
+        return self._lookup(normalize_host(hostname))
+
+    def _lookup(self, host: str) -> tuple[str, PinSet] | None:
+        """:meth:`match` for a host name that :func:`normalize_host` returned."""
         table = self.pin_sets
         exact = table.get(host)
         if exact is not None:

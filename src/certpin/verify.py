@@ -315,7 +315,7 @@ def check(
         )
     try:
         host = normalize_host(hostname)
-        found = policy.match(host)
+        found = policy._lookup(host)
     except PolicyError as exc:
         shown = escape(hostname) if isinstance(hostname, str) else repr(hostname)
         return Verdict(
