@@ -458,6 +458,11 @@ def test_verdict_and_event_are_frozen(good: Chain) -> None:
     with pytest.raises(FrozenInstanceError):
         event.kind = "x"  # type: ignore[misc]
     assert isinstance(verdict, Verdict)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        PinEvent("mismatch", "pinned.test", None, None, (), (), None, NOW)
+    with pytest.raises(ValueError, match="aware"):
+        PinEvent("pin-mismatch", "pinned.test", None, None, (), (), None,
+                 datetime(2026, 1, 1))
 
 
 def test_outcome_values() -> None:

@@ -118,6 +118,9 @@ class PinEvent:
         verified_chain: the chain OpenSSL verified, DER, leaf first.
         error: the error text, or None.
         time: when it happened, aware UTC.
+
+    Raises:
+        ValueError: on construction, for another ``kind`` or a naive ``time``.
     """
 
     kind: str
@@ -128,6 +131,18 @@ class PinEvent:
     verified_chain: tuple[bytes, ...]
     error: str | None
     time: datetime
+
+    def __post_init__(self) -> None:
+        if self.kind not in PIN_EVENT_KINDS:
+            raise ValueError(
+                f"PinEvent kind must be one of {', '.join(PIN_EVENT_KINDS)}, got {self.kind!r}"
+            )
+        if not isinstance(self.time, datetime) or self.time.utcoffset() is None:
+            raise ValueError("PinEvent time must be an aware datetime (UTC)")
+
+
+#: The values of :attr:`PinEvent.kind`.
+PIN_EVENT_KINDS = ("pin-mismatch", "report-only-mismatch", "certificate-invalid")
 
 
 # catch_warnings (inside _quiet_cryptography) swaps process-wide state: one thread at a time.
