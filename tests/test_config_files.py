@@ -156,8 +156,11 @@ def test_json_errors() -> None:
     assert "duplicate key 'pins'" in _err(
         '{"hosts": {"a.test": {"pins": [], "pins": []}}}', "json"
     )
-    msg = _err(json.dumps({"hosts": {"a.test": {"pins": [K1, K2], "expires": "soon"}}}), "json")
-    assert 'hosts."a.test".expires' in msg
+    text = json.dumps({"hosts": {"b.test": {"pins": [K1, K2], "expires": "2027-01-01"},
+                                 "a.test": {"pins": [K1, K2], "expires": "soon"}}}, indent=2)
+    msg = _err(text, "json")
+    assert 'line 15 (hosts."a.test".expires)' in msg, msg
+    assert text.splitlines()[14].strip() == '"expires": "soon"'
 
 
 def test_oversized_input_refused(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ Schema (TOML shown; JSON has the same keys, dates as strings)::
 
 Pins take any notation :func:`certpin.parse_pin` reads; they are written back canonically.
 Unknown keys anywhere are errors. Every error is a :class:`certpin.ConfigError` naming the file,
-the line (TOML; JSON syntax errors) and the key path, e.g. ``hosts."api.example.com".pins[1]``.
+the line and the key path, e.g. ``hosts."api.example.com".pins[1]``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,12 @@ def _key(name: str) -> str:
 
 
 class _Locator:
-    """Turns a key path into ``line N (path)`` for TOML by scanning the text, or ``path``."""
+    """Turns a key path into ``line N (path)`` by scanning the text for the host and key.
+
+    The parsers do not keep positions of values, so the line is found textually: the host's
+    table header (TOML) or key (JSON), then the first ``key =`` / ``"key":`` after it. When a
+    line cannot be found (unusual layouts), the key path alone locates the error.
+    """
 
     def __init__(self, text: str, fmt: Format, source: str | None):
         self.lines = text.splitlines()
@@ -73,7 +78,11 @@ class _Locator:
         self.source = source
 
     def _host_line(self, host: str) -> int | None:
-        if self.fmt != "toml":
+        if self.fmt == "json":
+            key = re.compile(re.escape(json.dumps(host)) + r"\s*:")
+            for i, line in enumerate(self.lines, 1):
+                if key.search(line):
+                    return i
             return None
         variants = {re.escape(json.dumps(host)), re.escape("'" + host + "'")}
         if _BARE_KEY.fullmatch(host):
@@ -90,7 +99,11 @@ class _Locator:
         return None
 
     def _key_line(self, start: int | None, key: str) -> int | None:
-        if self.fmt != "toml":
+        if self.fmt == "json":
+            pat = re.compile(re.escape(json.dumps(key)) + r"\s*:")
+            for i in range(start or 1, len(self.lines) + 1):
+                if pat.search(self.lines[i - 1]):
+                    return i
             return None
         pat = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
         begin = start or 1
