@@ -289,7 +289,7 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
     Raises:
         ConfigError: syntax error (with line), unknown key, wrong type, bad date, bad pin, or a
             policy rule broken (e.g. one pin without ``allow_single_pin``); the message names
-            the source, the line (TOML, JSON syntax) and key path, and what was expected.
+            the source, the line and key path, and what was expected.
     """
     if format not in ("toml", "json"):
         raise ConfigError(f"unknown policy format {escape(str(format))!r}: expected toml or json",
