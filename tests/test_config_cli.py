@@ -62,7 +62,7 @@ def test_import_refuses_existing_output_unless_force(
     code, _, err = run(capsys, "import", str(FIX / "pins.txt"), "--from", "okhttp",
                        "-o", str(out))
     assert code == 2
-    assert "exists; use --force" in one_error_line(err)
+    assert "exists; refusing to replace it (use --force)" in one_error_line(err)
     assert out.read_text() == "# hand-written\n"
     code, _, _ = run(capsys, "import", str(FIX / "pins.txt"), "--from", "okhttp",
                      "-o", str(out), "--force")

@@ -242,3 +242,14 @@ def test_missing_optional_dependency_is_a_clear_error(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "defusedxml.ElementTree", None)
     with pytest.raises(ConfigError, match=r"defusedxml is required"):
         from_android("<network-security-config/>")
+
+
+def test_dump_without_overwrite_refuses_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    dump_policy(_policy(), path, overwrite=False)
+    assert load_policy(path) == _policy()
+    path.write_text("mine\n")
+    with pytest.raises(ConfigError, match=r"p\.toml: exists; refusing to replace it"):
+        dump_policy(_policy(), path, overwrite=False)
+    assert path.read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]

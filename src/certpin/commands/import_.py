@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"unknown policy file type {escape(ext or '(none)')!r}: "
                               "expected .toml or .json", path=out)
         if os.path.lexists(out) and not args.force:
-            raise ConfigError("exists; use --force to replace it", path=out)
+            raise ConfigError("exists; refusing to replace it (use --force)", path=out)
     if args.format in ("hpkp", "curl") and args.host is None:
         raise ConfigError(f"--from {args.format} carries no host name: give it with --host",
                           path=args.file)
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if out is None:
         sys.stdout.write(dumps_policy(policy, "toml"))
     else:
-        dump_policy(policy, out)
+        dump_policy(policy, out, overwrite=args.force)
         print(f"certpin import: wrote {len(policy.pin_sets)} pin set(s) to {escape(out)}",
               file=sys.stderr)
     return 0

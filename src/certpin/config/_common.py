@@ -156,7 +156,7 @@ def as_text(data: str | bytes, source: str | None) -> str:
         ) from None
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically.
 
     A temporary file is created in the same folder, written, flushed and ``fsync``-ed, given the
@@ -164,7 +164,15 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     umask), then moved over ``path`` with :func:`os.replace`. On any failure the temporary file
     is removed and the old file, if any, is left untouched.
 
+    Args:
+        path: the file to write.
+        data: its new contents.
+        overwrite: False to refuse an existing ``path``: the temporary file is then hard-linked
+            to ``path``, which fails if ``path`` exists even if it appeared a moment ago (no
+            check-then-write race); where hard links are unsupported, a check then replace.
+
     Raises:
+        FileExistsError: ``overwrite`` is False and ``path`` exists.
         OSError: the folder is not writable, the disk is full, the replace failed, ...
     """
     target = os.fspath(path)
@@ -185,7 +193,19 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise
+            except OSError:
+                if os.path.lexists(target):
+                    raise FileExistsError(17, "File exists", target) from None
+                os.replace(tmp, target)
+            else:
+                os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -399,17 +399,27 @@ def dumps_policy(policy: PinPolicy, format: Format) -> str:
     raise ConfigError(f"unknown policy format {escape(str(format))!r}: expected toml or json")
 
 
-def dump_policy(policy: PinPolicy, path: str | os.PathLike[str]) -> None:
+def dump_policy(policy: PinPolicy, path: str | os.PathLike[str], *,
+                overwrite: bool = True) -> None:
     """Write a policy file atomically; the format comes from the extension.
 
     The file is written to a temporary file in the same folder, fsync-ed and moved over
     ``path`` (:func:`os.replace`); an existing file keeps its mode, a new one gets
     ``0666 & ~umask``. On failure the old file is intact and no temporary file remains.
 
+    Args:
+        policy: the policy.
+        path: the file; ``.toml`` or ``.json``.
+        overwrite: False to refuse an existing file (atomically: no check-then-write race).
+
     Raises:
-        ConfigError: unknown extension.
+        ConfigError: unknown extension, or the file exists and ``overwrite`` is False.
         OSError: the write or the replace failed.
     """
     name = os.fspath(path)
-    atomic_write(name, dumps_policy(policy, _fmt_for(name)).encode("utf-8"))
+    data = dumps_policy(policy, _fmt_for(name)).encode("utf-8")
+    try:
+        atomic_write(name, data, overwrite=overwrite)
+    except FileExistsError:
+        raise ConfigError("exists; refusing to replace it (use --force)", path=name) from None
 
