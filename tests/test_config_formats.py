@@ -216,6 +216,9 @@ def test_hpkp_fixture() -> None:
     ro = from_hpkp("Public-Key-Pins-Report-Only: " + (FIX / "hpkp.txt").read_text().split(
         ": ", 1)[1], "example.com")
     assert ro.pin_sets["example.com"].enforce is False
+    spaced = from_hpkp(f' ; pin-sha256 = "{K1[7:]}";; PIN-SHA256="{K2[7:]}" ;MAX-AGE=1;',
+                       "a.test")
+    assert pins(spaced.pin_sets["a.test"]) == [K1, K2]
     flagged = from_hpkp(to_hpkp(policy).text, "example.com", report_only=True)
     assert flagged.pin_sets["example.com"].enforce is False
 

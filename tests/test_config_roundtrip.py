@@ -3,12 +3,22 @@ exactly the policies a format cannot hold (computed here independently of the ex
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certpin.config import ExportError, dumps_policy, export_policy, import_policy, loads_policy
+from certpin import ConfigError
+from certpin.config import (
+    IMPORT_FORMATS,
+    ExportError,
+    dumps_policy,
+    export_policy,
+    import_policy,
+    loads_policy,
+)
 from certpin.pins import Pin
 from certpin.policy import PinPolicy, PinSet
 
@@ -173,3 +183,42 @@ def test_single_host_formats_round_trip_or_refuse(p: PinPolicy) -> None:
                               enforce=ps.enforce, report_uris=ps.report_uris,
                               allow_single_pin=len(ps.all_pins) < 2)
             assert back == PinPolicy({pattern: expected}), fmt
+
+
+# --- parsers never fail with anything but ConfigError --------------------------------------
+
+FIX = Path(__file__).parent / "fixtures" / "config"
+SEEDS = {
+    "android": (FIX / "network_security_config.xml").read_text(),
+    "trustkit": (FIX / "Info.plist").read_text(),
+    "okhttp": (FIX / "pinner.kt").read_text(),
+    "hpkp": (FIX / "hpkp.txt").read_text(),
+    "curl": (FIX / "curl.txt").read_text(),
+}
+
+
+def _parse_all(data: str | bytes) -> None:
+    for fmt in IMPORT_FORMATS:
+        with contextlib.suppress(ConfigError):
+            import_policy(data, fmt, host="a.test")
+    for ffmt in ("toml", "json"):
+        with contextlib.suppress(ConfigError):
+            loads_policy(data, ffmt)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=400), st.binary(max_size=400)))
+def test_parsers_raise_only_config_error_on_noise(data: str | bytes) -> None:
+    _parse_all(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(SEEDS)), st.data())
+def test_parsers_raise_only_config_error_on_mutants(fmt: str, data: st.DataObject) -> None:
+    seed = SEEDS[fmt]
+    start = data.draw(st.integers(0, len(seed)))
+    end = data.draw(st.integers(start, min(len(seed), start + 40)))
+    insert = data.draw(st.text(alphabet='<>/="\\;&#x0123456789abcdefABCDEF-_. \n\t*', max_size=20))
+    mutant = seed[:start] + insert + seed[end:]
+    with contextlib.suppress(ConfigError):
+        import_policy(mutant, fmt, host="a.test")

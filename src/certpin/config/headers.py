@@ -71,6 +71,10 @@ def from_hpkp(value: str | bytes, host: str, *, report_only: bool = False,
     index = 0
     text = text.strip()
     while pos < len(text):
+        empty = re.compile(r"\s*;").match(text, pos)
+        if empty:  # empty directives are allowed (RFC 7469 section 2.1 grammar)
+            pos = empty.end()
+            continue
         index += 1
         dm = _DIRECTIVE.match(text, pos)
         where = f"directive {index} (character {pos + 1})"

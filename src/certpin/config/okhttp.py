@@ -79,6 +79,8 @@ def _lines(text: str, host: str | None, source: str | None) -> list[tuple[str, l
         if not line or line.startswith("//"):
             continue
         parts = [p for p in re.split(r"[\s,]+", line) if p]
+        if not parts:
+            continue
         if parts[0].lower().startswith(("sha256/", "sha1/", "cert-sha256/")):
             if host is None:
                 raise ConfigError("a pin without a host: give the host (--host) or write "
