@@ -384,6 +384,16 @@ def test_other_unsupported_rules() -> None:
     assert from_okhttp(to_okhttp(superset).text) == superset
 
 
+def test_trustkit_nested_include_subdomains_flagged() -> None:
+    nested = PinPolicy({"a.test": PinSet([K1, K2], include_subdomains=True),
+                        "x.a.test": PinSet([K3, K4], include_subdomains=True)})
+    with pytest.raises(ExportError, match=r"x\.a\.test: nested under a\.test"):
+        to_trustkit(nested)
+    same = PinPolicy({"a.test": PinSet([K1, K2], include_subdomains=True),
+                      "x.a.test": PinSet([K2, K1], include_subdomains=True)})
+    assert from_trustkit(to_trustkit(same).text) == same
+
+
 def test_single_host_exports() -> None:
     policy = _rich_policy()
     with pytest.raises(PolicyError, match="choose one with --host"):

@@ -276,7 +276,21 @@ def _exportable(policy: PinPolicy, lx: Lossy) -> list[tuple[str, PinSet, str | N
                 lx.add(pattern, f"expiry {ps.expires.astimezone(UTC).isoformat()} is not at "
                                 "00:00 UTC", f"expiration moved back to {expiration}")
         out.append((pattern, ps, expiration))
+    # TrustKit (configuration_utils.m) uses an exact entry, else the FIRST includeSubdomains
+    # parent in dictionary order, not the most specific one: nested parents that differ are
+    # ambiguous there.
+    subs = [(p, ps) for p, ps, _ in out if ps.include_subdomains]
+    for inner, ips in subs:
+        for outer, ops in subs:
+            if inner.endswith("." + outer) and _rules(ips) != _rules(ops):
+                lx.add(inner, f"nested under {outer} (both include_subdomains; TrustKit applies "
+                              "either parent's pins to hosts below, not the most specific)",
+                       "kept; hosts below it may get the pins of either")
     return out
+
+
+def _rules(ps: PinSet) -> tuple[object, ...]:
+    return (frozenset(ps.all_pins), ps.enforce, ps.expires, ps.report_uris)
 
 
 def to_trustkit(policy: PinPolicy, *, lossy: bool = False, swizzle: bool = False) -> ExportResult:
@@ -284,7 +298,8 @@ def to_trustkit(policy: PinPolicy, *, lossy: bool = False, swizzle: bool = False
 
     :func:`from_trustkit` reads the output back. TrustKit cannot express: one-label wildcards,
     certificate pins, sets with fewer than two pins, expiry not at 00:00 UTC,
-    ``unknown_hosts = "reject"``, ``expired = "reject"``. Backup pins become hashes.
+    ``unknown_hosts = "reject"``, ``expired = "reject"``, and nested include_subdomains
+    patterns with different rules (TrustKit picks either parent). Backup pins become hashes.
 
     Args:
         policy: the policy.
