@@ -211,6 +211,12 @@ def test_unnormalisable_hostname_fails_closed(good: Chain, hostname: str) -> Non
     assert "\n" not in verdict.hostname
 
 
+def test_huge_invalid_hostname_is_truncated(good: Chain) -> None:
+    verdict = check(PinPolicy({}), "a b" * 100_000, good.der, now=NOW)
+    assert (verdict.outcome, verdict.passed) == (Outcome.UNKNOWN_HOST, False)
+    assert len(verdict.hostname) <= 303 and len(verdict.message) < 1000
+
+
 def test_deviation_spelling_cannot_bypass_pin(good: Chain, evil: Chain) -> None:
     policy = policy_for([good.spki(0), spare(1)], pattern="strasse.de")
     assert check(policy, "strasse.de", evil.der, now=NOW).passed is False

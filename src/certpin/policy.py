@@ -334,6 +334,8 @@ def normalize_pattern(pattern: str) -> str:
     """
     if not isinstance(pattern, str):
         raise PolicyError(f"a pattern must be text, got {type(pattern).__name__}")
+    if pattern[:2].translate(_DOTS) == "*.":
+        pattern = "*." + pattern[2:]  # "*。example.com": an IDNA 2003 dot after the star
     if pattern.startswith("**"):
         _fail(
             "pattern",
