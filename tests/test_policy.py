@@ -116,6 +116,16 @@ def test_error_message_escapes_control_characters() -> None:
     assert "\\n" in str(info.value)
 
 
+@pytest.mark.parametrize("text", ["a\ud800b.example", "\udfff", "x.\x1b[31m"])
+def test_error_message_is_printable(text: str) -> None:
+    for normalize in (normalize_host, normalize_pattern):
+        with pytest.raises(PolicyError) as info:
+            normalize(text)
+        message = str(info.value)
+        assert message.isprintable()
+        message.encode("utf-8")  # no lone surrogate
+
+
 # ---------------------------------------------------------------- normalize_pattern
 
 
@@ -180,7 +190,8 @@ _host_alphabet = st.sampled_from(
 def test_normalize_host_only_raises_policy_error(text: str) -> None:
     try:
         out = normalize_host(text)
-    except PolicyError:
+    except PolicyError as exc:
+        assert str(exc).isprintable()  # escaped: safe for a terminal or a log line
         return
     assert normalize_host(out) == out  # idempotent
     assert out.isascii() and out == out.lower()

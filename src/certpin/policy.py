@@ -197,7 +197,8 @@ def _to_a_label(kind: _Kind, text: str, label: str) -> str:
         try:
             ascii_label = encodings.idna.ToASCII(label).decode("ascii").lower()
         except (UnicodeError, ValueError) as exc:
-            _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({exc})")
+            why = escape(str(exc))
+            _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({why})")
         if not ascii_label.startswith("xn--"):
             return ascii_label  # nameprep mapped it to ASCII (e.g. fullwidth letters)
         decoded = ascii_label[4:].encode("ascii").decode("punycode")
