@@ -376,6 +376,22 @@ def test_failure_message_is_ready_to_paste(good: Chain, evil: Chain) -> None:
     assert len(lines) == 10
 
 
+def test_pasting_pins_from_the_message_fixes_the_policy(good: Chain, evil: Chain) -> None:
+    from certpin import parse_pin
+
+    policy = policy_for([good.spki(0), spare(1)])
+    message = check(policy, "pinned.test", evil.der, now=NOW).message
+    lines = message.splitlines()
+    pinned_at = lines.index("  Pinned for pinned.test:")
+    chain_lines = lines[lines.index("  Verified chain:") + 1 : pinned_at]
+    pasted = [parse_pin(line.split()[0]) for line in chain_lines]
+    assert pasted == [evil.spki(0), evil.spki(1), evil.spki(2)]
+    configured = [parse_pin(line) for line in lines[pinned_at + 1 : -1]]
+    assert configured == [good.spki(0), spare(1)]
+    fixed = policy_for([pasted[1], *configured])
+    assert check(fixed, "pinned.test", evil.der, now=NOW).outcome is Outcome.MATCHED
+
+
 def test_failure_message_headline_without_pattern_when_exact(good: Chain, evil: Chain) -> None:
     verdict = check(policy_for([good.spki(0), spare(1)]), "pinned.test", evil.der, now=NOW)
     assert verdict.message.splitlines()[0] == "Certificate pinning failure for pinned.test"

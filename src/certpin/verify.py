@@ -48,6 +48,7 @@ __all__ = [
     "Verdict",
     "chain_pins",
     "check",
+    "failure_message",
 ]
 
 logger = logging.getLogger("certpin")
