@@ -374,6 +374,32 @@ def test_pinset_is_immutable() -> None:
     assert s.enforce is True
 
 
+def test_copy_and_pickle_rebuild_equal_objects() -> None:
+    import copy
+    import pickle
+
+    s = PinSet(
+        [pin(1)],
+        backup_pins=[pin(2, "cert")],
+        include_subdomains=True,
+        expires="2027-01-31T10:00:00+02:00",
+        enforce=False,
+        report_uris=["https://r.example/"],
+        allow_single_pin=True,
+    )
+    policy = PinPolicy({"a.test": s, "*.b.test": pinset(3)}, unknown_hosts="reject",
+                       expired="reject")
+    def unpickle(obj: object) -> object:
+        return pickle.loads(pickle.dumps(obj))
+
+    for clone in (copy.copy, copy.deepcopy, unpickle):
+        assert clone(s) == s
+        other = clone(policy)
+        assert isinstance(other, PinPolicy)
+        assert other == policy and list(other.pin_sets) == ["a.test", "*.b.test"]
+        assert (other.unknown_hosts, other.expired) == ("reject", "reject")
+
+
 def test_pinset_equality_and_repr() -> None:
     a = PinSet([pin(1), pin(2)], include_subdomains=True, expires="2027-01-31")
     b = PinSet([str(pin(1)), str(pin(2))], include_subdomains=True, expires=date(2027, 1, 31))

@@ -583,6 +583,18 @@ class PinSet:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"PinSet is immutable: cannot delete {name!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle rebuild through __init__ (attributes cannot be set).
+        options = {
+            "backup_pins": self.backup_pins,
+            "include_subdomains": self.include_subdomains,
+            "expires": self.expires,
+            "enforce": self.enforce,
+            "report_uris": self.report_uris,
+            "allow_single_pin": self.allow_single_pin,
+        }
+        return (_rebuild_pin_set, (self.pins, options))
+
     def _key(self) -> tuple[object, ...]:
         return (
             self.pins,
@@ -766,6 +778,9 @@ class PinPolicy:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_policy, (dict(self.pin_sets), self.unknown_hosts, self.expired))
+
     def __repr__(self) -> str:
         options = ""
         if self.unknown_hosts != "allow":
@@ -773,3 +788,17 @@ class PinPolicy:
         if self.expired != "allow":
             options += f", expired={self.expired!r}"
         return f"PinPolicy({dict(self.pin_sets)!r}{options})"
+
+
+def _rebuild_pin_set(pins: tuple[Pin, ...], options: dict[str, Any]) -> PinSet:
+    """Unpickle a :class:`PinSet`."""
+    return PinSet(pins, **options)
+
+
+def _rebuild_policy(
+    pin_sets: dict[str, PinSet],
+    unknown_hosts: Literal["allow", "reject"],
+    expired: Literal["allow", "reject"],
+) -> PinPolicy:
+    """Unpickle a :class:`PinPolicy`."""
+    return PinPolicy(pin_sets, unknown_hosts=unknown_hosts, expired=expired)
