@@ -211,6 +211,12 @@ def test_unnormalisable_hostname_fails_closed(good: Chain, hostname: str) -> Non
     assert "\n" not in verdict.hostname
 
 
+def test_huge_invalid_hostname_is_truncated(good: Chain) -> None:
+    verdict = check(PinPolicy({}), "a b" * 100_000, good.der, now=NOW)
+    assert (verdict.outcome, verdict.passed) == (Outcome.UNKNOWN_HOST, False)
+    assert len(verdict.hostname) <= 303 and len(verdict.message) < 1000
+
+
 def test_deviation_spelling_cannot_bypass_pin(good: Chain, evil: Chain) -> None:
     policy = policy_for([good.spki(0), spare(1)], pattern="strasse.de")
     assert check(policy, "strasse.de", evil.der, now=NOW).passed is False
@@ -368,6 +374,22 @@ def test_failure_message_is_ready_to_paste(good: Chain, evil: Chain) -> None:
     assert lines[8] == f"    {good.cert(1)}"
     assert lines[9].startswith("  Hint: ")
     assert len(lines) == 10
+
+
+def test_pasting_pins_from_the_message_fixes_the_policy(good: Chain, evil: Chain) -> None:
+    from certpin import parse_pin
+
+    policy = policy_for([good.spki(0), spare(1)])
+    message = check(policy, "pinned.test", evil.der, now=NOW).message
+    lines = message.splitlines()
+    pinned_at = lines.index("  Pinned for pinned.test:")
+    chain_lines = lines[lines.index("  Verified chain:") + 1 : pinned_at]
+    pasted = [parse_pin(line.split()[0]) for line in chain_lines]
+    assert pasted == [evil.spki(0), evil.spki(1), evil.spki(2)]
+    configured = [parse_pin(line) for line in lines[pinned_at + 1 : -1]]
+    assert configured == [good.spki(0), spare(1)]
+    fixed = policy_for([pasted[1], *configured])
+    assert check(fixed, "pinned.test", evil.der, now=NOW).outcome is Outcome.MATCHED
 
 
 def test_failure_message_headline_without_pattern_when_exact(good: Chain, evil: Chain) -> None:

@@ -197,7 +197,8 @@ def _to_a_label(kind: _Kind, text: str, label: str) -> str:
         try:
             ascii_label = encodings.idna.ToASCII(label).decode("ascii").lower()
         except (UnicodeError, ValueError) as exc:
-            _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({exc})")
+            why = escape(str(exc))
+            _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({why})")
         if not ascii_label.startswith("xn--"):
             return ascii_label  # nameprep mapped it to ASCII (e.g. fullwidth letters)
         decoded = ascii_label[4:].encode("ascii").decode("punycode")
@@ -334,6 +335,8 @@ def normalize_pattern(pattern: str) -> str:
     """
     if not isinstance(pattern, str):
         raise PolicyError(f"a pattern must be text, got {type(pattern).__name__}")
+    if pattern[:2].translate(_DOTS) == "*.":
+        pattern = "*." + pattern[2:]  # "*。example.com": an IDNA 2003 dot after the star
     if pattern.startswith("**"):
         _fail(
             "pattern",
@@ -580,6 +583,18 @@ class PinSet:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"PinSet is immutable: cannot delete {name!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle rebuild through __init__ (attributes cannot be set).
+        options = {
+            "backup_pins": self.backup_pins,
+            "include_subdomains": self.include_subdomains,
+            "expires": self.expires,
+            "enforce": self.enforce,
+            "report_uris": self.report_uris,
+            "allow_single_pin": self.allow_single_pin,
+        }
+        return (_rebuild_pin_set, (self.pins, options))
+
     def _key(self) -> tuple[object, ...]:
         return (
             self.pins,
@@ -763,6 +778,9 @@ class PinPolicy:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_policy, (dict(self.pin_sets), self.unknown_hosts, self.expired))
+
     def __repr__(self) -> str:
         options = ""
         if self.unknown_hosts != "allow":
@@ -770,3 +788,17 @@ class PinPolicy:
         if self.expired != "allow":
             options += f", expired={self.expired!r}"
         return f"PinPolicy({dict(self.pin_sets)!r}{options})"
+
+
+def _rebuild_pin_set(pins: tuple[Pin, ...], options: dict[str, Any]) -> PinSet:
+    """Unpickle a :class:`PinSet`."""
+    return PinSet(pins, **options)
+
+
+def _rebuild_policy(
+    pin_sets: dict[str, PinSet],
+    unknown_hosts: Literal["allow", "reject"],
+    expired: Literal["allow", "reject"],
+) -> PinPolicy:
+    """Unpickle a :class:`PinPolicy`."""
+    return PinPolicy(pin_sets, unknown_hosts=unknown_hosts, expired=expired)

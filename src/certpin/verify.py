@@ -48,9 +48,12 @@ __all__ = [
     "Verdict",
     "chain_pins",
     "check",
+    "failure_message",
 ]
 
 logger = logging.getLogger("certpin")
+
+_MAX_SHOWN = 300  # characters of an invalid host name kept in a verdict
 
 #: Bound of the per-certificate pin cache (entries; each holds one DER certificate).
 CHAIN_PINS_CACHE_SIZE = 1024
@@ -333,6 +336,8 @@ def check(
         found = policy._lookup(host)
     except PolicyError as exc:
         shown = escape(hostname) if isinstance(hostname, str) else repr(hostname)
+        if len(shown) > _MAX_SHOWN:
+            shown = shown[:_MAX_SHOWN] + "..."
         return Verdict(
             Outcome.UNKNOWN_HOST,
             shown,
