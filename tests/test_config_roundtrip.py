@@ -4,6 +4,7 @@ exactly the policies a format cannot hold (computed here independently of the ex
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -234,3 +235,53 @@ def test_parsers_raise_only_config_error_on_mutants(fmt: str, data: st.DataObjec
             loads_policy(mutant, fmt)  # type: ignore[arg-type]
         else:
             import_policy(mutant, fmt, host="a.test")
+
+
+# --- the Swift delegate's lookup tables mirror PinPolicy.match ------------------------------
+
+
+def _swift_tables(text: str) -> dict[str, dict[str, tuple[set[str], bool]]]:
+    tables: dict[str, dict[str, tuple[set[str], bool]]] = {}
+    for name in ("exact", "oneLabelWildcard", "includingSubdomains"):
+        m = re.search(rf"private static let {name}: \[String: PinSet\] = \[\n(.*?)\n    \]\n",
+                      text, re.S)
+        entries: dict[str, tuple[set[str], bool]] = {}
+        if m:
+            rows = re.findall(r'^        "([^"]+)": PinSet\((.*?)\n        \),', m.group(1),
+                              re.S | re.M)
+            for key, body in rows:
+                entries[key] = (set(re.findall(r'"([A-Za-z0-9+/=]{44})"', body)),
+                                "enforce: true" in body)
+        tables[name] = entries
+    return tables
+
+
+def _swift_lookup(tables: dict[str, dict[str, tuple[set[str], bool]]],
+                  host: str) -> tuple[set[str], bool] | None:
+    """The generated Swift ``pinSet(for:)``, step by step."""
+    if host in tables["exact"]:
+        return tables["exact"][host]
+    labels = host.split(".")
+    first = True
+    while len(labels) > 1:
+        labels = labels[1:]
+        parent = ".".join(labels)
+        if first and parent in tables["oneLabelWildcard"]:
+            return tables["oneLabelWildcard"][parent]
+        if parent in tables["includingSubdomains"]:
+            return tables["includingSubdomains"][parent]
+        first = False
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(policies())
+def test_swift_delegate_lookup_matches_policy(p: PinPolicy) -> None:
+    tables = _swift_tables(export_policy(p, "swift-delegate", lossy=True).text)
+    for host in HOSTS:
+        found = p.match(host)
+        got = _swift_lookup(tables, host)
+        if found is None:
+            assert got is None, host
+        else:
+            assert got == ({pin.base64 for pin in found[1].all_pins}, found[1].enforce), host
