@@ -16,6 +16,7 @@ from .errors import (
     ProbeError,
 )
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
+from .probe import FetchedChain, fetch_chain
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "CertificateError",
     "CertpinError",
     "ConfigError",
+    "FetchedChain",
     "Pin",
     "PinFormatError",
     "PinMismatchError",
@@ -31,6 +33,7 @@ __all__ = [
     "ProbeError",
     "__version__",
     "cert_pin",
+    "fetch_chain",
     "load_certificates",
     "parse_pin",
     "spki_pin",
