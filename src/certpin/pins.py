@@ -41,8 +41,8 @@ __all__ = [
     "cert_pin",
     "load_certificates",
     "parse_pin",
-    "spki_pin",
     "spki_der",
+    "spki_pin",
 ]
 
 PinKind: TypeAlias = Literal["spki", "cert"]
