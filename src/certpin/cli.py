@@ -25,6 +25,7 @@ __all__ = ["main"]
 #: command name -> module under certpin.commands
 COMMANDS: dict[str, str] = {
     "pins": "pins",
+    "backup-key": "backup_key",
 }
 
 
