@@ -26,6 +26,8 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "pins": "pins",
     "backup-key": "backup_key",
+    "export": "export",
+    "import": "import_",
 }
 
 

@@ -1,0 +1,173 @@
+"""Policy files (TOML, JSON) and mobile/HPKP formats, in and out.
+
+Needs the ``config`` extra (``pip install 'certpin[config]'``: defusedxml, tomli-w); the
+dependencies are imported when first used, with a clear :class:`certpin.ConfigError` if missing.
+
+Policy files: :func:`load_policy`, :func:`dump_policy`, :func:`loads_policy`,
+:func:`dumps_policy`; the schema is documented in :mod:`certpin.config.files`.
+
+Import (:func:`import_policy` or one function per format): Android network security config
+(:func:`from_android`), TrustKit Info.plist (:func:`from_trustkit`), HPKP header
+(:func:`from_hpkp`), curl ``--pinnedpubkey`` (:func:`from_curl`), OkHttp pin list
+(:func:`from_okhttp`).
+
+Export (:func:`export_policy`): ``android``, ``trustkit``, ``trustkit-swift``, ``okhttp``,
+``hpkp``, ``curl``, ``swift-delegate``. An export never silently changes what is enforced:
+where the target cannot express a rule exactly it raises :class:`ExportError` naming the rule
+and host, unless ``lossy=True``, and then :attr:`ExportResult.dropped` lists what was dropped.
+Lossy exports drop whole pin sets rather than pins (a host left unpinned is never locked out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from ..errors import ConfigError, PolicyError, escape
+from ..policy import PinPolicy, normalize_pattern
+from ._common import MAX_INPUT_BYTES, ExportError, ExportResult, atomic_write, mode
+from .android import from_android, to_android
+from .files import dump_policy, dumps_policy, load_policy, loads_policy
+from .headers import DEFAULT_MAX_AGE, from_curl, from_hpkp, to_curl, to_hpkp
+from .okhttp import from_okhttp, to_okhttp
+from .swift import to_swift_delegate
+from .trustkit import from_trustkit, to_trustkit, to_trustkit_swift
+
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "EXPORT_FORMATS",
+    "HOSTLESS_FORMATS",
+    "IMPORT_FORMATS",
+    "MAX_INPUT_BYTES",
+    "ExportError",
+    "ExportResult",
+    "atomic_write",
+    "dump_policy",
+    "dumps_policy",
+    "export_policy",
+    "from_android",
+    "from_curl",
+    "from_hpkp",
+    "from_okhttp",
+    "from_trustkit",
+    "import_policy",
+    "load_policy",
+    "loads_policy",
+    "to_android",
+    "to_curl",
+    "to_hpkp",
+    "to_okhttp",
+    "to_swift_delegate",
+    "to_trustkit",
+    "to_trustkit_swift",
+]
+
+ImportFormat = Literal["android", "trustkit", "hpkp", "curl", "okhttp"]
+ExportFormat = Literal[
+    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate"
+]
+IMPORT_FORMATS: tuple[str, ...] = ("android", "trustkit", "hpkp", "curl", "okhttp")
+EXPORT_FORMATS: tuple[str, ...] = (
+    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate",
+)
+#: formats that carry no host name: import needs ``host``
+HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
+
+
+def import_policy(data: str | bytes, format: str, *, host: str | None = None,
+                  source: str | None = None, report_only: bool = False,
+                  warnings: list[str] | None = None) -> PinPolicy:
+    """Import pins from a platform format.
+
+    Args:
+        data: the document (at most :data:`MAX_INPUT_BYTES`).
+        format: one of :data:`IMPORT_FORMATS`.
+        host: required for ``hpkp`` and ``curl`` (they name no host); for ``okhttp`` the pattern
+            of bare pin lines, or the one pattern to keep; for ``android``/``trustkit`` the one
+            pattern to keep.
+        source: the file name for messages.
+        report_only: ``hpkp`` only: the value came from ``Public-Key-Pins-Report-Only``.
+        warnings: receives warnings (overridePins, merged OkHttp patterns, ...).
+
+    Returns:
+        The imported :class:`certpin.PinPolicy`.
+
+    Raises:
+        ConfigError: bad input (names file and line/key), unknown format, missing host, host
+            not found.
+    """
+    if format in HOSTLESS_FORMATS and host is None:
+        raise ConfigError(f"--from {format} carries no host name: give it with --host",
+                          path=source)
+    if format == "hpkp":
+        assert host is not None
+        return from_hpkp(data, host, report_only=report_only, source=source)
+    if format == "curl":
+        assert host is not None
+        return from_curl(data, host, source=source)
+    if format == "okhttp":
+        return from_okhttp(data, host, source=source, warnings=warnings)
+    readers: dict[str, Callable[..., PinPolicy]] = {
+        "android": from_android, "trustkit": from_trustkit,
+    }
+    if format not in readers:
+        raise ConfigError(f"unknown import format {escape(format)!r}: expected one of "
+                          f"{', '.join(IMPORT_FORMATS)}", path=source)
+    policy = readers[format](data, source=source, warnings=warnings)
+    if host is not None:
+        policy = _only(policy, host)
+    return policy
+
+
+def _only(policy: PinPolicy, host: str) -> PinPolicy:
+    try:
+        pattern = normalize_pattern(host)
+    except PolicyError as exc:
+        raise ConfigError(f"bad host {escape(host)!r}: {exc}") from None
+    if pattern not in policy.pin_sets:
+        names = ", ".join(sorted(policy.pin_sets)) or "none"
+        raise ConfigError(f"host pattern {escape(pattern)!r} is not in the input "
+                          f"(patterns: {names})")
+    return PinPolicy({pattern: policy.pin_sets[pattern]},
+                     unknown_hosts=mode(policy.unknown_hosts), expired=mode(policy.expired))
+
+
+def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
+                  lossy: bool = False, swizzle: bool = False,
+                  max_age: int = DEFAULT_MAX_AGE) -> ExportResult:
+    """Export a policy to a platform format.
+
+    Args:
+        policy: the policy.
+        format: one of :data:`EXPORT_FORMATS`.
+        host: export only this pattern (required by ``hpkp``/``curl`` when the policy holds
+            more than one pin set).
+        lossy: drop what the target cannot express (listed in ``dropped``) instead of raising.
+        swizzle: TrustKit ``TSKSwizzleNetworkDelegates``.
+        max_age: HPKP ``max-age`` in seconds.
+
+    Returns:
+        The :class:`ExportResult` (text, dropped rules, notes for stderr).
+
+    Raises:
+        ExportError: a rule the target cannot express (without ``lossy``), naming rule and host.
+        PolicyError: unknown format, unknown host, or a host is needed.
+    """
+    if format == "hpkp":
+        return to_hpkp(policy, host, lossy=lossy, max_age=max_age)
+    if format == "curl":
+        return to_curl(policy, host, lossy=lossy)
+    if format not in EXPORT_FORMATS:
+        raise PolicyError(f"unknown export format {escape(format)!r}: expected one of "
+                          f"{', '.join(EXPORT_FORMATS)}")
+    if host is not None:
+        policy = _only(policy, host)
+    if format == "android":
+        return to_android(policy, lossy=lossy)
+    if format == "trustkit":
+        return to_trustkit(policy, lossy=lossy, swizzle=swizzle)
+    if format == "trustkit-swift":
+        return to_trustkit_swift(policy, lossy=lossy, swizzle=swizzle)
+    if format == "okhttp":
+        return to_okhttp(policy, lossy=lossy)
+    return to_swift_delegate(policy, lossy=lossy)

@@ -1,0 +1,333 @@
+"""Shared plumbing of :mod:`certpin.config`: input limits, hardened XML, atomic writes, lossy rules.
+
+Nothing here is public API; :mod:`certpin.config` re-exports what is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from types import ModuleType
+from typing import Any, Literal, cast
+from xml.etree.ElementTree import Element, TreeBuilder
+
+from ..errors import ConfigError, PinFormatError, PolicyError, escape
+from ..pins import Pin, parse_pin
+
+Mode = Literal["allow", "reject"]
+
+
+def mode(value: str) -> Mode:
+    """``value`` typed as a policy mode (the caller has checked it)."""
+    return cast(Mode, value)
+
+
+#: Largest input any importer reads, in bytes (1 MiB). Real configuration files are a few KiB;
+#: the cap bounds memory and parse time for hostile input.
+MAX_INPUT_BYTES = 1024 * 1024
+
+
+class ExportError(PolicyError):
+    """A policy cannot be written exactly in the target format (and ``lossy`` was not given).
+
+    Attributes:
+        problems: one line per rule that the target cannot express, each naming the host.
+    """
+
+    def __init__(self, target: str, problems: list[str]):
+        self.problems = list(problems)
+        shown = "; ".join(problems)
+        super().__init__(
+            f"{target} cannot express this policy exactly: {shown} "
+            "(use --lossy / lossy=True to drop these rules and list them on stderr)"
+        )
+
+
+@dataclass
+class ExportResult:
+    """The text of an export and what the caller should tell the user.
+
+    Attributes:
+        text: the exported document (ends with a newline).
+        dropped: one line per rule that was dropped or changed because the target cannot
+            express it (non-empty only with ``lossy=True``); each names the host.
+        notes: informational lines for stderr (e.g. "curl checks the leaf's key only").
+    """
+
+    text: str
+    dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Lossy:
+    """Collects the rules an exporter cannot express; raises or records them at the end."""
+
+    def __init__(self, target: str, lossy: bool):
+        self.target = target
+        self.lossy = lossy
+        self.problems: list[str] = []
+
+    def add(self, host: str, rule: str, action: str) -> None:
+        """Record that ``host``'s ``rule`` cannot be expressed; ``action``: what lossy did."""
+        self.problems.append(f"{escape(host)}: {rule}; {action}")
+
+    def finish(self, text: str, notes: list[str] | None = None) -> ExportResult:
+        """Return the result, or raise :class:`ExportError` if rules were dropped without lossy."""
+        if self.problems and not self.lossy:
+            raise ExportError(self.target, [p.split("; ")[0] for p in self.problems])
+        return ExportResult(text=text, dropped=list(self.problems), notes=list(notes or []))
+
+
+def require(module: str) -> ModuleType:
+    """Import an optional dependency of the ``config`` extra, with a clear error if missing.
+
+    Raises:
+        ConfigError: the module is not installed.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        dist = {"defusedxml.ElementTree": "defusedxml", "tomli_w": "tomli-w"}.get(module, module)
+        raise ConfigError(
+            f"{dist} is required for policy files and mobile formats: "
+            "pip install 'certpin[config]'"
+        ) from None
+
+
+def read_input(path: str | os.PathLike[str]) -> bytes:
+    """Read a whole input file, refusing files over :data:`MAX_INPUT_BYTES`.
+
+    Args:
+        path: the file; ``"-"`` reads standard input.
+
+    Returns:
+        The bytes.
+
+    Raises:
+        ConfigError: the file is larger than the cap or cannot be read.
+    """
+    import sys
+
+    name = os.fspath(path)
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with open(name, "rb") as f:
+                data = f.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {escape(exc.strerror or str(exc))}", path=name) from None
+    check_size(data, name)
+    return data
+
+
+def check_size(data: str | bytes, source: str | None) -> None:
+    """Raise :class:`ConfigError` if ``data`` is over :data:`MAX_INPUT_BYTES` (UTF-8 bytes)."""
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+    if size > MAX_INPUT_BYTES:
+        raise ConfigError(
+            f"input is larger than {MAX_INPUT_BYTES} bytes; refusing to parse it",
+            path=source,
+        )
+
+
+def as_text(data: str | bytes, source: str | None) -> str:
+    """Decode UTF-8 input (a BOM is allowed), enforcing the size cap.
+
+    Raises:
+        ConfigError: too large, or not UTF-8 (the message names the byte offset).
+    """
+    check_size(data, source)
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start})", path=source
+        ) from None
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically.
+
+    A temporary file is created in the same folder, written, flushed and ``fsync``-ed, given the
+    mode of the file it replaces (a new file gets ``0o666 & ~umask``, i.e. 0644 under the usual
+    umask), then moved over ``path`` with :func:`os.replace`. On any failure the temporary file
+    is removed and the old file, if any, is left untouched.
+
+    Raises:
+        OSError: the folder is not writable, the disk is full, the replace failed, ...
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable; not all systems allow it
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+# --- hardened XML ---------------------------------------------------------------------------
+
+# The one DOCTYPE every Info.plist written by Xcode carries: an external identifier only, no
+# internal subset, so it can declare no entity. It is blanked out (keeping line numbers) before
+# parsing; any other DOCTYPE is refused by defusedxml (forbid_dtd=True).
+_APPLE_PLIST_DOCTYPE = re.compile(
+    r'<!DOCTYPE\s+plist\s+PUBLIC\s+"-//Apple//DTD PLIST 1\.0//EN"\s+'
+    r'"http://www\.apple\.com/DTDs/PropertyList-1\.0\.dtd"\s*>'
+)
+
+
+@dataclass
+class XmlDoc:
+    """A parsed XML document with the source line of every element."""
+
+    root: Element
+    lines: dict[int, int]
+    source: str | None
+
+    def line(self, el: Element) -> int:
+        """The 1-based line where ``el`` starts."""
+        return self.lines.get(id(el), 0)
+
+    def error(self, el: Element, message: str) -> ConfigError:
+        """A :class:`ConfigError` located at ``el``."""
+        return ConfigError(message, path=self.source, location=f"line {self.line(el)}")
+
+
+def parse_xml(
+    data: str | bytes, source: str | None, *, allow_plist_doctype: bool = False
+) -> XmlDoc:
+    """Parse untrusted XML with defusedxml: no DTD (hence no entities), size-capped.
+
+    Args:
+        data: the document.
+        source: the file name for messages, or None.
+        allow_plist_doctype: blank out the standard Apple PLIST 1.0 DOCTYPE first (it has no
+            internal subset); every other DOCTYPE is still refused.
+
+    Raises:
+        ConfigError: too large, not well-formed (names the line and column), a DOCTYPE or
+            entity declaration, or external references.
+    """
+    et = require("defusedxml.ElementTree")
+    common = require("defusedxml")
+    check_size(data, source)
+    if allow_plist_doctype:
+        text = as_text(data, source)
+        text = _APPLE_PLIST_DOCTYPE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, count=1)
+        data = text.encode("utf-8")
+        if text.lstrip().startswith("<?xml"):
+            # keep the declaration consistent with the bytes we now hand to expat
+            data = re.sub(rb'encoding\s*=\s*["\'][^"\']*["\']', b'encoding="utf-8"', data, count=1)
+
+    lines: dict[int, int] = {}
+
+    class _Builder(TreeBuilder):
+        parser: Any = None
+
+        def start(self, tag: str, attrs: dict[str, str]) -> Element:
+            el = super().start(tag, attrs)
+            lines[id(el)] = int(self.parser.parser.CurrentLineNumber)
+            return el
+
+    builder = _Builder()
+    parser = et.DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+    builder.parser = parser
+    try:
+        parser.feed(data)
+        root = parser.close()
+    except common.DTDForbidden:
+        raise ConfigError(
+            "XML with a DOCTYPE is refused (DTDs can define entities: billion laughs, XXE)",
+            path=source,
+        ) from None
+    except (common.EntitiesForbidden, common.ExternalReferenceForbidden):
+        raise ConfigError("XML entities and external references are refused", path=source) from None
+    except et.ParseError as exc:
+        line, col = exc.position
+        raise ConfigError(
+            f"not well-formed XML: {escape(str(exc).split(':')[0])}",
+            path=source, location=f"line {line}, column {col + 1}",
+        ) from None
+    return XmlDoc(root=root, lines=lines, source=source)
+
+
+# --- values ---------------------------------------------------------------------------------
+
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_date(text: str) -> date:
+    """Parse a strict ``YYYY-MM-DD`` date.
+
+    Raises:
+        ValueError: any other form, or an impossible date.
+    """
+    if not _DATE_RE.fullmatch(text):
+        raise ValueError(f"expected a date YYYY-MM-DD, got {escape(text)!r}")
+    return date.fromisoformat(text)
+
+
+def date_only(expires: datetime) -> str | None:
+    """``YYYY-MM-DD`` if ``expires`` is exactly midnight UTC, else None."""
+    u = expires.astimezone(UTC)
+    if u.time() == time(0) :
+        return u.date().isoformat()
+    return None
+
+
+def floor_date(expires: datetime) -> str:
+    """The UTC date of ``expires`` (midnight at or before it): an earlier expiry, never later."""
+    return expires.astimezone(UTC).date().isoformat()
+
+
+def pin_or_error(text: object, err: Callable[[str], ConfigError], *,
+                 spki_only: bool = False) -> Pin:
+    """Parse one pin; wrap :class:`PinFormatError` in a located :class:`ConfigError`."""
+    if not isinstance(text, str):
+        raise err(f"expected a pin string, got {type(text).__name__}")
+    try:
+        pin = parse_pin(text)
+    except PinFormatError as exc:
+        raise err(str(exc)) from None
+    if spki_only and pin.kind != "spki":
+        raise err(f"{pin} is a certificate pin; this format holds SPKI pins only")
+    return pin
+
+
+def iter_sorted(policy_sets: Any) -> Iterator[tuple[str, Any]]:
+    """Pin sets in a stable order (by pattern)."""
+    yield from sorted(policy_sets.items())

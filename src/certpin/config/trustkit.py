@@ -1,0 +1,369 @@
+"""TrustKit (iOS/macOS) configuration: Info.plist import and export, Swift dictionary export.
+
+Reference: TrustKit's README and ``TSKTrustKitConfig.h``. In an Info.plist the configuration is
+the ``TSKConfiguration`` dictionary; its keys are the string values of TrustKit's constants
+(``kTSKPinnedDomains`` is ``"TSKPinnedDomains"``, ...). Import accepts both spellings (with and
+without the leading ``k``). Per domain: ``TSKPublicKeyHashes`` (base64 SPKI SHA-256),
+``TSKIncludeSubdomains``, ``TSKEnforcePinning`` (default true), ``TSKReportUris``,
+``TSKExpirationDate`` (``yyyy-MM-dd``, read as 00:00 UTC), ``TSKDisableDefaultReportUri``.
+
+Export always sets ``TSKDisableDefaultReportUri`` to true (else TrustKit also sends reports to
+a third-party default URI) and sets ``TSKSwizzleNetworkDelegates`` as the caller chooses
+(default false). TrustKit refuses a domain with fewer than two hashes, wildcards and
+certificate pins; see :func:`to_trustkit` for what is lossy.
+
+The parser is hardened (defusedxml, 1 MiB cap, no DTD). The one DOCTYPE Xcode writes into every
+plist (``-//Apple//DTD PLIST 1.0//EN``, an external identifier without internal subset, so it
+can declare no entity) is accepted; every other DOCTYPE is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+from xml.etree.ElementTree import Element
+from xml.sax.saxutils import escape as xml_escape
+
+from ..errors import ConfigError, PolicyError, escape
+from ..pins import Pin
+from ..policy import PinPolicy, PinSet, normalize_pattern
+from ._common import (
+    ExportResult,
+    Lossy,
+    XmlDoc,
+    date_only,
+    floor_date,
+    parse_date,
+    parse_xml,
+    pin_or_error,
+)
+
+__all__ = ["from_trustkit", "to_trustkit", "to_trustkit_swift"]
+
+_DOMAIN_KEYS = {
+    "TSKPublicKeyHashes", "TSKIncludeSubdomains", "TSKEnforcePinning", "TSKReportUris",
+    "TSKExpirationDate", "TSKDisableDefaultReportUri", "TSKPublicKeyAlgorithms",
+    "TSKExcludeSubdomainFromParentPolicy", "TSKAdditionalTrustAnchors",
+}
+_CONFIG_KEYS = {"TSKSwizzleNetworkDelegates", "TSKPinnedDomains",
+                "TSKIgnorePinningForUserDefinedTrustAnchors"}
+
+
+class _Node:
+    """A plist value with the element it came from (for line numbers)."""
+
+    def __init__(self, value: Any, el: Element):
+        self.value = value
+        self.el = el
+
+
+def _plist_value(doc: XmlDoc, el: Element, path: str) -> _Node:
+    tag = el.tag
+    if tag == "dict":
+        out: dict[str, _Node] = {}
+        children = list(el)
+        if len(children) % 2:
+            raise doc.error(el, f"{path}: <dict> needs <key>/value pairs")
+        for k, v in zip(children[::2], children[1::2], strict=True):
+            if k.tag != "key":
+                raise doc.error(k, f"{path}: expected <key>, got <{escape(k.tag)}>")
+            name = k.text or ""
+            if name in out:
+                raise doc.error(k, f"{path}: duplicate key {escape(name)!r}")
+            out[name] = _plist_value(doc, v, f"{path}.{_key(name)}")
+        return _Node(out, el)
+    if tag == "array":
+        return _Node([_plist_value(doc, c, f"{path}[{i}]") for i, c in enumerate(el)], el)
+    if tag in ("string", "date"):
+        return _Node(el.text or "", el)
+    if tag in ("true", "false"):
+        return _Node(tag == "true", el)
+    if tag == "integer":
+        try:
+            return _Node(int((el.text or "").strip()), el)
+        except ValueError:
+            raise doc.error(el, f"{path}: bad <integer>") from None
+    if tag in ("real", "data"):
+        return _Node((el.text or "").strip(), el)
+    raise doc.error(el, f"{path}: unexpected <{escape(tag)}> in a plist")
+
+
+def _key(name: str) -> str:
+    return name if name.replace("_", "").isalnum() else json.dumps(name)
+
+
+def _norm(name: str) -> str:
+    return name[1:] if name.startswith("kTSK") else name
+
+
+def from_trustkit(data: str | bytes, *, source: str | None = None,
+                  warnings: list[str] | None = None) -> PinPolicy:
+    """Import a TrustKit configuration from an Info.plist (XML) or a plist holding it.
+
+    The document is a ``<plist>`` whose dictionary holds ``TSKConfiguration`` (a whole
+    Info.plist; other keys are ignored), or holds ``TSKPinnedDomains`` directly.
+
+    Args:
+        data: the plist XML (at most 1 MiB).
+        source: the file name for messages, or None.
+        warnings: if given, warnings are appended (one pin only, deprecated keys, user-defined
+            trust anchors ignored).
+
+    Returns:
+        A policy with one pin set per pinned domain; ``allow_single_pin`` is set exactly when a
+        domain has fewer than two hashes (TrustKit itself refuses that).
+
+    Raises:
+        ConfigError: bad or hostile XML, a binary plist, wrong types, unknown keys inside the
+            configuration, bad dates or hashes, wildcards, ``TSKExcludeSubdomainFromParentPolicy``
+            (an unpinned exception certpin cannot express); names file, line and key path.
+    """
+    if isinstance(data, bytes) and data.startswith(b"bplist"):
+        raise ConfigError("binary plist: convert it first (plutil -convert xml1 FILE)",
+                          path=source)
+    doc = parse_xml(data, source, allow_plist_doctype=True)
+    warns: list[str] = warnings if warnings is not None else []
+    root = doc.root
+    if root.tag == "plist":
+        kids = list(root)
+        if len(kids) != 1:
+            raise doc.error(root, "<plist> must hold exactly one value")
+        top = _plist_value(doc, kids[0], "(plist)")
+    else:
+        top = _plist_value(doc, root, "(plist)")
+    if not isinstance(top.value, dict):
+        raise doc.error(top.el, "expected a <dict> at the top of the plist")
+    path = "TSKConfiguration"
+    if "TSKConfiguration" in top.value:
+        config = top.value["TSKConfiguration"]
+    elif any(_norm(k) == "TSKPinnedDomains" for k in top.value):
+        config, path = top, "(plist)"
+    else:
+        raise doc.error(top.el, "no TSKConfiguration (nor TSKPinnedDomains) in the plist")
+    if not isinstance(config.value, dict):
+        raise doc.error(config.el, f"{path}: expected a <dict>")
+
+    def at(node: _Node, p: str, message: str) -> ConfigError:
+        return ConfigError(message, path=source, location=f"line {doc.line(node.el)} ({p})")
+
+    domains: _Node | None = None
+    for name, node in config.value.items():
+        key = _norm(name)
+        if path == "(plist)" and key not in _CONFIG_KEYS:
+            continue  # other Info.plist keys next to TSKPinnedDomains
+        if key not in _CONFIG_KEYS:
+            raise at(node, f"{path}.{_key(name)}", f"unknown TrustKit key {escape(name)!r}")
+        if key == "TSKPinnedDomains":
+            domains = node
+        elif not isinstance(node.value, bool):
+            raise at(node, f"{path}.{_key(name)}", "expected <true/> or <false/>")
+        elif key == "TSKIgnorePinningForUserDefinedTrustAnchors" and node.value:
+            warns.append(f"{source or '<input>'}, line {doc.line(node.el)}: "
+                         "TSKIgnorePinningForUserDefinedTrustAnchors is true: on macOS, "
+                         "user-installed anchors bypass the pins (not imported)")
+    if domains is None:
+        raise at(config, path, "missing TSKPinnedDomains")
+    if not isinstance(domains.value, dict):
+        raise at(domains, f"{path}.TSKPinnedDomains", "expected a <dict> of domains")
+    sets: dict[str, PinSet] = {}
+    for host, dnode in domains.value.items():
+        dpath = f"{path}.TSKPinnedDomains.{_key(host)}"
+        if not isinstance(dnode.value, dict):
+            raise at(dnode, dpath, "expected a <dict> for the domain")
+        try:
+            if "*" in host:
+                raise PolicyError("TrustKit domains cannot contain '*'")
+            pattern = normalize_pattern(host)
+        except PolicyError as exc:
+            raise at(dnode, dpath, f"bad domain {escape(host)!r}: {exc}") from None
+        if pattern in sets:
+            raise at(dnode, dpath, f"domain {escape(pattern)!r} appears twice")
+        opts: dict[str, _Node] = {}
+        for name, node in dnode.value.items():
+            key = _norm(name)
+            if key not in _DOMAIN_KEYS:
+                raise at(node, f"{dpath}.{_key(name)}", f"unknown TrustKit key {escape(name)!r}")
+            opts[key] = node
+        for key in ("TSKIncludeSubdomains", "TSKEnforcePinning", "TSKDisableDefaultReportUri",
+                    "TSKExcludeSubdomainFromParentPolicy"):
+            if key in opts and not isinstance(opts[key].value, bool):
+                raise at(opts[key], f"{dpath}.{key}", "expected <true/> or <false/>")
+        if opts.get("TSKExcludeSubdomainFromParentPolicy", _Node(False, root)).value:
+            raise at(opts["TSKExcludeSubdomainFromParentPolicy"], dpath,
+                     "TSKExcludeSubdomainFromParentPolicy (an unpinned exception under a parent's "
+                     "includeSubdomains) cannot be expressed in a certpin policy")
+        for key in ("TSKPublicKeyAlgorithms", "TSKAdditionalTrustAnchors"):
+            if key in opts:
+                warns.append(f"{source or '<input>'}, line {doc.line(opts[key].el)}: "
+                             f"{dpath}.{key} ignored")
+        hashes = opts.get("TSKPublicKeyHashes")
+        if hashes is None:
+            raise at(dnode, dpath, "missing TSKPublicKeyHashes")
+        if not isinstance(hashes.value, list):
+            raise at(hashes, f"{dpath}.TSKPublicKeyHashes", "expected an <array> of <string>")
+        pins: list[Pin] = []
+        for i, h in enumerate(hashes.value):
+            hp = f"{dpath}.TSKPublicKeyHashes[{i}]"
+            if not isinstance(h.value, str) or h.el.tag != "string":
+                raise at(h, hp, "expected a <string> (base64 SHA-256 of the SPKI)")
+
+            def err(m: str, h: _Node = h, hp: str = hp) -> ConfigError:
+                return at(h, hp, m)
+
+            pins.append(pin_or_error("sha256/" + h.value.strip(), err))
+        uris: list[str] = []
+        if "TSKReportUris" in opts:
+            node = opts["TSKReportUris"]
+            if not isinstance(node.value, list) or not all(
+                isinstance(u.value, str) and u.el.tag == "string" for u in node.value
+            ):
+                raise at(node, f"{dpath}.TSKReportUris", "expected an <array> of <string>")
+            uris = [u.value.strip() for u in node.value]
+        expires = None
+        if "TSKExpirationDate" in opts:
+            node = opts["TSKExpirationDate"]
+            try:
+                if not isinstance(node.value, str) or node.el.tag != "string":
+                    raise ValueError("expected a <string> yyyy-MM-dd")
+                expires = parse_date(node.value.strip())
+            except ValueError as exc:
+                raise at(node, f"{dpath}.TSKExpirationDate", str(exc)) from None
+        if len(set(pins)) < 2:
+            warns.append(f"{source or '<input>'}, line {doc.line(dnode.el)}: {escape(pattern)!r} "
+                         "has fewer than two pins; TrustKit refuses such a configuration")
+        try:
+            sets[pattern] = PinSet(
+                pins,
+                include_subdomains=bool(opts.get("TSKIncludeSubdomains", _Node(False, root)).value),
+                enforce=bool(opts.get("TSKEnforcePinning", _Node(True, root)).value),
+                report_uris=uris, expires=expires, allow_single_pin=len(set(pins)) < 2,
+            )
+        except PolicyError as exc:
+            raise at(dnode, dpath, str(exc)) from None
+    try:
+        return PinPolicy(sets)
+    except PolicyError as exc:
+        raise ConfigError(str(exc), path=source) from None
+
+
+def _exportable(policy: PinPolicy, lx: Lossy) -> list[tuple[str, PinSet, str | None]]:
+    """Pin sets TrustKit can hold, with their expiration date text; records the rest."""
+    if policy.unknown_hosts == "reject":
+        lx.add("*", 'unknown_hosts = "reject" (TrustKit cannot refuse unpinned hosts)',
+               "dropped: unknown hosts are allowed")
+    if policy.expired == "reject" and any(ps.expires for ps in policy.pin_sets.values()):
+        lx.add("*", 'expired = "reject" (TrustKit stops enforcing expired pin sets)',
+               "dropped: expired pin sets are not enforced")
+    out: list[tuple[str, PinSet, str | None]] = []
+    for pattern, ps in sorted(policy.pin_sets.items()):
+        if pattern.startswith("*."):
+            lx.add(pattern, "one-label wildcard", "pin set left out (not pinned)")
+            continue
+        if any(p.kind != "spki" for p in ps.all_pins):
+            lx.add(pattern, "certificate pins (TrustKit pins SPKI only)",
+                   "pin set left out (not pinned)")
+            continue
+        if len(set(ps.all_pins)) < 2:
+            lx.add(pattern, "fewer than two pins (TrustKit refuses the configuration)",
+                   "pin set left out (not pinned)")
+            continue
+        expiration: str | None = None
+        if ps.expires is not None:
+            expiration = date_only(ps.expires)
+            if expiration is None:
+                expiration = floor_date(ps.expires)
+                lx.add(pattern, f"expiry {ps.expires.astimezone(UTC).isoformat()} is not at "
+                                "00:00 UTC", f"expiration moved back to {expiration}")
+        out.append((pattern, ps, expiration))
+    return out
+
+
+def to_trustkit(policy: PinPolicy, *, lossy: bool = False, swizzle: bool = False) -> ExportResult:
+    """Export a policy as an Info.plist fragment (a plist holding ``TSKConfiguration``).
+
+    :func:`from_trustkit` reads the output back. TrustKit cannot express: one-label wildcards,
+    certificate pins, sets with fewer than two pins, expiry not at 00:00 UTC,
+    ``unknown_hosts = "reject"``, ``expired = "reject"``. Backup pins become hashes.
+
+    Args:
+        policy: the policy.
+        lossy: leave such pin sets out (unpinned, never locked out), move expiries back to
+            their UTC date, and list every change in ``dropped``; else raise.
+        swizzle: the value of ``TSKSwizzleNetworkDelegates``.
+
+    Raises:
+        ExportError: a rule cannot be expressed and ``lossy`` is false.
+    """
+    lx = Lossy("trustkit", lossy)
+    entries = _exportable(policy, lx)
+    t = "\t"
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<plist version="1.0">',
+        "<dict>",
+        f"{t}<key>TSKConfiguration</key>",
+        f"{t}<dict>",
+        f"{t*2}<key>TSKSwizzleNetworkDelegates</key>",
+        f"{t*2}<{'true' if swizzle else 'false'}/>",
+        f"{t*2}<key>TSKPinnedDomains</key>",
+        f"{t*2}<dict>",
+    ]
+    for pattern, ps, expiration in entries:
+        d = t * 4
+        out += [f"{t*3}<key>{xml_escape(pattern)}</key>", f"{t*3}<dict>"]
+        out += [f"{d}<key>TSKEnforcePinning</key>", f"{d}<{str(ps.enforce).lower()}/>"]
+        out += [f"{d}<key>TSKIncludeSubdomains</key>",
+                f"{d}<{str(ps.include_subdomains).lower()}/>"]
+        out += [f"{d}<key>TSKDisableDefaultReportUri</key>", f"{d}<true/>"]
+        if expiration:
+            out += [f"{d}<key>TSKExpirationDate</key>", f"{d}<string>{expiration}</string>"]
+        out += [f"{d}<key>TSKPublicKeyHashes</key>", f"{d}<array>"]
+        out += [f"{d}{t}<string>{p.base64}</string>" for p in ps.all_pins]
+        out += [f"{d}</array>"]
+        if ps.report_uris:
+            out += [f"{d}<key>TSKReportUris</key>", f"{d}<array>"]
+            out += [f"{d}{t}<string>{xml_escape(u)}</string>" for u in ps.report_uris]
+            out += [f"{d}</array>"]
+        out.append(f"{t*3}</dict>")
+    out += [f"{t*2}</dict>", f"{t}</dict>", "</dict>", "</plist>"]
+    return lx.finish("\n".join(out) + "\n")
+
+
+def _swift_str(text: str) -> str:
+    return json.dumps(text)  # ASCII-escaped; hosts, base64 and URIs need nothing more
+
+
+def to_trustkit_swift(policy: PinPolicy, *, lossy: bool = False,
+                      swizzle: bool = False) -> ExportResult:
+    """Export a policy as a Swift dictionary literal for ``TrustKit.initSharedInstance``.
+
+    Same rules, lossy behaviour and errors as :func:`to_trustkit`.
+    """
+    lx = Lossy("trustkit-swift", lossy)
+    entries = _exportable(policy, lx)
+    out = [
+        "// Generated by certpin. Pass to TrustKit.initSharedInstance(withConfiguration:).",
+        "let trustKitConfig: [String: Any] = [",
+        f"    kTSKSwizzleNetworkDelegates: {str(swizzle).lower()},",
+        "    kTSKPinnedDomains: [",
+    ]
+    for pattern, ps, expiration in entries:
+        out.append(f"        {_swift_str(pattern)}: [")
+        out.append(f"            kTSKEnforcePinning: {str(ps.enforce).lower()},")
+        out.append(f"            kTSKIncludeSubdomains: {str(ps.include_subdomains).lower()},")
+        out.append("            kTSKDisableDefaultReportUri: true,")
+        if expiration:
+            out.append(f"            kTSKExpirationDate: {_swift_str(expiration)},")
+        out.append("            kTSKPublicKeyHashes: [")
+        out += [f"                {_swift_str(p.base64)}," for p in ps.all_pins]
+        out.append("            ],")
+        if ps.report_uris:
+            out.append("            kTSKReportUris: [")
+            out += [f"                {_swift_str(u)}," for u in ps.report_uris]
+            out.append("            ],")
+        out.append("        ],")
+    if not entries:
+        out.append("        :")
+    out += ["    ],", "]"]
+    return lx.finish("\n".join(out) + "\n")

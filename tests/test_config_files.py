@@ -1,0 +1,228 @@
+"""Policy files (TOML, JSON): schema, located errors, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from certpin import ConfigError
+from certpin.config import dump_policy, dumps_policy, load_policy, loads_policy
+from certpin.policy import PinPolicy, PinSet
+
+K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
+K2 = "sha256/sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0="
+K3 = "sha256/9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU="
+C1 = "cert-sha256/lEnH86k88MVaZ13fHINzLYfVYlXnCxUNnm88+GO7f8E="
+
+GOOD_TOML = f"""\
+version = 1
+unknown_hosts = "reject"
+expired = "allow"
+
+[hosts."api.example.com"]
+pins = ["{K1}", "{K2}"]
+backup_pins = ["{K3}"]
+include_subdomains = true
+expires = 2027-01-31
+enforce = false
+report_uris = ["https://reports.example.com/pins"]
+
+[hosts."*.cdn.example.com"]
+pins = ["{C1}"]
+allow_single_pin = true
+expires = 2027-01-31T12:30:00+02:00
+"""
+
+
+def test_toml_fields_are_read() -> None:
+    policy = loads_policy(GOOD_TOML, "toml", source="p.toml")
+    assert policy.unknown_hosts == "reject"
+    assert policy.expired == "allow"
+    api = policy.pin_sets["api.example.com"]
+    assert [str(p) for p in api.pins] == [K1, K2]
+    assert [str(p) for p in api.backup_pins] == [K3]
+    assert api.include_subdomains is True
+    assert api.expires == datetime(2027, 1, 31, tzinfo=UTC)
+    assert api.enforce is False
+    assert api.report_uris == ("https://reports.example.com/pins",)
+    cdn = policy.pin_sets["*.cdn.example.com"]
+    assert cdn.expires == datetime(2027, 1, 31, 10, 30, tzinfo=UTC)
+    assert cdn.allow_single_pin is True
+    assert cdn.enforce is True
+    assert cdn.pins[0].kind == "cert"
+
+
+def test_json_same_schema_and_round_trip() -> None:
+    policy = loads_policy(GOOD_TOML, "toml")
+    text = dumps_policy(policy, "json")
+    data = json.loads(text)
+    assert data["hosts"]["api.example.com"]["expires"] == "2027-01-31"
+    assert data["hosts"]["*.cdn.example.com"]["expires"] == "2027-01-31T10:30:00Z"
+    assert loads_policy(text, "json") == policy
+    assert loads_policy(dumps_policy(policy, "toml"), "toml") == policy
+
+
+def test_pins_in_other_notations_are_written_canonically() -> None:
+    hpkp = 'pin-sha256="gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="'
+    text = '{"hosts": {"A.Example.COM.": {"pins": [%s, "%s"]}}}' % (json.dumps(hpkp), K2)
+    policy = loads_policy(text, "json")
+    assert list(policy.pin_sets) == ["a.example.com"]
+    assert f'"{K1}"' in dumps_policy(policy, "toml")
+
+
+def test_load_and_dump_by_extension(tmp_path: Path) -> None:
+    policy = loads_policy(GOOD_TOML, "toml")
+    for name in ("p.toml", "p.json"):
+        path = tmp_path / name
+        dump_policy(policy, path)
+        assert load_policy(path) == policy
+    with pytest.raises(ConfigError, match=r"p\.yaml.*expected \.toml or \.json"):
+        load_policy(tmp_path / "p.yaml")
+
+
+def _err(text: str, fmt: str = "toml") -> str:
+    with pytest.raises(ConfigError) as info:
+        loads_policy(text, fmt, source="policy." + fmt)  # type: ignore[arg-type]
+    msg = str(info.value)
+    assert msg.startswith("policy." + fmt), msg
+    return msg
+
+
+def test_toml_syntax_error_names_line() -> None:
+    msg = _err('version = 1\n[hosts."a.test"]\npins = ["x",\n')
+    assert "policy.toml, line 3: not valid TOML" in msg
+    msg = _err('version = 1\n[hosts."a.test"\npins = []\n')
+    assert "policy.toml, line 2: not valid TOML" in msg
+
+
+def test_unknown_top_level_key() -> None:
+    msg = _err('unknown_host = "reject"\n')
+    assert "line 1" in msg and "unknown key 'unknown_host'" in msg
+
+
+def test_unknown_host_key_names_line_and_path() -> None:
+    msg = _err(f'[hosts."a.test"]\npins = ["{K1}", "{K2}"]\ninclude_subdomain = true\n')
+    assert 'line 3 (hosts."a.test".include_subdomain)' in msg
+    assert "unknown key" in msg and "include_subdomains" in msg
+
+
+def test_bad_pin_names_index_and_line() -> None:
+    msg = _err(f'[hosts."a.test"]\n\npins = ["{K1}", "sha256/short"]\n')
+    assert 'line 3 (hosts."a.test".pins[1])' in msg
+    assert "sha256/short" in msg
+
+
+def test_wrong_types() -> None:
+    assert "expected true or false, got a string" in _err(
+        f'[hosts."a.test"]\npins = ["{K1}", "{K2}"]\nenforce = "yes"\n'
+    )
+    assert "expected an array of pin strings" in _err(f'[hosts."a.test"]\npins = "{K1}"\n')
+    assert 'hosts."a.test".pins[0]' in _err('{"hosts": {"a.test": {"pins": [1]}}}', "json")
+    assert "expected a table for the host" in _err('hosts = {"a.test" = 3}\n')
+    assert "expected \"allow\" or \"reject\"" in _err('expired = "deny"\n')
+    assert "unsupported version" in _err("version = 2\n")
+
+
+def test_bad_dates() -> None:
+    base = f'[hosts."a.test"]\npins = ["{K1}", "{K2}"]\n'
+    msg = _err(base + 'expires = "31/01/2027"\n')
+    assert 'line 3 (hosts."a.test".expires)' in msg and "ISO date" in msg
+    assert "needs a UTC offset" in _err(base + "expires = 2027-01-31T12:00:00\n")
+    assert "expected a date" in _err(base + "expires = 12\n")
+    assert "ISO date" in _err(base + 'expires = "2027-02-30"\n')
+
+
+def test_policy_rule_broken_becomes_located_config_error() -> None:
+    msg = _err(f'[hosts."a.test"]\npins = ["{K1}"]\n')
+    assert "line 1 (hosts.\"a.test\")" in msg and "backup pin" in msg
+    assert "include_subdomains" in _err(
+        f'[hosts."*.a.test"]\npins = ["{K1}", "{K2}"]\ninclude_subdomains = true\n'
+    )
+    msg = _err(f'[hosts."A.test"]\npins = ["{K1}", "{K2}"]\n[hosts."a.test."]\n'
+               f'pins = ["{K1}", "{K2}"]\n')
+    assert "duplicates" in msg and "line 3" in msg
+    assert "bad host pattern" in _err(f'[hosts."a..test"]\npins = ["{K1}", "{K2}"]\n')
+    assert "missing key 'pins'" in _err('[hosts."a.test"]\nenforce = true\n')
+
+
+def test_json_errors() -> None:
+    msg = _err('{"hosts": {"a.test": {"pins": [}}}', "json")
+    assert "line 1, column" in msg and "not valid JSON" in msg
+    assert "duplicate key 'pins'" in _err(
+        '{"hosts": {"a.test": {"pins": [], "pins": []}}}', "json"
+    )
+    msg = _err('{"hosts": {"a.test": {"pins": ["%s", "%s"], "expires": "soon"}}}' % (K1, K2),
+               "json")
+    assert 'hosts."a.test".expires' in msg
+
+
+def test_oversized_input_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_bytes(b"#" * (1024 * 1024 + 1))
+    with pytest.raises(ConfigError, match="larger than 1048576 bytes"):
+        load_policy(path)
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_bytes(b'unknown_hosts = "\xff"\n')
+    with pytest.raises(ConfigError, match=r"p\.toml: not UTF-8 text \(byte 17\)"):
+        load_policy(path)
+
+
+# --- atomic writes ---------------------------------------------------------------------------
+
+
+def _policy() -> PinPolicy:
+    return PinPolicy({"a.test": PinSet([K1, K2])})
+
+
+def test_dump_keeps_mode_of_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("old")
+    path.chmod(0o600)
+    dump_policy(_policy(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_policy(path) == _policy()
+
+
+def test_dump_new_file_follows_umask(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        dump_policy(_policy(), tmp_path / "p.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "p.json").stat().st_mode) == 0o640
+
+
+def test_failed_replace_leaves_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("old contents\n")
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="No space left"):
+        dump_policy(_policy(), path)
+    assert path.read_text() == "old contents\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]
+
+
+def test_failed_write_of_new_file_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(fd: int) -> None:
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="I/O error"):
+        dump_policy(_policy(), tmp_path / "new.toml")
+    assert list(tmp_path.iterdir()) == []
