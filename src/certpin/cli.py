@@ -25,6 +25,8 @@ __all__ = ["main"]
 #: command name -> module under certpin.commands
 COMMANDS: dict[str, str] = {
     "pins": "pins",
+    "check": "check",
+    "lint": "lint",
     "backup-key": "backup_key",
     "export": "export",
     "import": "import_",
