@@ -162,6 +162,16 @@ def test_warn_pin_set_expiring_and_expired(server, server_cert, cafile):
     assert server.received == b""
 
 
+def test_expired_pin_set_is_an_error_when_policy_rejects_expired(server, server_cert, cafile):
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    pin_set = PinSet([leaf_pin(server_cert), fresh_pin()], expires=now - timedelta(days=1))
+    policy = PinPolicy({"127.0.0.1": pin_set}, expired="reject")
+    r = one(policy, server, cafile, now=now)
+    assert r.status is Status.ERROR
+    f = next(f for f in r.findings if f.code == "pin-set-expired")
+    assert f.level is Level.ERROR and "refused" in f.message
+
+
 def test_warn_no_backup_pin(server, server_cert, ca, cafile):
     policy = policy_for("127.0.0.1", PinSet([leaf_pin(server_cert), ca_pin(ca)]))
     r = one(policy, server, cafile)

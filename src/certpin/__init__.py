@@ -5,6 +5,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 (policy files, mobile formats, health checks, violation reports).
 """
 
+from .backup import BackupKey, generate_backup_key
 from .errors import (
     CertificateError,
     CertpinError,
@@ -15,6 +16,8 @@ from .errors import (
     PolicyError,
     ProbeError,
 )
+from .health import HostReport, check_policy
+from .lint import lint_policy
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
 from .policy import PinPolicy, PinSet
 from .probe import FetchedChain, fetch_chain
@@ -23,10 +26,12 @@ from .verify import Outcome, PinEvent, Verdict, check
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackupKey",
     "CertificateError",
     "CertpinError",
     "ConfigError",
     "FetchedChain",
+    "HostReport",
     "Outcome",
     "Pin",
     "PinEvent",
@@ -41,7 +46,10 @@ __all__ = [
     "__version__",
     "cert_pin",
     "check",
+    "check_policy",
     "fetch_chain",
+    "generate_backup_key",
+    "lint_policy",
     "load_certificates",
     "parse_pin",
     "spki_pin",

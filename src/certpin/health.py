@@ -28,6 +28,8 @@ code                    level    meaning
                                  ``days`` (or has expired)
 ``pin-set-expiring``    warn     the pin set's ``expires`` is within ``days``
 ``pin-set-expired``     warn     the pin set has expired: its pins are no longer enforced
+                        (error when the policy says ``expired = "reject"``: connections
+                        to the host are refused)
 ``no-backup-pin``       warn     every pin of the set is in the chain: no pin for a key that is
                                  not deployed (RFC 7469 section 4.3)
 ``weak-pin``            warn     the only matching pins are public root CA keys, shared by many
@@ -428,6 +430,7 @@ def _judge(
     days: int,
     now: datetime,
     public_roots: Collection[Pin],
+    expired_mode: str,
 ) -> HostReport:
     findings: list[Finding] = list(target.pre)
     pin_set = target.pin_set
@@ -442,7 +445,16 @@ def _judge(
                 )
             )
         if expires is not None:
-            if pin_set.is_expired(now):
+            if pin_set.is_expired(now) and expired_mode == "reject":
+                findings.append(
+                    Finding(
+                        Level.ERROR,
+                        "pin-set-expired",
+                        f"the pin set for {target.pattern} expired on {_iso(expires)} and the "
+                        "policy says expired = 'reject': every connection to it is refused",
+                    )
+                )
+            elif pin_set.is_expired(now):
                 findings.append(
                     Finding(
                         Level.WARN,
@@ -688,7 +700,15 @@ def check_policy(
                 fetched = fetch_chain(target.host, target.port, timeout=timeout, cafile=cafile)
             except (ProbeError, OSError) as exc:
                 error = escape(str(exc)) or f"cannot connect to {target.host}:{target.port}"
-        result = _judge(target, fetched, error, days=days, now=now, public_roots=roots)
+        result = _judge(
+            target,
+            fetched,
+            error,
+            days=days,
+            now=now,
+            public_roots=roots,
+            expired_mode=policy.expired,
+        )
         if on_report is not None:
             on_report(result)
         return result
