@@ -170,7 +170,11 @@ def _print_table(reports: Sequence[HostReport], out: TextIO) -> None:
             print(" | ".join(cell.replace("\n", " ") for cell in row), file=out)
         return
     styles = {"OK": "green", "WARN": "yellow", "ERROR": "bold red"}
-    table = Table(*headers, show_lines=True)
+    table = Table(show_lines=True)
+    for header in headers:
+        # never cut a pin short with an ellipsis: people paste them into policies
+        min_width = 51 if header == "MATCHED PIN" else None  # len("sha256/") + 44
+        table.add_column(header, overflow="fold", min_width=min_width)
     for row in rows:
         table.add_row(
             Text(row[0], style=styles.get(row[0], "")), *(Text(cell) for cell in row[1:])
