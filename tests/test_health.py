@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 import trustme
 from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certpin.errors import CertificateError, ProbeError
 from certpin.health import Level, Status, check_policy, parse_host_port, public_root_pins
@@ -341,3 +344,22 @@ def test_verified_chain_pins_are_sha256_of_der(server, server_cert, cafile):
     r = one(policy_for("127.0.0.1", PinSet([leaf_pin(server_cert), fresh_pin()])), server, cafile)
     der = leaf_cert(server_cert).public_bytes(Encoding.DER)
     assert r.verified_chain[0].cert_pin.digest == hashlib.sha256(der).digest()
+
+
+_label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=10)
+
+
+_tld = st.sampled_from(["test", "example", "com"])
+
+
+@given(st.lists(_label, max_size=3), _tld, st.integers(1, 65535))
+def test_parse_host_port_round_trip(labels, tld, port):
+    host = ".".join([*labels, tld])  # a numeric last label would be an IP form (refused)
+    assert parse_host_port(f"{host}:{port}") == (host, port)
+    assert parse_host_port(host.upper() + ".") == (host, 443)
+
+
+@given(st.integers(0, 2**128 - 1), st.integers(1, 65535))
+def test_parse_host_port_ipv6(value, port):
+    address = ipaddress.IPv6Address(value)
+    assert parse_host_port(f"[{address.exploded}]:{port}") == (str(address), port)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from certpin.health import Level
 from certpin.lint import BUILTIN_PUBLIC_SUFFIXES, is_public_suffix, lint_policy
@@ -153,3 +156,30 @@ def test_bad_arguments():
         lint_policy(policy, days=-1)
     with pytest.raises(ValueError, match="aware"):
         lint_policy(policy, now=datetime(2030, 1, 1))
+
+
+# The overlap rule, checked against the policy's own matcher on every host of a small universe.
+_LABELS = ("a", "b")
+_BASES = ("example", "a.example", "b.example", "a.a.example", "b.a.example")
+_HOSTS = [
+    ".".join((*parts, "example"))
+    for depth in range(4)
+    for parts in itertools.product(_LABELS, repeat=depth)
+]
+_pattern = st.tuples(st.sampled_from(_BASES), st.booleans(), st.booleans()).map(
+    lambda t: (("*." + t[0]) if t[1] else t[0], t[2] and not t[1])
+)
+
+
+@given(_pattern, _pattern)
+def test_overlap_agrees_with_policy_matching(a, b):
+    (pa, sub_a), (pb, sub_b) = a, b
+    assume(pa != pb)
+    set_a, set_b = good(include_subdomains=sub_a), good(include_subdomains=sub_b)
+    only_a, only_b = PinPolicy({pa: set_a}), PinPolicy({pb: set_b})
+    common = [h for h in _HOSTS if only_a.match(h) and only_b.match(h)]
+    found = [
+        f for f in lint_policy(PinPolicy({pa: set_a, pb: set_b}), now=NOW)
+        if f.code == "overlapping-pattern"
+    ]
+    assert bool(found) == bool(common), (pa, sub_a, pb, sub_b, common)
