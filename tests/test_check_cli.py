@@ -315,3 +315,39 @@ def test_lint_load_errors_exit_2(tmp_path, capsys, text, needle):
     [f] = json.loads(out)
     assert f["level"] == "error" and f["code"] == "load-error" and f["pattern"] is None
     assert str(bad) in f["message"] and needle in f["message"]
+
+
+def test_check_plain_table_without_rich(tmp_path, capsys, server, server_cert, cafile, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rich", None)  # `import rich...` raises ImportError
+    monkeypatch.setitem(sys.modules, "rich.console", None)
+    policy = PinPolicy({"127.0.0.1": PinSet([leaf_pin(server_cert), fresh_pin()])})
+    code, out, _ = run(
+        capsys, "check", write(tmp_path, policy), "--host", f"127.0.0.1:{server.port}",
+        "--cafile", cafile,
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "STATUS | HOST | PATTERN | MATCHED PIN | FINDINGS"
+    expected = f"OK | 127.0.0.1:{server.port} | 127.0.0.1 | {leaf_pin(server_cert)}"
+    assert lines[1].startswith(expected)
+
+
+def test_lint_builtin_suffixes_without_publicsuffixlist(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from certpin import lint
+
+    monkeypatch.setitem(sys.modules, "publicsuffixlist", None)
+    lint._psl_lookup.cache_clear()
+    try:
+        assert lint.is_public_suffix("co.uk") and not lint.is_public_suffix("example.co.uk")
+        assert not lint.is_public_suffix("kawasaki.jp")  # only the full list knows this one
+        policy = PinPolicy({"*.herokuapp.com": PinSet([fresh_pin(), fresh_pin()])})
+        code, out, _ = run(capsys, "lint", write(tmp_path, policy))
+        assert code == 2 and "public-suffix" in out
+    finally:
+        monkeypatch.undo()
+        lint._psl_lookup.cache_clear()
+    assert lint.is_public_suffix("kawasaki.jp")  # with the bundled Public Suffix List

@@ -363,3 +363,12 @@ def test_parse_host_port_round_trip(labels, tld, port):
 def test_parse_host_port_ipv6(value, port):
     address = ipaddress.IPv6Address(value)
     assert parse_host_port(f"[{address.exploded}]:{port}") == (str(address), port)
+
+
+def test_include_subdomains_checks_the_apex_and_says_so(cafile):
+    # No DNS here: the apex cannot be resolved, which is what the report must say.
+    policy = PinPolicy({"pinned.test": PinSet([fresh_pin(), fresh_pin()], include_subdomains=True)})
+    [r] = check_policy(policy, cafile=cafile, timeout=2)
+    assert (r.host, r.port, r.pattern) == ("pinned.test", 443, "pinned.test")
+    assert r.codes == ("connection-failed", "subdomains-unchecked")
+    assert "--host" in r.findings[1].message
