@@ -228,6 +228,9 @@ def _quiet_cryptography() -> Iterator[None]:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        # "PKCS#7 certificates could not be parsed as DER, falling back to parsing as BER":
+        # leniency notices about the input, not about our use; a failed parse still raises.
+        warnings.simplefilter("ignore", UserWarning)
         yield
 
 
@@ -355,6 +358,17 @@ def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningR
                 return loader(data)
             except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
                 continue
+        try:
+            bundle = pkcs7.load_der_pkcs7_certificates(data)
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
+            bundle = []
+        if len(bundle) == 1:
+            return bundle[0]
+        if bundle:
+            raise CertificateError(
+                f"the PKCS#7 bundle holds {len(bundle)} certificates; pin one at a time "
+                "(load_certificates reads them all)"
+            )
         raise CertificateError(
             "cannot read the data as a certificate, CSR, public key or private key (PEM or DER)"
         )
