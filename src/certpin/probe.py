@@ -28,6 +28,11 @@ from .pins import load_certificates
 
 __all__ = ["FetchedChain", "fetch_chain", "parse_host_port"]
 
+#: OpenSSL reasons seen when the peer does not answer with TLS records (e.g. an HTTP server)
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST",
+     "UNEXPECTED_EOF_WHILE_READING", "UNKNOWN_PROTOCOL"}
+)
 _ENCODING_DER = 2  # _ssl.ENCODING_DER, used by _ssl.Certificate.public_bytes on 3.10-3.12
 
 
@@ -281,10 +286,9 @@ def _probe_handshake(
     except TimeoutError:
         raise ProbeError(f"{where}: TLS handshake timed out after {timeout:g} s") from None
     except ssl.SSLError as exc:
-        raise ProbeError(
-            f"{where}: TLS handshake failed (is it a TLS server?): "
-            f"{escape(exc.reason or str(exc))}"
-        ) from None
+        reason = exc.reason or str(exc)
+        hint = " (not a TLS server?)" if reason in _NOT_TLS_REASONS else ""
+        raise ProbeError(f"{where}: TLS handshake failed{hint}: {escape(reason)}") from None
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise ProbeError(f"{where}: TLS handshake failed: {escape(reason)}") from None

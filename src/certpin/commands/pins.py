@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from ..errors import CertificateError, CertpinError, ProbeError, escape
-from ..pins import _load_key_source, cert_pin, load_certificates, spki_pin
+from ..pins import _load_key_source, _quiet_cryptography, cert_pin, load_certificates, spki_pin
 from ..probe import FetchedChain, fetch_chain, parse_host_port
 
 __all__ = ["HELP", "add_arguments", "describe_certificate", "describe_key", "run"]
@@ -170,11 +170,13 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
         (``None`` if unknown), ``spki_pin`` (``None`` when cryptography cannot decode the key
         algorithm, with ``spki_error`` saying so), ``cert_pin`` and ``sha256_fingerprint`` (hex).
     """
+    with _quiet_cryptography():  # roots with serial number 0 make cryptography warn
+        serial = format(cert.serial_number, "x")
     info: dict[str, Any] = {
         "position": position,
         "subject": _name(cert.subject),
         "issuer": _name(cert.issuer),
-        "serial": format(cert.serial_number, "x"),
+        "serial": serial,
         "not_before": cert.not_valid_before_utc.isoformat().replace("+00:00", "Z"),
         "not_after": cert.not_valid_after_utc.isoformat().replace("+00:00", "Z"),
     }
