@@ -599,3 +599,99 @@ def test_label_suffix_always_matches_with_subdomains(base: str, front: list[str]
     assert PinPolicy({base: s}).match(host) == (base, s)
     wildcard = PinPolicy({"*." + base: pinset(2)}).match(host)
     assert (wildcard is not None) == (len(front) == 1)
+
+
+# ---------------------------------------------------------------- IDNA 2003 vs UTS 46
+
+
+def _uts46(text: str) -> str | None:
+    """What requests/httpx would send (the idna package, UTS 46 non-transitional), or None."""
+    idna = pytest.importorskip("idna")
+    try:
+        return str(idna.encode(text, uts46=True).decode("ascii"))
+    except idna.IDNAError:
+        return None
+    except UnicodeError:
+        return None
+
+
+def _ssl_encoding(text: str) -> str | None:
+    """What Python's ssl sends as server_hostname (SSLContext._encode_hostname), lower-cased."""
+    try:
+        return text.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+
+
+def test_every_code_point_is_refused_or_encoded_alike() -> None:
+    """No accepted pattern has two spellings: IDNA 2003 and UTS 46 agree wherever both work.
+
+    Exhaustive over one character in an upper-case context (case mapping differs between
+    Unicode 3.2 and today for some scripts). 787 code points differ between the two encodings
+    in this position; every one of them must be refused.
+    """
+    _uts46("a")  # skip without idna
+    disagreements = []
+    refused = 0
+    # Large blocks of letters with identical properties are sampled, everything else is not.
+    uniform = [(0x3400, 0x4DB5), (0x4E00, 0x9FA5), (0xAC00, 0xD7A3), (0x20000, 0x2A6D6)]
+    for cp in range(0x80, 0x30000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        if any(lo < cp < hi for lo, hi in uniform) and cp % 61:
+            continue
+        text = f"A{chr(cp)}b.example"
+        try:
+            ours = normalize_pattern(text)
+        except PolicyError:
+            refused += 1
+            continue
+        assert ours == _ssl_encoding(text), hex(cp)
+        theirs = _uts46(text)
+        if theirs is not None and theirs != ours:
+            disagreements.append(hex(cp))
+    assert disagreements == []
+    assert refused > 787
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("stra\u1e9ee.de", "U\\+1E9E"),  # capital sharp s: ss vs ß
+        ("\u13a0bc.example", "Unicode 3.2"),  # Cherokee: case changed
+        ("a\u1160b.example", "changed after Unicode 3.2"),  # Hangul filler: ignored by UTS 46
+        ("a\u17b4b.example", "changed after Unicode 3.2"),  # Khmer: ignored by UTS 46
+        ("a\U0002f868b.example", "NFKC"),  # CJK compatibility ideograph, corrected mapping
+        ("a\u0558b.example", "does not assign"),  # added in Unicode 11
+    ],
+)
+def test_characters_encoded_differently_are_refused(text: str, expected: str) -> None:
+    ssl_form, uts46_form = _ssl_encoding(text), _uts46(text)
+    assert ssl_form is not None and uts46_form is not None and ssl_form != uts46_form
+    with pytest.raises(PolicyError, match=expected):
+        normalize_pattern(text)
+    with pytest.raises(PolicyError, match=expected):
+        normalize_host(text)
+
+
+def test_uts46_a_label_of_changed_character_refused_as_pattern() -> None:
+    # UTS 46 folds Cherokee to the upper-case letters, whose case changed after Unicode 3.2
+    uts46_form = _uts46("\uab70bc.example")
+    assert uts46_form is not None and uts46_form.startswith("xn--")
+    with pytest.raises(PolicyError, match=r"changed after Unicode 3\.2"):
+        normalize_pattern(uts46_form)
+
+
+@given(st.text(min_size=1, max_size=20))
+@settings(max_examples=1000)
+def test_accepted_unicode_names_have_one_spelling(text: str) -> None:
+    try:
+        ours = normalize_pattern(text)
+    except PolicyError:
+        return
+    if not text.startswith("*.") and ":" not in ours and not text.startswith("["):
+        dotted = text.translate({0x3002: ".", 0xFF0E: ".", 0xFF61: "."})
+        assert ours == _ssl_encoding(dotted[:-1] if dotted.endswith(".") else dotted)
+    theirs = _uts46(text)
+    if theirs is not None:
+        assert theirs.lower().rstrip(".") == ours

@@ -458,6 +458,11 @@ def test_verdict_and_event_are_frozen(good: Chain) -> None:
     with pytest.raises(FrozenInstanceError):
         event.kind = "x"  # type: ignore[misc]
     assert isinstance(verdict, Verdict)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        PinEvent("mismatch", "pinned.test", None, None, (), (), None, NOW)
+    with pytest.raises(ValueError, match="aware"):
+        PinEvent("pin-mismatch", "pinned.test", None, None, (), (), None,
+                 datetime(2026, 1, 1))
 
 
 def test_outcome_values() -> None:
@@ -473,3 +478,42 @@ def test_outcome_values() -> None:
     assert Outcome("matched") is Outcome.MATCHED and str(Outcome.MISMATCH) == "mismatch"
     assert Outcome.MATCHED.value == "matched"
     assert isinstance(Outcome.MATCHED, str)
+
+
+def test_chain_pins_of_quirky_real_roots_under_warnings_as_errors() -> None:
+    # certifi holds roots with serial number 0, about which cryptography warns; under
+    # ``-W error`` the warning must not cost the SPKI pin (a root pin would then never match).
+    import warnings
+
+    import certifi
+
+    from certpin import load_certificates
+    from certpin.verify import _chain_pins
+
+    with open(certifi.where(), "rb") as f:
+        roots = load_certificates(f.read())
+    _chain_pins.cache_clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for root in roots:
+            der = root.public_bytes(serialization.Encoding.DER)
+            spki, cert, _ = chain_pins(der)
+            assert spki == spki_pin(root), root.subject.rfc4514_string()
+            assert cert == cert_pin(root)
+
+
+def test_check_is_thread_safe(good: Chain, evil: Chain) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from certpin.verify import _chain_pins
+
+    _chain_pins.cache_clear()
+    policy = policy_for([good.spki(1), spare(1)])
+    chains = [good.der, evil.der] * 200
+
+    def run(chain: tuple[bytes, ...]) -> Outcome:
+        return check(policy, "pinned.test", chain, now=NOW).outcome
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(run, chains))
+    assert outcomes == [Outcome.MATCHED, Outcome.MISMATCH] * 200

@@ -15,12 +15,17 @@ Host names and patterns are normalised before they are compared (:func:`normaliz
   IDNA 2003 (Python's ssl, and the TLS layer here) maps ``straße.de`` to ``strasse.de`` while
   UTS 46 (the ``idna`` package, requests, httpx) keeps ß and gives ``xn--strae-oqa.de``, two
   different hosts. A pattern that names either spelling would let the other fall through to
-  "not pinned"; so such patterns (also as A-labels: ``xn--strae-oqa.de``) are a
-  :class:`PolicyError`. A host name *in Unicode* with a deviation character is ambiguous in the
-  same way and cannot be looked up either (:func:`normalize_host` raises, and
-  :func:`certpin.check` returns a failing verdict, never "not pinned"). A host name given as an
-  A-label is a DNS name already and is looked up as it is. (Python's ssl hands the TLS layer
-  ``server_hostname`` already IDNA 2003-encoded, so there the question does not arise.);
+  "not pinned". The same holds for every character that the two encode differently: code points
+  that Unicode 3.2 (IDNA 2003's version) does not assign (e.g. ẞ U+1E9E, which UTS 46 maps to ß;
+  RFC 3490 section 5 forbids them in stored strings anyway) and characters whose case, category
+  or normalisation changed since (Cherokee, Hangul fillers, some CJK compatibility ideographs).
+  Such patterns, also written as A-labels (``xn--strae-oqa.de``), are a :class:`PolicyError`;
+  the test suite checks against the ``idna`` package that every other code point encodes the
+  same under both. A host name *in Unicode* with such a character is ambiguous in the same way
+  and cannot be looked up either (:func:`normalize_host` raises, and :func:`certpin.check`
+  returns a failing verdict, never "not pinned"). A host name given as an A-label is a DNS name
+  already and is looked up as it is. (Python's ssl hands the TLS layer ``server_hostname``
+  already IDNA 2003-encoded, so there the question does not arise.)
 * IP literals are canonicalised with :mod:`ipaddress`: IPv4 in dotted-quad form only (``127.1``,
   ``0x7f.0.0.1`` or ``127.000.0.1`` are refused, as is any name whose last label is numeric but
   is not such an address), IPv6 compressed (``0:0::1`` is ``::1``), brackets allowed on input
@@ -58,6 +63,7 @@ This module is pure: no I/O, no sockets, no :mod:`ssl`.
 from __future__ import annotations
 
 import encodings.idna
+import functools
 import ipaddress
 import re
 import unicodedata
@@ -116,15 +122,44 @@ def _fail(kind: _Kind, text: object, why: str) -> NoReturn:
     raise PolicyError(f"invalid {kind} {_quote(text)}: {why}")
 
 
-def _deviation_error(kind: _Kind, text: str, char: str) -> NoReturn:
+# Default-ignorable characters that IDNA 2003 (Unicode 3.2) keeps and UTS 46 drops.
+_IGNORABLE = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5")
+
+
+def _ambiguity(ch: str, *, mapped: bool) -> str | None:
+    """Why ``ch`` may encode differently under IDNA 2003 and UTS 46, or None if it cannot.
+
+    ``mapped``: ``ch`` is already the output of nameprep (so it must be stable as it is).
+    """
+    if ch.isascii():
+        return None
+    if ch in _DEVIATIONS:
+        return f"the IDNA deviation character {_DEVIATIONS[ch]}"
+    code = f"U+{ord(ch):04X}"
+    if unicodedata.ucd_3_2_0.category(ch) == "Cn":
+        # RFC 3490 section 5: stored strings (a policy) must not hold unassigned code points.
+        return f"{code}, which Unicode 3.2 (the version IDNA 2003 uses) does not assign"
+    if unicodedata.ucd_3_2_0.normalize("NFKC", ch) != unicodedata.normalize("NFKC", ch):
+        return f"{code}, whose normalisation (NFKC) changed after Unicode 3.2"
+    if mapped and (
+        unicodedata.ucd_3_2_0.category(ch) != unicodedata.category(ch)
+        or unicodedata.normalize("NFKC", ch) != ch
+        or ch.lower() != ch
+        or ch in _IGNORABLE
+    ):
+        return f"{code}, whose Unicode case, category or normalisation changed after Unicode 3.2"
+    return None
+
+
+def _ambiguity_error(kind: _Kind, text: str, reason: str) -> NoReturn:
     _fail(
         kind,
         text,
-        f"it contains the IDNA deviation character {_DEVIATIONS[char]}, which IDNA 2003 "
-        "(Python's ssl) and UTS 46 (the idna package, requests, httpx) encode to different "
-        "A-labels (straße.de is strasse.de in one and xn--strae-oqa.de in the other), so one "
-        "spelling could escape the pin; write the A-label form you mean (for example "
-        "'strasse.de') and, if both names resolve to your server, pin both",
+        f"it contains {reason}; IDNA 2003 (Python's ssl) and UTS 46 (the idna package, "
+        "requests, httpx) encode such names to different A-labels (straße.de is strasse.de in "
+        "one and xn--strae-oqa.de in the other), so one spelling could escape the pin; write "
+        "the A-label form you mean (for example 'strasse.de') and, if both names resolve to "
+        "your server, pin both",
     )
 
 
@@ -137,31 +172,39 @@ def _ip(text: str) -> str | None:
 
 
 def _to_a_label(kind: _Kind, text: str, label: str) -> str:
-    """One label (no dots) to its lower-case ASCII form, IDNA 2003 as Python's ssl does it."""
-    for ch in label:
-        if ch in _DEVIATIONS:
-            _deviation_error(kind, text, ch)
+    """One label (no dots) to its lower-case ASCII form, IDNA 2003 as Python's ssl does it.
+
+    A label whose IDNA 2003 and UTS 46 encodings could differ is refused: the deviation
+    characters, code points that Unicode 3.2 does not assign, and characters whose case,
+    category or normalisation changed since (checked on the nameprep output, so only stable
+    U-labels pass). ``tests/test_policy.py`` checks this against the ``idna`` package for every
+    code point.
+    """
     if label.isascii():
         ascii_label = label.lower()
-    else:
-        # A compatibility form of a deviation character would become one after NFKC.
-        for ch in unicodedata.normalize("NFKC", label):
-            if ch in _DEVIATIONS:
-                _deviation_error(kind, text, ch)
-        try:
-            ascii_label = encodings.idna.ToASCII(label).decode("ascii").lower()
-        except (UnicodeError, ValueError) as exc:
-            _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({exc})")
-    if kind == "pattern" and ascii_label.startswith("xn--"):
-        # Host names given as A-labels are DNS names already and are looked up as they are;
-        # a pattern's A-label must be valid punycode and must not hide a deviation character.
+        if not (kind == "pattern" and ascii_label.startswith("xn--")):
+            # A host name given as an A-label is a DNS name already: looked up as it is.
+            return ascii_label
         try:
             decoded = ascii_label[4:].encode("ascii").decode("punycode")
         except (UnicodeError, ValueError):
             _fail(kind, text, f"label {_quote(ascii_label)} is not valid punycode (RFC 3492)")
-        for ch in decoded:
-            if ch in _DEVIATIONS:
-                _deviation_error(kind, text, ch)
+    else:
+        for ch in label:
+            reason = _ambiguity(ch, mapped=False)
+            if reason is not None:
+                _ambiguity_error(kind, text, reason)
+        try:
+            ascii_label = encodings.idna.ToASCII(label).decode("ascii").lower()
+        except (UnicodeError, ValueError) as exc:
+            _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({exc})")
+        if not ascii_label.startswith("xn--"):
+            return ascii_label  # nameprep mapped it to ASCII (e.g. fullwidth letters)
+        decoded = ascii_label[4:].encode("ascii").decode("punycode")
+    for ch in decoded:
+        reason = _ambiguity(ch, mapped=True)
+        if reason is not None:
+            _ambiguity_error(kind, text, reason)
     return ascii_label
 
 
@@ -239,6 +282,11 @@ def _normalize_name(name: object, kind: _Kind, shown: str | None = None) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=4096)
+def _normalize_host_cached(host: str) -> str:
+    return _normalize_name(host, "host")
+
+
 def normalize_host(host: str) -> str:
     """Normalise a host name or IP literal for lookup in a :class:`PinPolicy`.
 
@@ -257,9 +305,12 @@ def normalize_host(host: str) -> str:
         PolicyError: ``host`` is not text, is empty or longer than 1024 characters, has an empty
             label, two trailing dots, a label over 63 or a name over 253 characters, characters
             that are not allowed, a non-canonical IP form (``127.1``), an IPv6 zone identifier,
-            or an IDNA deviation character (ß, ς, ZWJ, ZWNJ). The message quotes ``host``.
+            or an IDNA deviation character (ß, ς, ZWJ, ZWNJ) or another character that IDNA
+            2003 and UTS 46 encode differently. The message quotes ``host``.
     """
-    return _normalize_name(host, "host")
+    if type(host) is not str:  # str subclasses are not cached (their hash may differ)
+        return _normalize_name(host, "host")
+    return _normalize_host_cached(host)
 
 
 def normalize_pattern(pattern: str) -> str:
@@ -657,7 +708,10 @@ class PinPolicy:
         Raises:
             PolicyError: ``hostname`` cannot be normalised (see :func:`normalize_host`).
         """
-        host = normalize_host(hostname)
+        return self._lookup(normalize_host(hostname))
+
+    def _lookup(self, host: str) -> tuple[str, PinSet] | None:
+        """:meth:`match` for a host name that :func:`normalize_host` returned."""
         table = self.pin_sets
         exact = table.get(host)
         if exact is not None:

@@ -29,6 +29,7 @@ import enum
 import functools
 import hashlib
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +39,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from .errors import PolicyError, escape
-from .pins import Pin
+from .pins import Pin, _quiet_cryptography
 from .policy import PinPolicy, PinSet, normalize_host
 
 __all__ = [
@@ -117,6 +118,9 @@ class PinEvent:
         verified_chain: the chain OpenSSL verified, DER, leaf first.
         error: the error text, or None.
         time: when it happened, aware UTC.
+
+    Raises:
+        ValueError: on construction, for another ``kind`` or a naive ``time``.
     """
 
     kind: str
@@ -128,24 +132,44 @@ class PinEvent:
     error: str | None
     time: datetime
 
+    def __post_init__(self) -> None:
+        if self.kind not in PIN_EVENT_KINDS:
+            raise ValueError(
+                f"PinEvent kind must be one of {', '.join(PIN_EVENT_KINDS)}, got {self.kind!r}"
+            )
+        if not isinstance(self.time, datetime) or self.time.utcoffset() is None:
+            raise ValueError("PinEvent time must be an aware datetime (UTC)")
+
+
+#: The values of :attr:`PinEvent.kind`.
+PIN_EVENT_KINDS = ("pin-mismatch", "report-only-mismatch", "certificate-invalid")
+
+
+# catch_warnings (inside _quiet_cryptography) swaps process-wide state: one thread at a time.
+_quiet_lock = threading.Lock()
+
 
 @functools.lru_cache(maxsize=CHAIN_PINS_CACHE_SIZE)
 def _chain_pins(der: bytes) -> tuple[Pin | None, Pin, str]:
     cert_pin = Pin("cert", hashlib.sha256(der).digest())
-    try:
-        cert = x509.load_der_x509_certificate(der)
-    except (ValueError, UnsupportedAlgorithm, Warning):
-        return None, cert_pin, "<certificate that cannot be parsed>"
-    try:
-        subject = escape(cert.subject.rfc4514_string())
-    except (ValueError, UnsupportedAlgorithm, Warning):
-        subject = "<subject that cannot be decoded>"
-    try:
-        spki = cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    except (ValueError, UnsupportedAlgorithm, TypeError, Warning):
-        return None, cert_pin, subject
+    # cryptography warns about real-world quirks (a root with serial number 0 in certifi's
+    # bundle); under ``python -W error`` the warning would be raised and the SPKI pin lost.
+    # This runs once per distinct certificate (the result is cached).
+    with _quiet_lock, _quiet_cryptography():
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except (ValueError, UnsupportedAlgorithm):
+            return None, cert_pin, "<certificate that cannot be parsed>"
+        try:
+            subject = escape(cert.subject.rfc4514_string())
+        except (ValueError, UnsupportedAlgorithm):
+            subject = "<subject that cannot be decoded>"
+        try:
+            spki = cert.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        except (ValueError, UnsupportedAlgorithm, TypeError):
+            return None, cert_pin, subject
     return Pin("spki", hashlib.sha256(spki).digest()), cert_pin, subject
 
 
@@ -306,7 +330,7 @@ def check(
         )
     try:
         host = normalize_host(hostname)
-        found = policy.match(host)
+        found = policy._lookup(host)
     except PolicyError as exc:
         shown = escape(hostname) if isinstance(hostname, str) else repr(hostname)
         return Verdict(
