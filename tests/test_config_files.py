@@ -69,7 +69,7 @@ def test_json_same_schema_and_round_trip() -> None:
 
 def test_pins_in_other_notations_are_written_canonically() -> None:
     hpkp = 'pin-sha256="gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="'
-    text = '{"hosts": {"A.Example.COM.": {"pins": [%s, "%s"]}}}' % (json.dumps(hpkp), K2)
+    text = json.dumps({"hosts": {"A.Example.COM.": {"pins": [hpkp, K2]}}})
     policy = loads_policy(text, "json")
     assert list(policy.pin_sets) == ["a.example.com"]
     assert f'"{K1}"' in dumps_policy(policy, "toml")
@@ -156,8 +156,7 @@ def test_json_errors() -> None:
     assert "duplicate key 'pins'" in _err(
         '{"hosts": {"a.test": {"pins": [], "pins": []}}}', "json"
     )
-    msg = _err('{"hosts": {"a.test": {"pins": ["%s", "%s"], "expires": "soon"}}}' % (K1, K2),
-               "json")
+    msg = _err(json.dumps({"hosts": {"a.test": {"pins": [K1, K2], "expires": "soon"}}}), "json")
     assert 'hosts."a.test".expires' in msg
 
 

@@ -273,6 +273,20 @@ def test_okhttp_overlap_merged_like_okhttp() -> None:
     assert len(warnings) == 2 and "merged" in warnings[0]
 
 
+def test_okhttp_partial_overlap() -> None:
+    # OkHttp: x.a.test matches both patterns (accepts K1..K4), y.x.a.test only the first.
+    text = f'.add("**.x.a.test", "{K1}", "{K2}").add("*.a.test", "{K3}", "{K4}")'
+    with pytest.raises(ConfigError, match=r"line 1: \*\*\.x\.a\.test and \*\.a\.test both match"):
+        from_okhttp(text)
+    policy = PinPolicy({"x.a.test": PinSet([K1, K2], include_subdomains=True),
+                        "*.a.test": PinSet([K3, K4])})
+    with pytest.raises(ExportError, match=r"x\.a\.test: overlaps \*\.a\.test"):
+        to_okhttp(policy)
+    fine = PinPolicy({"x.a.test": PinSet([K1, K2, K3], include_subdomains=True),
+                      "*.a.test": PinSet([K3], allow_single_pin=True)})
+    assert from_okhttp(to_okhttp(fine).text) == fine
+
+
 def test_okhttp_malformed() -> None:
     with pytest.raises(ConfigError, match=r"line 2: expected a string literal"):
         from_okhttp('CertificatePinner.Builder()\n  .add(HOST, "x")', source="p.kt")
@@ -333,7 +347,8 @@ def test_android_export_groups_shared_pin_sets() -> None:
                         "b.test": PinSet([K1, K2]), "c.test": PinSet([K3, K4])})
     text = to_android(policy).text
     assert text.count("<domain-config>") == 2
-    assert '<domain includeSubdomains="true">a.test</domain>\n        <domain>b.test</domain>' in text
+    assert ('<domain includeSubdomains="true">a.test</domain>\n'
+            '        <domain>b.test</domain>') in text
     assert from_android(text) == policy
 
 
@@ -344,7 +359,7 @@ def test_other_unsupported_rules() -> None:
             fn(wild)
     cert = PinPolicy({"a.test": PinSet([K1, C1])})
     for fn in (to_android, to_trustkit, to_okhttp):
-        with pytest.raises(ExportError, match="a.test: certificate pins"):
+        with pytest.raises(ExportError, match=r"a\.test: certificate pins"):
             fn(cert)
     reject = PinPolicy({"a.test": PinSet([K1, K2])}, unknown_hosts="reject")
     for fn in (to_android, to_trustkit, to_okhttp):

@@ -6,6 +6,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 """
 
 from .backup import BackupKey, generate_backup_key
+from .config import dump_policy, dumps_policy, load_policy, loads_policy
 from .errors import (
     CertificateError,
     CertpinError,
@@ -47,10 +48,14 @@ __all__ = [
     "cert_pin",
     "check",
     "check_policy",
+    "dump_policy",
+    "dumps_policy",
     "fetch_chain",
     "generate_backup_key",
     "lint_policy",
     "load_certificates",
+    "load_policy",
+    "loads_policy",
     "parse_pin",
     "spki_pin",
 ]

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     result = export_policy(policy, args.format, host=args.host, lossy=args.lossy,
                            swizzle=args.swizzle, max_age=args.max_age)
     for line in result.dropped:
-        print(f"certpin export: dropped: {line}", file=sys.stderr)
+        print(f"certpin export: dropped: {escape(line)}", file=sys.stderr)
     for line in result.notes:
         print(f"certpin export: note: {escape(line)}", file=sys.stderr)
     sys.stdout.write(result.text)

@@ -75,7 +75,7 @@ class Lossy:
 
     def add(self, host: str, rule: str, action: str) -> None:
         """Record that ``host``'s ``rule`` cannot be expressed; ``action``: what lossy did."""
-        self.problems.append(f"{escape(host)}: {rule}; {action}")
+        self.problems.append(f"{host}: {rule}; {action}")
 
     def finish(self, text: str, notes: list[str] | None = None) -> ExportResult:
         """Return the result, or raise :class:`ExportError` if rules were dropped without lossy."""

@@ -98,21 +98,27 @@ def _okhttp_pattern(p: str) -> tuple[str, bool]:
     return normalize_pattern(p), False
 
 
-def _covers(broad: tuple[str, bool], narrow: tuple[str, bool]) -> bool:
-    """Does every host matching ``narrow`` also match ``broad``? (OkHttp pattern semantics)."""
-    bp, bsub = broad
-    np_, nsub = narrow
-    if broad == narrow:
-        return False
-    if bsub:
-        base = bp[2:] if bp.startswith("*.") else bp
-        if bp.startswith("*."):
-            return False  # '**.*.x' does not exist
-        name = np_[2:] if np_.startswith("*.") else np_
-        return name == base or name.endswith("." + base)
-    if bp.startswith("*.") and not nsub and not np_.startswith("*."):
-        return np_.count(".") == bp.count(".") and np_.endswith(bp[1:])
-    return False
+def _relation(chosen: tuple[str, bool], other: tuple[str, bool]) -> str | None:
+    """How ``other`` overlaps the hosts for which certpin picks ``chosen`` (OkHttp rules).
+
+    Patterns are ``(name, include_subdomains)``; a name starting ``*.`` is a one-label wildcard.
+    Returns ``"covers"`` if ``other`` matches every host ``chosen`` matches, ``"partial"`` if it
+    matches some of them (and certpin picks ``chosen`` there), None if they share no host or
+    certpin picks ``other`` for the shared hosts.
+    """
+    (cp, csub), (op, osub) = chosen, other
+    if chosen == other:
+        return None
+    c_wild, o_wild = cp.startswith("*."), op.startswith("*.")
+    if osub and not o_wild:
+        base = cp[2:] if c_wild else cp
+        if (base == op and c_wild) or base.endswith("." + op):
+            return "covers"  # every host of chosen lies under other
+        return None
+    if o_wild and not c_wild and cp.count(".") == op.count(".") and cp.endswith(op[1:]):
+        # chosen is one label below other's parent: they share the host cp itself
+        return "partial" if csub else "covers"
+    return None
 
 
 def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | None = None,
@@ -184,8 +190,18 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
             continue
         merged = list(pins)
         for other, opins in groups.items():
-            if _covers(other, key):
-                extra = [p for p in opins if p not in merged]
+            relation = _relation(key, other)
+            if relation is None:
+                continue
+            extra = [p for p in opins if p not in merged]
+            if extra and relation == "partial":
+                raise ConfigError(
+                    f"**.{escape(key[0])} and {escape(other[0])} both match {escape(key[0])}, "
+                    "where OkHttp accepts the pins of both; certpin cannot give that host "
+                    "different pins from its subdomains", path=source,
+                    location=f"line {first_line[key]}",
+                )
+            if relation == "covers":
                 if extra:
                     shown = ("**." if other[1] else "") + other[0]
                     warns.append(f"{source or '<input>'}: {escape(key[0])!r} also accepts the "
@@ -239,7 +255,7 @@ def to_okhttp(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
     keys = {pattern: (pattern, ps.include_subdomains) for pattern, ps in kept}
     for pattern, ps in kept:
         for other, ops in kept:
-            if _covers(keys[other], keys[pattern]) and not set(ops.all_pins) <= set(ps.all_pins):
+            if _relation(keys[pattern], keys[other]) and not set(ops.all_pins) <= set(ps.all_pins):
                 shown = ("**." if ops.include_subdomains else "") + other
                 lx.add(pattern, f"overlaps {shown} whose other pins OkHttp would also accept",
                        "kept; the hosts of the narrower pattern accept both sets")
