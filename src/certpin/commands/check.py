@@ -34,17 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--days",
         type=_non_negative_int,
         default=30,
+        metavar="N",
         help="warn about certificates and pin sets expiring within N days (default 30)",
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument(
-        "--timeout", type=_positive_float, default=10.0, help="seconds per host (default 10)"
+        "--timeout", type=_positive_float, default=10.0, metavar="S",
+        help="seconds per host (default 10)",
     )
     parser.add_argument(
         "--cafile", metavar="F", help="PEM CA bundle to validate against instead of the system's"
     )
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=8, help="hosts checked at once (default 8)"
+        "--concurrency", type=_positive_int, default=8, metavar="N",
+        help="hosts checked at once (default 8)",
     )
 
 

@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--days",
         type=_non_negative_int,
         default=30,
+        metavar="N",
         help="warn about pin sets expiring within N days (default 30)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
