@@ -5,6 +5,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 (policy files, mobile formats, health checks, violation reports).
 """
 
+from .backup import BackupKey, generate_backup_key
 from .config import dump_policy, dumps_policy, load_policy, loads_policy
 from .errors import (
     CertificateError,
@@ -16,16 +17,22 @@ from .errors import (
     PolicyError,
     ProbeError,
 )
+from .health import HostReport, check_policy
+from .lint import lint_policy
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
 from .policy import PinPolicy, PinSet
+from .probe import FetchedChain, fetch_chain
 from .verify import Outcome, PinEvent, Verdict, check
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackupKey",
     "CertificateError",
     "CertpinError",
     "ConfigError",
+    "FetchedChain",
+    "HostReport",
     "Outcome",
     "Pin",
     "PinEvent",
@@ -40,8 +47,12 @@ __all__ = [
     "__version__",
     "cert_pin",
     "check",
+    "check_policy",
     "dump_policy",
     "dumps_policy",
+    "fetch_chain",
+    "generate_backup_key",
+    "lint_policy",
     "load_certificates",
     "load_policy",
     "loads_policy",

@@ -24,6 +24,11 @@ __all__ = ["main"]
 
 #: command name -> module under certpin.commands
 COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "pins": "pins",
+    "check": "check",
+    "lint": "lint",
+    "backup-key": "backup_key",
     "export": "export",
     "import": "import_",
 }

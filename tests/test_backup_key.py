@@ -1,0 +1,198 @@
+"""certpin.backup.generate_backup_key and ``certpin backup-key``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from certpin.backup import KEY_TYPES, BackupKeyError, generate_backup_key
+from certpin.cli import main
+from certpin.pins import parse_pin, spki_pin
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["backup-key", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_cli_writes_key_0600_and_csr_and_prints_its_pin(tmp_path, capsys):
+    code, out, err = run_cli(
+        capsys, "--out", str(tmp_path), "--cn", "api.example.com", "--san", "www.example.com"
+    )
+    assert code == 0, err
+    key_path = tmp_path / "api.example.com.p256.key.pem"
+    csr_path = tmp_path / "api.example.com.p256.csr.pem"
+    assert files(tmp_path) == [csr_path.name, key_path.name]
+    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+    csr = x509.load_pem_x509_csr(csr_path.read_bytes())
+    assert csr.is_signature_valid
+    assert csr.subject.rfc4514_string() == "CN=api.example.com"
+    sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["api.example.com", "www.example.com"]
+    printed = out.strip().splitlines()[-1]
+    assert parse_pin(printed) == spki_pin(csr) == spki_pin(key.public_key())
+    assert str(spki_pin(csr)) == printed
+    assert "PRIVATE KEY" not in out and "PRIVATE KEY" not in err
+    assert "NOT encrypted" in out
+
+
+def test_cli_never_overwrites(tmp_path, capsys):
+    assert run_cli(capsys, "--out", str(tmp_path), "--cn", "a.test")[0] == 0
+    key_path = tmp_path / "a.test.p256.key.pem"
+    before = key_path.read_bytes()
+    mtime = key_path.stat().st_mtime_ns
+    code, out, err = run_cli(capsys, "--out", str(tmp_path), "--cn", "a.test")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("certpin backup-key: error: ") and "already exists" in err
+    assert err.count("\n") == 1
+    assert key_path.read_bytes() == before and key_path.stat().st_mtime_ns == mtime
+    assert len(files(tmp_path)) == 2
+
+
+def test_existing_csr_alone_blocks_and_writes_nothing(tmp_path):
+    csr = tmp_path / "a.test.p256.csr.pem"
+    csr.write_bytes(b"keep me")
+    with pytest.raises(BackupKeyError, match="already exists"):
+        generate_backup_key(tmp_path, "a.test")
+    assert files(tmp_path) == [csr.name]
+    assert csr.read_bytes() == b"keep me"
+
+
+def test_symlink_in_place_of_key_is_not_followed(tmp_path):
+    target = tmp_path / "elsewhere"
+    (tmp_path / "a.test.p256.key.pem").symlink_to(target)
+    with pytest.raises(BackupKeyError, match="already exists"):
+        generate_backup_key(tmp_path, "a.test")
+    assert not target.exists()
+
+
+def test_csr_write_failure_removes_the_new_key(tmp_path, monkeypatch):
+    """Nothing half-written: when the CSR cannot be written, the key just created is removed."""
+    import certpin.backup as backup
+
+    real = backup._create_exclusive
+    calls = []
+
+    def failing(path: Path, data: bytes, mode: int) -> None:
+        calls.append(path.name)
+        if path.name.endswith(".csr.pem"):
+            raise OSError(28, "No space left on device", str(path))
+        real(path, data, mode)
+
+    monkeypatch.setattr(backup, "_create_exclusive", failing)
+    with pytest.raises(BackupKeyError, match="No space left"):
+        generate_backup_key(tmp_path, "a.test")
+    assert calls == ["a.test.p256.key.pem", "a.test.p256.csr.pem"]
+    assert files(tmp_path) == []
+
+
+def test_ed25519_needs_private_ca(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "--out", str(tmp_path), "--cn", "a.test", "--type", "ed25519")
+    assert code == 2
+    assert "--private-ca" in err and "public CAs certify only RSA and ECDSA" in err
+    assert files(tmp_path) == [] and out == ""
+    code, out, err = run_cli(
+        capsys, "--out", str(tmp_path), "--cn", "a.test", "--type", "ed25519", "--private-ca"
+    )
+    assert code == 0, err
+    key = serialization.load_pem_private_key(
+        (tmp_path / "a.test.ed25519.key.pem").read_bytes(), password=None
+    )
+    assert isinstance(key, ed25519.Ed25519PrivateKey)
+    csr = x509.load_pem_x509_csr((tmp_path / "a.test.ed25519.csr.pem").read_bytes())
+    assert csr.is_signature_valid and parse_pin(out.splitlines()[-1]) == spki_pin(key.public_key())
+
+
+def test_passphrase_file_encrypts_the_key(tmp_path, capsys):
+    secret = "correct horse battery staple"
+    pf = tmp_path / "pass.txt"
+    pf.write_text(secret + "\n")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, out, err = run_cli(
+        capsys, "--out", str(out_dir), "--cn", "a.test", "--passphrase-file", str(pf),
+        "--type", "rsa2048",
+    )
+    assert code == 0, err
+    data = (out_dir / "a.test.rsa2048.key.pem").read_bytes()
+    assert b"ENCRYPTED PRIVATE KEY" in data
+    with pytest.raises(TypeError):
+        serialization.load_pem_private_key(data, password=None)
+    with pytest.raises(ValueError):
+        serialization.load_pem_private_key(data, password=b"wrong")
+    key = serialization.load_pem_private_key(data, password=secret.encode())
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
+    assert parse_pin(out.splitlines()[-1]) == spki_pin(key.public_key())
+    assert secret not in out and secret not in err
+    assert "PRIVATE KEY" not in out and "(mode 0600, encrypted)" in out
+
+
+def test_empty_passphrase_file_is_refused(tmp_path, capsys):
+    pf = tmp_path / "pass.txt"
+    pf.write_text("\n")
+    code, out, err = run_cli(
+        capsys, "--out", str(tmp_path), "--cn", "a.test", "--passphrase-file", str(pf)
+    )
+    assert code == 2 and "empty" in err and out == ""
+    assert files(tmp_path) == ["pass.txt"]
+
+
+def test_missing_passphrase_file(tmp_path, capsys):
+    code, _, err = run_cli(
+        capsys, "--out", str(tmp_path), "--cn", "a.test", "--passphrase-file",
+        str(tmp_path / "nope"),
+    )
+    assert code == 2 and "passphrase file" in err and "Traceback" not in err
+    assert files(tmp_path) == []
+
+
+@pytest.mark.parametrize("key_type", [t for t in KEY_TYPES if t != "rsa4096"])
+def test_every_key_type(tmp_path, key_type):
+    result = generate_backup_key(
+        tmp_path, "*.example.com", sans=["127.0.0.1"], key_type=key_type, private_ca=True
+    )
+    assert result.key_path.name == f"wildcard.example.com.{key_type}.key.pem"
+    key = serialization.load_pem_private_key(result.key_path.read_bytes(), password=None)
+    assert spki_pin(key.public_key()) == result.pin
+    csr = x509.load_pem_x509_csr(result.csr_path.read_bytes())
+    san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["*.example.com"]
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+    expected = {
+        "rsa2048": (rsa.RSAPrivateKey, 2048),
+        "rsa3072": (rsa.RSAPrivateKey, 3072),
+        "p256": (ec.EllipticCurvePrivateKey, 256),
+        "p384": (ec.EllipticCurvePrivateKey, 384),
+    }
+    if key_type in expected:
+        cls, size = expected[key_type]
+        assert isinstance(key, cls) and key.key_size == size
+
+
+def test_bad_inputs(tmp_path, capsys):
+    with pytest.raises(BackupKeyError, match="unknown key type"):
+        generate_backup_key(tmp_path, "a.test", key_type="dsa1024")
+    with pytest.raises(BackupKeyError, match="not a directory"):
+        generate_backup_key(tmp_path / "missing", "a.test")
+    with pytest.raises(BackupKeyError, match="CSR"):
+        generate_backup_key(tmp_path, "a" * 65 + ".test")  # CN longer than 64 characters
+    assert files(tmp_path) == []
+    code, _, err = run_cli(capsys, "--out", str(tmp_path), "--cn", "a.test", "--type", "dsa")
+    assert code == 2 and "invalid choice" in err
+    code, _, err = run_cli(capsys, "--cn", "a.test")
+    assert code == 2 and "--out" in err
