@@ -261,6 +261,9 @@ def test_ipv6_target(capsys: pytest.CaptureFixture[str], pki: TestPKI, leaf: Lea
         ["http://example.test/"],
         ["-", "-"],
         ["--cafile", "/nonexistent/ca.pem", "example.test"],
+        ["--servername", "bad name", "example.test"],
+        ["a..b"],
+        ["ftp://example.test/"],
     ],
 )
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:

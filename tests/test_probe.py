@@ -239,8 +239,36 @@ def test_parse_host_port(text: str, expected: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize(
     "text", ["", ":443", "host:0", "host:65536", "host:x", "[::1", "[::1]x", "[host]:1",
-             "a b", "a/b", "1::2::3", "host:\x1b"]
+             "a b", "a/b", "1::2::3", "host:\x1b", "a..b", "x" * 300 + ".test", "."]
 )
 def test_parse_host_port_rejects(text: str) -> None:
     with pytest.raises(ProbeError, match="invalid target"):
         parse_host_port(text)
+
+
+@pytest.mark.parametrize(
+    ("host", "server_name"),
+    [("127.0.0.1", "bad name"), ("127.0.0.1", "a..b"), ("127.0.0.1", "x\x00y"),
+     ("127.0.0.1", ""), ("127.0.0.1", "a" * 300), ("", None), ("exa mple.test", None),
+     ("\x00", None), ("a" * 300, None)],
+)
+def test_impossible_names_are_probe_errors_before_connecting(
+    host: str, server_name: str | None, server: RecordingTLSServer
+) -> None:
+    with pytest.raises(ProbeError, match="not a host name or IP address") as info:
+        fetch_chain(host, server.port, server_name=server_name, timeout=3)
+    assert "\x00" not in str(info.value) and len(str(info.value)) < 200
+    assert server.connections == 0
+
+
+@pytest.mark.parametrize("port", [0, 65536, -1, True, "443"])
+def test_bad_ports_are_probe_errors(port: object) -> None:
+    with pytest.raises(ProbeError, match="port must be 1-65535"):
+        fetch_chain("127.0.0.1", port)  # type: ignore[arg-type]
+
+
+def test_public_names_are_exported_sorted() -> None:
+    import certpin
+
+    assert certpin.__all__ == sorted(certpin.__all__)
+    assert {"FetchedChain", "fetch_chain"} <= set(certpin.__all__)

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 
 from ..errors import CertificateError, CertpinError, ProbeError, escape
 from ..pins import _load_key_source, _quiet_cryptography, cert_pin, load_certificates, spki_pin
-from ..probe import FetchedChain, fetch_chain, parse_host_port
+from ..probe import FetchedChain, _check_name, fetch_chain, parse_host_port
 
 __all__ = ["HELP", "add_arguments", "describe_certificate", "describe_key", "run"]
 
@@ -111,7 +111,7 @@ def _parse_target(text: str) -> _Target:
         host, port = parse_host_port(netloc)
         return _Target(text, "host", host=host, port=port)
     if "://" in text:
-        raise ProbeError(f"invalid target {escape(text)!r}: only https:// URLs are supported")
+        raise ProbeError(f"invalid target '{escape(text)}': only https:// URLs are supported")
     if os.path.exists(text):
         return _Target(text, "file", path=text)
     if "/" in text or os.sep in text or lower.endswith(_FILE_SUFFIXES):
@@ -361,6 +361,12 @@ def run(args: argparse.Namespace) -> int:
     except ProbeError as exc:
         print(f"certpin pins: error: {_printable(str(exc))}", file=sys.stderr)
         return 2
+    if args.servername is not None:
+        try:
+            _check_name(args.servername, "--servername")
+        except ProbeError as exc:
+            print(f"certpin pins: error: {exc}", file=sys.stderr)
+            return 2
     if sum(t.kind == "stdin" for t in targets) > 1:
         print("certpin pins: error: '-' (stdin) may be given once", file=sys.stderr)
         return 2
