@@ -272,3 +272,32 @@ def test_public_names_are_exported_sorted() -> None:
 
     assert certpin.__all__ == sorted(certpin.__all__)
     assert {"FetchedChain", "fetch_chain"} <= set(certpin.__all__)
+
+
+def test_an_intermediate_in_the_store_can_be_the_trust_anchor(
+    pki: TestPKI, leaf: Leaf, tmp_path, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+) -> None:
+    """With partial chains (Python 3.13's default) the verified chain ends at the trusted
+    intermediate: the served root is not part of it. Without, validation fails."""
+    import json
+
+    from certpin.cli import main
+    from support.obtain_certs import pem
+
+    anchor = tmp_path / "intermediate.pem"
+    anchor.write_bytes(pem(pki.intermediate))
+    context = leaf.server_context(pki.directory, "partial", extra=(pki.root,))
+    with RecordingTLSServer(context) as srv:
+        chain = fetch_chain("127.0.0.1", srv.port, cafile=str(anchor))
+        main(["pins", f"127.0.0.1:{srv.port}", "--cafile", str(anchor), "--format", "json"])
+    assert len(chain.served) == 3
+    (target,) = json.loads(capsys.readouterr().out)
+    if ssl.create_default_context().verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN:
+        assert chain.verified is not None
+        assert [cert_pin(c) for c in chain.verified] == [cert_pin(leaf.cert),
+                                                         cert_pin(pki.intermediate)]
+        positions = [(c["position"], c["in_verified_chain"]) for c in target["certificates"]]
+        assert positions == [("leaf", True), ("intermediate", True), ("root", False)]
+    else:
+        assert chain.verified is None and chain.verify_error
+        assert target["verified"] is False

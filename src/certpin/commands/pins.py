@@ -206,7 +206,11 @@ def _live_result(target: _Target, fetched: FetchedChain) -> dict[str, Any]:
         verified_der = [c.public_bytes(serialization.Encoding.DER) for c in fetched.verified]
         last = len(fetched.verified) - 1
         for i, cert in enumerate(fetched.verified):
-            position = "leaf" if i == 0 else "root" if i == last else "intermediate"
+            # the last certificate is the trust anchor: a root, unless the store trusts an
+            # intermediate directly (partial chains, the default on Python 3.13)
+            position = "leaf" if i == 0 else "intermediate"
+            if i == last and i > 0 and cert.subject == cert.issuer:
+                position = "root"
             info = describe_certificate(cert, position)
             info.update(in_verified_chain=True, served=verified_der[i] in served_der)
             certs.append(info)
