@@ -261,6 +261,17 @@ def test_impossible_names_are_probe_errors_before_connecting(
     assert server.connections == 0
 
 
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), "5", True])
+def test_bad_timeouts_are_probe_errors(timeout: object) -> None:
+    with pytest.raises(ProbeError, match="timeout must be a positive number"):
+        fetch_chain("127.0.0.1", 443, timeout=timeout)  # type: ignore[arg-type]
+
+
+def test_a_host_that_is_not_text_is_a_probe_error() -> None:
+    with pytest.raises(ProbeError, match="expected text"):
+        fetch_chain(None, 443)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("port", [0, 65536, -1, True, "443"])
 def test_bad_ports_are_probe_errors(port: object) -> None:
     with pytest.raises(ProbeError, match="port must be 1-65535"):

@@ -77,6 +77,8 @@ def _quote(text: str, limit: int = 80) -> str:
 
 def _check_name(name: str, what: str) -> None:
     """Refuse a host or server name that no DNS name or IP literal can be (ProbeError)."""
+    if not isinstance(name, str):
+        raise ProbeError(f"invalid {what}: expected text, got {type(name).__name__}")
     if _is_ip(name):
         return
     bad = not name or any(c.isspace() or not c.isprintable() or c in "/\\@" for c in name)
@@ -235,10 +237,17 @@ def fetch_chain(
     Raises:
         ProbeError: the host cannot be resolved, the connection is refused or times out, the
             handshake fails or times out (e.g. the server does not speak TLS); the message names
-            host and port.
-        CertificateError: ``cafile`` cannot be read as a CA file.
+            host and port. Also for arguments no connection could use (an impossible host or
+            server name, a port outside 1-65535, a timeout that is not positive), before any
+            connection is made.
+        CertificateError: ``cafile`` cannot be read as a CA file, or a certificate the server
+            sent cannot be parsed by cryptography.
+
+    Note:
+        When validation fails, ``served`` comes from the second connection; a server behind a
+        load balancer may present another chain there.
     """
-    if host.startswith("[") and host.endswith("]"):
+    if isinstance(host, str) and host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if _is_ip(host):
         host = str(ipaddress.ip_address(host))
@@ -246,6 +255,8 @@ def fetch_chain(
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ProbeError(f"{escape(host)}: port must be 1-65535, got {port!r}")
     where = _where(host, port)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ProbeError(f"{where}: timeout must be a positive number of seconds, got {timeout!r}")
     name = server_name if server_name is not None else host
     if server_name is not None:
         _check_name(server_name, f"server name for {where}")
