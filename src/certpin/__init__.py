@@ -16,7 +16,9 @@ from .errors import (
     ProbeError,
 )
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
+from .policy import PinPolicy, PinSet
 from .probe import FetchedChain, fetch_chain
+from .verify import Outcome, PinEvent, Verdict, check
 
 __version__ = "0.1.0"
 
@@ -25,14 +27,20 @@ __all__ = [
     "CertpinError",
     "ConfigError",
     "FetchedChain",
+    "Outcome",
     "Pin",
+    "PinEvent",
     "PinFormatError",
     "PinMismatchError",
+    "PinPolicy",
+    "PinSet",
     "PinValidationError",
     "PolicyError",
     "ProbeError",
+    "Verdict",
     "__version__",
     "cert_pin",
+    "check",
     "fetch_chain",
     "load_certificates",
     "parse_pin",
