@@ -299,10 +299,11 @@ def _text_block(result: dict[str, Any]) -> str:
     if "host" in result:
         where = f"[{result['host']}]" if ":" in result["host"] else result["host"]
         sni = result["server_name"] or "(none: IP address)"
-        lines.append(
-            f"{result['target']}  ->  {where}:{result['port']}  server name {sni}  "
-            f"{result['tls_version'] or ''}".rstrip()
+        address = f"{where}:{result['port']}"
+        head = result["target"] if result["target"] == address else (
+            f"{result['target']}  ->  {address}"
         )
+        lines.append(f"{head}  server name {sni}  {result['tls_version'] or ''}".rstrip())
         if result["verified"]:
             lines.append("  chain verified against the trust store; pinning sees the chain below")
         else:
