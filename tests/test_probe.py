@@ -153,6 +153,29 @@ def test_handshake_timeout_names_host_and_port() -> None:
         fetch_chain("127.0.0.1", port, timeout=0.5)
 
 
+def test_connect_timeout_names_host_and_port() -> None:
+    """A listener whose accept queue is full drops new SYNs: the TCP connect itself times out."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(0)
+        port = s.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(4):
+                c = socket.socket()
+                c.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    c.connect(("127.0.0.1", port))
+                fillers.append(c)
+            with pytest.raises(
+                ProbeError, match=rf"^127\.0\.0\.1:{port}: connection timed out after 0\.5 s"
+            ):
+                fetch_chain("127.0.0.1", port, timeout=0.5)
+        finally:
+            for c in fillers:
+                c.close()
+
+
 @contextlib.contextmanager
 def plain_http_server() -> Iterator[tuple[int, list[bytes]]]:
     """An HTTP (not HTTPS) server: answers anything with a 400 and closes."""
