@@ -205,7 +205,8 @@ def test_normalize_host_idempotent_on_host_like_text(text: str) -> None:
     except PolicyError:
         return
     assert normalize_host(out) == out
-    assert normalize_host(out + ".") == out
+    if ":" not in out:  # an IPv6 literal takes no trailing dot
+        assert normalize_host(out + ".") == out
 
 
 @given(st.text(_host_alphabet, max_size=40))
