@@ -487,6 +487,13 @@ def test_verdict_and_event_are_frozen(good: Chain) -> None:
                  datetime(2026, 1, 1))
 
 
+def test_verdict_repr_leaves_out_the_der_chain(good: Chain) -> None:
+    verdict = check(policy_for([good.spki(0), spare(1)]), "pinned.test", good.der, now=NOW)
+    text = repr(verdict)
+    assert text.startswith("Verdict(outcome=<Outcome.MATCHED: 'matched'>, hostname='pinned.test'")
+    assert "matched_position=0" in text and "\\x" not in text and len(text) < 600
+
+
 def test_outcome_values() -> None:
     assert {o.value for o in Outcome} == {
         "not-pinned",

@@ -31,7 +31,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -102,7 +102,7 @@ class Verdict:
     pin_set: PinSet | None = None
     matched_pin: Pin | None = None
     matched_position: int | None = None
-    chain: tuple[bytes, ...] = ()
+    chain: tuple[bytes, ...] = field(default=(), repr=False)  # DER is long: left out of repr
     message: str = ""
 
 
