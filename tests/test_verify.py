@@ -450,6 +450,8 @@ def test_chain_elements_must_be_bytes(good: Chain) -> None:
               now=NOW)
     with pytest.raises(TypeError):
         chain_pins("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not one bytes object"):
+        check(policy_for([good.spki(0), spare(1)]), "pinned.test", good.leaf, now=NOW)  # type: ignore[arg-type]
     verdict = check(policy_for([good.spki(0), spare(1)]), "pinned.test",
                     [bytearray(good.leaf)], now=NOW)  # type: ignore[list-item]
     assert verdict.outcome is Outcome.MATCHED and verdict.chain == (good.leaf,)
