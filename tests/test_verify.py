@@ -426,6 +426,31 @@ def test_chain_pins_values_and_cache(good: Chain) -> None:
     assert _chain_pins.cache_info().maxsize == CHAIN_PINS_CACHE_SIZE
 
 
+def test_chain_pins_names_an_empty_subject() -> None:
+    # a leaf may have an empty subject (its names are in the SAN extension, RFC 5280 4.2.1.6)
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(x509.Name([]))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("a.test")]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    spki, _, subject = chain_pins(cert.public_bytes(serialization.Encoding.DER))
+    assert spki == spki_pin(cert)
+    assert subject == "<empty subject>"
+
+
 def test_chain_pins_of_unparseable_der_keeps_the_cert_pin() -> None:
     junk = b"\x30\x03\x02\x01\x00"
     spki, cert, subject = chain_pins(junk)

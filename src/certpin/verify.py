@@ -165,7 +165,7 @@ def _chain_pins(der: bytes) -> tuple[Pin | None, Pin, str]:
         except (ValueError, UnsupportedAlgorithm):
             return None, cert_pin, "<certificate that cannot be parsed>"
         try:
-            subject = escape(cert.subject.rfc4514_string())
+            subject = escape(cert.subject.rfc4514_string()) or "<empty subject>"
         except (ValueError, UnsupportedAlgorithm):
             subject = "<subject that cannot be decoded>"
         try:
