@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -735,3 +736,56 @@ def test_accepted_unicode_names_have_one_spelling(text: str) -> None:
     theirs = _uts46(text)
     if theirs is not None:
         assert theirs.lower().rstrip(".") == ours
+
+
+# ---------------------------------------------------------------- hypothesis: most specific
+
+
+def _reference_match(patterns: dict[str, bool], host: str) -> str | None:
+    """Brute force: score every matching pattern by (labels it fixes, exact > * > subdomains)."""
+    labels = host.split(".")
+    best: tuple[int, int] | None = None
+    winner = None
+    for pattern, subdomains in patterns.items():
+        score = None
+        if pattern == host:
+            score = (len(labels), 2)
+        elif pattern.startswith("*.") and len(labels) >= 2 and ".".join(labels[1:]) == pattern[2:]:
+            score = (len(labels) - 1, 1)
+        elif subdomains and host.endswith("." + pattern):
+            score = (pattern.count(".") + 1, 0)
+        if score is not None and (best is None or score > best):
+            best, winner = score, pattern
+    return winner
+
+
+_small_label = st.sampled_from(["a", "b", "c"])
+_small_name = st.lists(_small_label, min_size=1, max_size=4).map(".".join)
+
+
+@st.composite
+def _policies(draw: st.DrawFn) -> dict[str, bool]:
+    names = draw(st.lists(_small_name, min_size=1, max_size=6, unique=True))
+    patterns: dict[str, bool] = {}
+    for name in names:
+        if draw(st.booleans()):
+            patterns["*." + name] = False
+        else:
+            patterns[name] = draw(st.booleans())
+    return patterns
+
+
+@given(_policies(), _small_name, st.randoms())
+@settings(max_examples=300)
+def test_most_specific_match_equals_brute_force(
+    patterns: dict[str, bool], host: str, rnd: Any
+) -> None:
+    order = list(patterns)
+    rnd.shuffle(order)
+    sets = {p: pinset(i + 1, include_subdomains=patterns[p]) for i, p in enumerate(order)}
+    policy = PinPolicy(sets)
+    expected = _reference_match(patterns, host)
+    found = policy.match(host)
+    assert (found[0] if found else None) == expected
+    if found is not None:
+        assert found[1] is sets[found[0]]

@@ -426,6 +426,31 @@ def test_chain_pins_values_and_cache(good: Chain) -> None:
     assert _chain_pins.cache_info().maxsize == CHAIN_PINS_CACHE_SIZE
 
 
+def test_chain_pins_names_an_empty_subject() -> None:
+    # a leaf may have an empty subject (its names are in the SAN extension, RFC 5280 4.2.1.6)
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(x509.Name([]))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("a.test")]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    spki, _, subject = chain_pins(cert.public_bytes(serialization.Encoding.DER))
+    assert spki == spki_pin(cert)
+    assert subject == "<empty subject>"
+
+
 def test_chain_pins_of_unparseable_der_keeps_the_cert_pin() -> None:
     junk = b"\x30\x03\x02\x01\x00"
     spki, cert, subject = chain_pins(junk)
@@ -450,6 +475,8 @@ def test_chain_elements_must_be_bytes(good: Chain) -> None:
               now=NOW)
     with pytest.raises(TypeError):
         chain_pins("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not one bytes object"):
+        check(policy_for([good.spki(0), spare(1)]), "pinned.test", good.leaf, now=NOW)  # type: ignore[arg-type]
     verdict = check(policy_for([good.spki(0), spare(1)]), "pinned.test",
                     [bytearray(good.leaf)], now=NOW)  # type: ignore[list-item]
     assert verdict.outcome is Outcome.MATCHED and verdict.chain == (good.leaf,)
@@ -485,6 +512,13 @@ def test_verdict_and_event_are_frozen(good: Chain) -> None:
     with pytest.raises(ValueError, match="aware"):
         PinEvent("pin-mismatch", "pinned.test", None, None, (), (), None,
                  datetime(2026, 1, 1))
+
+
+def test_verdict_repr_leaves_out_the_der_chain(good: Chain) -> None:
+    verdict = check(policy_for([good.spki(0), spare(1)]), "pinned.test", good.der, now=NOW)
+    text = repr(verdict)
+    assert text.startswith("Verdict(outcome=<Outcome.MATCHED: 'matched'>, hostname='pinned.test'")
+    assert "matched_position=0" in text and "\\x" not in text and len(text) < 600
 
 
 def test_outcome_values() -> None:

@@ -3,8 +3,9 @@
 This module is pure (no I/O, no sockets, no :mod:`ssl`): the TLS layer (:mod:`certpin.tls`)
 hands it the chain OpenSSL *verified* and acts on the verdict. Decisions, in this order:
 
-1. no host name (None or ``''``) or one that cannot be normalised (e.g. a Unicode name with an
-   IDNA deviation character): ``UNKNOWN_HOST``, **failed** whatever the policy says;
+1. no host name (None or ``''``) or one that cannot be normalised (e.g. ``127.1``, or a Unicode
+   name with ß or another character that IDNA 2003 and UTS 46 encode differently, see
+   :mod:`certpin.policy`): ``UNKNOWN_HOST``, **failed** whatever the policy says;
 2. no pattern covers the host: ``NOT_PINNED`` (passes), or ``UNKNOWN_HOST`` (fails) when the
    policy has ``unknown_hosts="reject"``;
 3. the most specific pin set has expired (``now >= expires``): ``EXPIRED``; a warning is logged
@@ -31,7 +32,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -102,7 +103,7 @@ class Verdict:
     pin_set: PinSet | None = None
     matched_pin: Pin | None = None
     matched_position: int | None = None
-    chain: tuple[bytes, ...] = ()
+    chain: tuple[bytes, ...] = field(default=(), repr=False)  # DER is long: left out of repr
     message: str = ""
 
 
@@ -164,7 +165,7 @@ def _chain_pins(der: bytes) -> tuple[Pin | None, Pin, str]:
         except (ValueError, UnsupportedAlgorithm):
             return None, cert_pin, "<certificate that cannot be parsed>"
         try:
-            subject = escape(cert.subject.rfc4514_string())
+            subject = escape(cert.subject.rfc4514_string()) or "<empty subject>"
         except (ValueError, UnsupportedAlgorithm):
             subject = "<subject that cannot be decoded>"
         try:
@@ -311,12 +312,17 @@ def check(
 
     Raises:
         ValueError: ``now`` is naive.
-        TypeError: ``now`` is not a datetime, ``policy`` is not a PinPolicy, or an element of
-            ``chain_der`` is not bytes-like.
+        TypeError: ``now`` is not a datetime, ``policy`` is not a PinPolicy, ``chain_der`` is
+            a single bytes object, or an element of it is not bytes-like.
     """
     if not isinstance(policy, PinPolicy):
         raise TypeError(f"policy must be a PinPolicy, got {type(policy).__name__}")
     moment = _now(now)
+    if isinstance(chain_der, bytes | bytearray | memoryview | str):
+        raise TypeError(
+            "chain_der must be a sequence of DER certificates (leaf first), not one "
+            f"{type(chain_der).__name__} object"
+        )
     chain = tuple(der if isinstance(der, bytes) else _as_bytes(der) for der in chain_der)
 
     if hostname is None or hostname == "":
