@@ -62,6 +62,7 @@ def test_ok_match_on_leaf(server, server_cert, ca, cafile):
     assert r.leaf_not_after == leaf_cert(server_cert).not_valid_after_utc
     assert len(r.verified_chain) == 2  # leaf, test root
     assert r.verified_chain[1].spki_pin == ca_pin(ca)
+    server.settle()
     assert server.handshakes >= 1
     assert server.received == b""
 

@@ -41,6 +41,7 @@ def test_zero_application_bytes_and_verified_chain(
     server.stop()
     assert server.received == b""
     assert server.connections == 1  # validated at the first handshake: one connection only
+    server.settle()
     assert server.handshakes == 1  # the handshake completed, so data could have been sent
     assert isinstance(chain, FetchedChain)
     assert chain.host == "127.0.0.1" and chain.port == server.port

@@ -14,6 +14,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -143,6 +144,19 @@ class RecordingTLSServer:
         finally:
             with contextlib.suppress(OSError):
                 conn.close()
+
+    def settle(self, timeout: float = 5.0) -> RecordingTLSServer:
+        """Wait until every connection accepted so far has been served to its end.
+
+        Call it before asserting ``received``/``handshakes`` while the server is still running:
+        a client returns as soon as its side of the handshake is done, possibly before the
+        server thread has counted the handshake or read what the client sent. The client must
+        have closed its connections (or they time out after ``timeout`` seconds in all).
+        """
+        deadline = time.monotonic() + timeout
+        for t in list(self._threads):
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        return self
 
     def start(self) -> RecordingTLSServer:
         self._acceptor.start()
