@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = READ_TIMEOUT
     max_body = DEFAULT_MAX_BODY
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: stdout carries the reports only
 
     def _answer(self, code: int) -> None:
@@ -100,6 +101,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = _refuse
 
 
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted.
 
@@ -113,17 +118,16 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print("certpin collect: error: --port must be 0..65535", file=sys.stderr)
         return 2
-    handler = type("Handler", (_Handler,), {"max_body": args.max_body})
-    server_class = ThreadingHTTPServer
-    if ":" in args.host:
-        import socket
+    class Handler(_Handler):
+        max_body = args.max_body
 
-        server_class = type("Server6", (ThreadingHTTPServer,),
-                            {"address_family": socket.AF_INET6})
-    server = server_class((args.host, args.port), handler)
+    server_class: type[ThreadingHTTPServer] = (
+        _Server6 if ":" in args.host else ThreadingHTTPServer
+    )
+    server = server_class((args.host, args.port), Handler)
     server.daemon_threads = True
-    host, port = server.server_address[:2]
-    shown = f"[{host}]" if ":" in str(host) else str(host)
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    shown = f"[{host}]" if ":" in host else host
     _emit(f"certpin collect: listening on http://{shown}:{port}/ (Ctrl-C to stop)", sys.stderr)
     try:
         server.serve_forever()
