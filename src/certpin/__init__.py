@@ -17,6 +17,7 @@ from .errors import (
 )
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
 from .policy import PinPolicy, PinSet
+from .report import ViolationReport, make_reporter
 from .verify import Outcome, PinEvent, Verdict, check
 
 __version__ = "0.1.0"
@@ -36,10 +37,12 @@ __all__ = [
     "PolicyError",
     "ProbeError",
     "Verdict",
+    "ViolationReport",
     "__version__",
     "cert_pin",
     "check",
     "load_certificates",
+    "make_reporter",
     "parse_pin",
     "spki_pin",
 ]

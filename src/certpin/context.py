@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from typing import Any
 
 from .policy import PinPolicy
+from .report import ViolationReport, make_reporter
 from .tls import pinning_context
 
 __all__ = ["create_ssl_context"]
@@ -23,7 +23,7 @@ def create_ssl_context(
     capath: str | None = None,
     cadata: str | bytes | None = None,
     base: ssl.SSLContext | None = None,
-    on_report: Callable[[Any], None] | None = None,
+    on_report: Callable[[ViolationReport], None] | None = None,
 ) -> ssl.SSLContext:
     """Return a client :class:`ssl.SSLContext` that validates certificates and enforces pins.
 
@@ -52,9 +52,11 @@ def create_ssl_context(
         capath: path of a hashed directory of trust anchors (``c_rehash``).
         cadata: PEM text or DER bytes of trust anchors.
         base: see above; must verify certificates (``CERT_REQUIRED``) and host names.
-        on_report: called with a violation report for every pin failure (and report-only
-            mismatch). Accepted now; delivery is wired in when :mod:`certpin.report` lands,
-            until then it is not called.
+        on_report: called with a :class:`certpin.ViolationReport` for every pin failure,
+            report-only mismatch and certificate validation failure of a pinned host, on the
+            thread that ran the handshake (keep it short; exceptions it raises are logged and
+            ignored). Reports are also POSTed to the pin set's ``report_uris`` in the
+            background (see :mod:`certpin.report`); the connection never waits for them.
 
     Returns:
         The pinning :class:`ssl.SSLContext`. Setting ``verify_mode`` below ``CERT_REQUIRED``,
@@ -70,7 +72,7 @@ def create_ssl_context(
     :class:`certpin.PinValidationError` when it fails closed for another reason (a resumed TLS
     session, no server name, a context weakened behind its back).
     """
-    del on_report  # wired to certpin.report.make_reporter once that branch lands
+    reporter = make_reporter(policy, on_report, cafile=cafile, capath=capath, cadata=cadata)
     return pinning_context(
-        policy, cafile=cafile, capath=capath, cadata=cadata, base=base, reporter=None
+        policy, cafile=cafile, capath=capath, cadata=cadata, base=base, reporter=reporter
     )
