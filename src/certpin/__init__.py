@@ -5,6 +5,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 (policy files, mobile formats, health checks, violation reports).
 """
 
+from .context import create_ssl_context
 from .errors import (
     CertificateError,
     CertpinError,
@@ -39,6 +40,7 @@ __all__ = [
     "__version__",
     "cert_pin",
     "check",
+    "create_ssl_context",
     "load_certificates",
     "parse_pin",
     "spki_pin",

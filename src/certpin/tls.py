@@ -405,6 +405,7 @@ class PinnedSSLObject(ssl.SSLObject):
     """
 
     _certpin_state: int = _UNCHECKED
+    _certpin_error: PinValidationError | None = None
 
     def do_handshake(self) -> None:
         """Handshake, then check the pins; same exceptions as :meth:`PinnedSSLSocket.do_handshake`.
@@ -435,6 +436,8 @@ class PinnedSSLObject(ssl.SSLObject):
 
     def _certpin_guard(self) -> None:
         if self._certpin_state == _FAILED:
+            if self._certpin_error is not None:
+                raise self._certpin_error
             raise _failure(
                 _hostname_of(self), "this connection already failed its pin check and is closed"
             )
@@ -551,10 +554,16 @@ class PinningSSLContext(ssl.SSLContext):
 
         Raises:
             PinValidationError: ``server_side`` is true, ``server_hostname`` is None or empty,
-                or the context was weakened through the C-level descriptors.
+                or the context was weakened through the C-level descriptors; ``sock`` is
+                closed first (as the stdlib does when a handshake fails).
             PinMismatchError: (during the handshake, when ``do_handshake_on_connect``).
         """
-        self._certpin_precheck(server_side, server_hostname)
+        try:
+            self._certpin_precheck(server_side, server_hostname)
+        except PinValidationError:
+            with contextlib.suppress(OSError):
+                sock.close()
+            raise
         return super().wrap_socket(
             sock,
             server_side=server_side,
@@ -574,27 +583,49 @@ class PinningSSLContext(ssl.SSLContext):
     ) -> ssl.SSLObject:
         """:meth:`ssl.SSLContext.wrap_bio`, refusing weak settings; pins checked at handshake.
 
+        A context weakened behind its back does not raise here but makes the returned object
+        fail its first ``do_handshake``/``read``/``write``: asyncio creates the object while
+        setting up the transport, where an exception would leak the socket, and it reports a
+        handshake error cleanly.
+
         Raises:
-            PinValidationError: as for :meth:`wrap_socket`.
+            PinValidationError: ``server_side`` is true or ``server_hostname`` is None or empty.
         """
-        self._certpin_precheck(server_side, server_hostname)
-        return super().wrap_bio(
+        self._certpin_precheck(server_side, server_hostname, strength=False)
+        name = _as_text(server_hostname)
+        weak: PinValidationError | None = None
+        try:
+            _check_strength(self, name)
+        except PinValidationError as exc:
+            weak = exc
+        obj = super().wrap_bio(
             incoming,
             outgoing,
             server_side=server_side,
             server_hostname=server_hostname,
             session=session,
         )
+        if weak is not None and isinstance(obj, PinnedSSLObject):
+            obj._certpin_state = _FAILED
+            obj._certpin_error = weak
+        return obj
 
-    def _certpin_precheck(self, server_side: bool, server_hostname: str | bytes | None) -> None:
-        name = server_hostname.decode("ascii", "replace") if isinstance(
-            server_hostname, bytes
-        ) else (server_hostname or "")
+    def _certpin_precheck(
+        self, server_side: bool, server_hostname: str | bytes | None, *, strength: bool = True
+    ) -> None:
+        name = _as_text(server_hostname)
         if server_side:
             raise _failure(name, "a pinning context cannot be used on the server side")
         if not name:
             raise _failure(name, "no server_hostname was given, so there is no host to check")
-        _check_strength(self, name)
+        if strength:
+            _check_strength(self, name)
+
+
+def _as_text(name: str | bytes | None) -> str:
+    if isinstance(name, bytes):
+        return name.decode("ascii", "replace")
+    return name or ""
 
 
 def _validate_base(ctx: ssl.SSLContext) -> None:
