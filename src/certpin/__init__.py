@@ -18,6 +18,7 @@ from .errors import (
 )
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
 from .policy import PinPolicy, PinSet
+from .probe import FetchedChain, fetch_chain
 from .verify import Outcome, PinEvent, Verdict, check
 
 __version__ = "0.1.0"
@@ -26,6 +27,7 @@ __all__ = [
     "CertificateError",
     "CertpinError",
     "ConfigError",
+    "FetchedChain",
     "Outcome",
     "Pin",
     "PinEvent",
@@ -41,6 +43,7 @@ __all__ = [
     "cert_pin",
     "check",
     "create_ssl_context",
+    "fetch_chain",
     "load_certificates",
     "parse_pin",
     "spki_pin",
