@@ -397,3 +397,42 @@ def test_context_from_pems_roundtrip(legit_leaf: trustme.LeafCert) -> None:
     pems = [b.bytes() for b in legit_leaf.cert_chain_pems]
     ctx = context_from_pems(pems, legit_leaf.private_key_pem.bytes())
     assert isinstance(ctx, ssl.SSLContext)
+
+
+# ----------------------------------------------------------------------------- verdict cache
+
+
+def test_verdict_cache_keeps_only_passes_that_cannot_change(
+    trust_pem: str, legit_server: RecordingTLSServer, impostor: RecordingTLSServer,
+    ca: trustme.CA, intermediate: trustme.CA,
+) -> None:
+    import datetime as dt
+
+    pins = [pem_pin(ca.cert_pem.bytes()), pem_pin(intermediate.cert_pem.bytes())]
+    far = dt.datetime.now(dt.UTC) + dt.timedelta(days=365)
+    pol = PinPolicy({HOST: PinSet(pins), "www.pinned.test": PinSet(pins, expires=far)})
+    ctx = create_ssl_context(pol, cadata=trust_pem)
+    assert isinstance(ctx, PinningSSLContext)
+    get(ctx, legit_server.port)  # matched, no expiry: kept
+    get(ctx, legit_server.port, "127.0.0.1")  # not pinned: kept
+    get(ctx, legit_server.port, "www.pinned.test")  # matched but expires: not kept
+    with pytest.raises(PinMismatchError):
+        get(ctx, impostor.port)  # failure: never kept
+    kept = ctx._certpin_verdicts
+    assert sorted(host for host, _ in kept) == ["127.0.0.1", HOST]
+    assert {v.outcome for v in kept.values()} == {Outcome.MATCHED, Outcome.NOT_PINNED}
+    # A cached pass is for that exact chain only: the impostor is still refused.
+    with pytest.raises(PinMismatchError):
+        get(ctx, impostor.port)
+    assert impostor.received == b""
+
+
+def test_verdict_cache_is_bounded(pinned_ctx: ssl.SSLContext,
+                                  legit_server: RecordingTLSServer) -> None:
+    from certpin.tls import VERDICT_CACHE_SIZE
+
+    assert isinstance(pinned_ctx, PinningSSLContext)
+    _, chain = get(pinned_ctx, legit_server.port)
+    for i in range(VERDICT_CACHE_SIZE + 10):
+        pinned_ctx._certpin_check(f"host{i}.unpinned.test", tuple(chain))
+    assert 0 < len(pinned_ctx._certpin_verdicts) <= VERDICT_CACHE_SIZE

@@ -82,6 +82,9 @@ Reporter = Callable[[PinEvent], None]
 # Used to turn 3.11/3.12 ``_ssl.Certificate`` objects into DER bytes.
 _ENCODING_DER: Final[int] = int(getattr(_ssl, "ENCODING_DER", 2))
 
+#: Passing verdicts remembered per context (see PinningSSLContext._certpin_check).
+VERDICT_CACHE_SIZE: Final = 256
+
 _UNCHECKED: Final = 0
 _PASSED: Final = 1
 _FAILED: Final = 2
@@ -263,32 +266,31 @@ def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> N
             "the TLS session was resumed; OpenSSL keeps no verified chain for a resumed "
             "session, so the pins cannot be checked (certpin fails closed)",
         )
-    chain = verified_chain(conn)
+    chain = tuple(verified_chain(conn))
     if not chain:
         raise _failure(hostname, "OpenSSL returned no verified certificate chain")
-    policy = ctx.policy
     try:
-        verdict = check(policy, hostname, chain)
+        verdict = ctx._certpin_check(hostname, chain)
     except Exception as exc:
         raise _failure(hostname, f"the pin check could not run: {escape(str(exc))}") from exc
     if verdict.outcome == Outcome.REPORT_ONLY_MISMATCH:
         _emit(
             ctx, "report-only-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
-            verified=tuple(chain), error=verdict.message or None,
+            verified=chain, error=verdict.message or None,
         )
     if verdict.passed:
         return
     message = verdict.message or f"Certificate pinning failure for {escape(hostname)}"
     _emit(
         ctx, "pin-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
-        verified=tuple(chain), error=message,
+        verified=chain, error=message,
     )
     expected = verdict.pin_set.all_pins if verdict.pin_set is not None else ()
     raise PinMismatchError(
         message,
         hostname=verdict.hostname,
         expected=expected,
-        chain=verdict.chain or tuple(chain),
+        chain=verdict.chain or chain,
     )
 
 
@@ -477,6 +479,32 @@ class PinningSSLContext(ssl.SSLContext):
 
     _certpin_policy: PinPolicy
     _certpin_reporter: Reporter | None
+    _certpin_verdicts: dict[tuple[str, tuple[bytes, ...]], Verdict]
+
+    def _certpin_check(self, hostname: str, chain: tuple[bytes, ...]) -> Verdict:
+        """:func:`certpin.verify.check`, remembering passing verdicts that cannot change.
+
+        A passing ``matched`` or ``not-pinned`` verdict for a pin set without expiry depends
+        only on (policy, host name, verified chain), and the policy is immutable, so it is kept
+        (at most :data:`VERDICT_CACHE_SIZE` entries per context, then the cache starts over).
+        Failures, report-only mismatches and pin sets with an expiry are checked every time.
+        Saves most of the check's cost on a freshly handshaken connection (see bench/).
+        """
+        key = (hostname, chain)
+        verdicts = self._certpin_verdicts
+        cached = verdicts.get(key)
+        if cached is not None:
+            return cached
+        verdict = check(self._certpin_policy, hostname, chain)
+        if (
+            verdict.passed
+            and verdict.outcome in (Outcome.MATCHED, Outcome.NOT_PINNED)
+            and (verdict.pin_set is None or verdict.pin_set.expires is None)
+        ):
+            if len(verdicts) >= VERDICT_CACHE_SIZE:
+                verdicts.clear()
+            verdicts[key] = verdict
+        return verdict
 
     @property
     def policy(self) -> PinPolicy:
@@ -654,6 +682,7 @@ def _adopt(ctx: ssl.SSLContext, policy: PinPolicy, reporter: Reporter | None) ->
     pinning: PinningSSLContext = ctx  # type: ignore[assignment]
     pinning._certpin_policy = policy
     pinning._certpin_reporter = reporter
+    pinning._certpin_verdicts = {}
     return pinning
 
 
