@@ -5,6 +5,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 (policy files, mobile formats, health checks, violation reports).
 """
 
+from .context import create_ssl_context
 from .errors import (
     CertificateError,
     CertpinError,
@@ -17,6 +18,7 @@ from .errors import (
 )
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
 from .policy import PinPolicy, PinSet
+from .probe import FetchedChain, fetch_chain
 from .report import ViolationReport, make_reporter
 from .verify import Outcome, PinEvent, Verdict, check
 
@@ -26,6 +28,7 @@ __all__ = [
     "CertificateError",
     "CertpinError",
     "ConfigError",
+    "FetchedChain",
     "Outcome",
     "Pin",
     "PinEvent",
@@ -41,6 +44,8 @@ __all__ = [
     "__version__",
     "cert_pin",
     "check",
+    "create_ssl_context",
+    "fetch_chain",
     "load_certificates",
     "make_reporter",
     "parse_pin",
