@@ -75,7 +75,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from .errors import escape
+from .errors import PolicyError, escape
 from .pins import Pin
 from .policy import PinPolicy, PinSet
 from .verify import PinEvent
@@ -466,8 +466,9 @@ class _Sender:
             except Exception as exc:  # a failed report must never kill the sender
                 with self._lock:
                     self._seen.pop(delivery.key, None)
+                first_line = (str(exc).splitlines() or [""])[0][:200]
                 self._log("fail", delivery.uri, "certpin: violation report to %s failed: %s",
-                          redact_uri(delivery.uri), escape(f"{type(exc).__name__}: {exc}"))
+                          redact_uri(delivery.uri), escape(f"{type(exc).__name__}: {first_line}"))
             finally:
                 with self._idle:
                     self._pending -= 1
@@ -669,7 +670,12 @@ def make_reporter(
         has report URIs or is report-only (``enforce=False``), and ``on_report`` is ``None``.
         Report-only pin sets get a reporter even without URIs so that their mismatches are
         logged (warning on logger ``certpin``, at most once a minute per host).
+
+    Raises:
+        PolicyError: ``policy`` is not a :class:`certpin.PinPolicy`.
     """
+    if not isinstance(policy, PinPolicy):
+        raise PolicyError(f"policy must be a certpin.PinPolicy, not {type(policy).__name__}")
     pin_sets = list(policy.pin_sets.values())
     wanted = on_report is not None or any(s.report_uris or not s.enforce for s in pin_sets)
     if not wanted:
