@@ -146,6 +146,9 @@ def test_report_only_mismatch_reaches_collector_and_request_succeeds(
         assert secret not in raw
     # the request itself went through (report-only), and a warning was logged
     assert b"GET /secret-path" in attacker.received
+    # a second mismatch a moment later: request fine, no second warning (rate-limited log)
+    with caplog.at_level(logging.WARNING, logger="certpin"), local_names("pinned.test"):
+        assert get(ctx, attacker.port)[0] == 200
     warnings = [r for r in caplog.records if "report-only pin mismatch" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
@@ -246,6 +249,53 @@ def test_asyncio_path_reports_with_null_port(
     [report] = collector.reports
     assert report["port"] is None
     assert report["validation-result"] == "report-only-mismatch"
+
+
+def test_asyncio_certificate_invalid_is_reported(
+    ca: trustme.CA, collector: ReportCollector,
+) -> None:
+    untrusted = trustme.CA(organization_name="untrusted CA")
+    policy = PinPolicy({"pinned.test": pin_set(ca, report_uris=[collector.uri])})
+    ctx = create_ssl_context(policy, cadata=trust(ca))
+
+    async def main() -> None:
+        await asyncio.open_connection("127.0.0.1", srv.port, ssl=ctx,
+                                      server_hostname="PINNED.test.")
+
+    with RecordingTLSServer(server_context(untrusted.issue_cert("pinned.test"))) as srv:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            asyncio.run(main())
+        assert srv.received == b""
+    assert collector.wait_for(1)
+    [report] = collector.reports
+    assert report["validation-result"] == "certificate-invalid"
+    assert report["hostname"] == "pinned.test"  # normalised
+    assert report["port"] is None
+
+
+def test_report_reaches_certpin_collect(
+    ca: trustme.CA, attacker_ca: trustme.CA, attacker: RecordingTLSServer,
+) -> None:
+    from test_collect import Collector
+
+    cli = Collector()
+    try:
+        uri = f"http://127.0.0.1:{cli.port}/pins"
+        policy = PinPolicy({"pinned.test": pin_set(ca, enforce=False, report_uris=[uri])})
+        ctx = create_ssl_context(policy, cadata=trust(ca, attacker_ca))
+        with local_names("pinned.test"):
+            assert get(ctx, attacker.port)[0] == 200
+        assert flush(10)
+        rc, out, _ = cli.stop()
+    finally:
+        if cli.proc.poll() is None:
+            cli.proc.kill()
+    assert rc == 0
+    [line] = out.splitlines()
+    report = json.loads(line)
+    assert set(report) == KEYS
+    assert report["validation-result"] == "report-only-mismatch"
+    assert report["port"] == attacker.port
 
 
 # --------------------------------------------------------------------------------------------

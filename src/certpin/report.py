@@ -77,7 +77,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from .errors import PolicyError, escape
 from .pins import Pin
-from .policy import PinPolicy, PinSet
+from .policy import PinPolicy, PinSet, normalize_host
 from .verify import PinEvent
 
 __all__ = [
@@ -152,7 +152,7 @@ class ViolationReport:
         effective_expiration_date: the pin set's expiry (aware, UTC) or ``None`` if it has none.
         include_subdomains: the pin set's ``include_subdomains``.
         noted_hostname: the policy pattern that matched ``hostname`` (e.g. ``"*.example.com"``);
-            ``hostname`` itself if no pin set matched.
+            the host name itself if no pin set matched.
         served_certificate_chain: the chain the server sent, PEM strings, leaf first.
         validated_certificate_chain: the chain that was verified, PEM strings, leaf first
             (empty when validation failed before a chain was built).
@@ -235,19 +235,26 @@ def build_report(event: PinEvent, policy: PinPolicy) -> ViolationReport:
     from . import __version__
 
     matched = _pin_set_of(event, policy)
+    pattern: str | None
     if matched is not None:
         pattern, pin_set = matched
         known = tuple(_known_pin(p) for p in pin_set.all_pins)
         include_subdomains = pin_set.include_subdomains
         expires = pin_set.expires
     else:
-        pattern, known, include_subdomains, expires = event.hostname, (), False, None
+        pattern, known, include_subdomains, expires = None, (), False, None
+    try:
+        hostname = normalize_host(event.hostname)
+    except ValueError:  # PolicyError: keep the text as given (JSON escapes it)
+        hostname = event.hostname
+    if pattern is None:
+        pattern = hostname
     verified = event.verified_chain
     if not verified and event.verdict is not None:
         verified = event.verdict.chain
     return ViolationReport(
         date_time=event.time,
-        hostname=event.hostname,
+        hostname=hostname,
         port=event.port,
         effective_expiration_date=expires,
         include_subdomains=include_subdomains,
