@@ -654,3 +654,51 @@ def test_report_json_times_are_utc_z() -> None:
 def test_closed_port_really_refuses() -> None:
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", closed_port()), timeout=2).close()
+
+
+def test_dedup_window_and_bucket_refill_follow_the_clock(collector: ReportCollector) -> None:
+    now = [1000.0]
+    sender = _Sender(rate_burst=2, rate_per_minute=1.0, clock=lambda: now[0])
+
+    def ctx() -> ssl.SSLContext:
+        raise AssertionError("plain http needs no context")
+
+    def submit(key: str) -> bool:
+        return sender.submit(_Delivery(collector.uri, b'{"k":"%s"}' % key.encode(), key, ctx))
+
+    assert submit("a") is True
+    now[0] += 24 * 3600 - 1
+    assert submit("a") is False  # identical, within 24 h
+    now[0] += 1
+    assert submit("a") is True  # 24 h later: sent again (bucket refilled meanwhile)
+    assert submit("b") is True  # burst of 2 spent
+    assert submit("c") is False  # over the rate
+    now[0] += 60
+    assert submit("c") is True  # one token a minute
+    assert sender.flush(10)
+    assert [body for _, _, body in collector.posts] == [
+        b'{"k":"a"}', b'{"k":"a"}', b'{"k":"b"}', b'{"k":"c"}']
+
+
+def test_dedup_holds_across_threads(
+    ca: trustme.CA, attacker_ca: trustme.CA, attacker: RecordingTLSServer,
+    collector: ReportCollector,
+) -> None:
+    import concurrent.futures
+
+    policy = PinPolicy({"pinned.test": pin_set(ca, report_uris=[collector.uri])})
+    ctx = create_ssl_context(policy, cadata=trust(ca, attacker_ca))
+
+    def fail() -> bool:
+        try:
+            get(ctx, attacker.port)
+        except PinMismatchError:
+            return True
+        return False
+
+    with local_names("pinned.test"), concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: fail(), range(64)))
+    assert all(results)
+    assert flush(10)
+    assert len(collector.posts) == 1
+    assert attacker.received == b""

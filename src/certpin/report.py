@@ -423,6 +423,9 @@ class _Sender:
                       "report dropped", shown)
             return False
         with self._lock:
+            seen = self._seen.get(delivery.key)  # again: a twin may have been queued meanwhile
+            if seen is not None and now - seen < self.dedup_seconds:
+                return False
             try:
                 self._queue.put_nowait(delivery)
             except queue.Full:
@@ -449,7 +452,7 @@ class _Sender:
             self._thread.start()
 
     def _log(self, what: str, uri: str | None, message: str, *args: object) -> None:
-        if self._quiet.allow((what, uri)):
+        if not _Default.exiting and self._quiet.allow((what, uri)):
             logger.warning(message, *args)
 
     # -- the sender thread --------------------------------------------------------------------
@@ -545,6 +548,9 @@ class _Default:
 
     lock = threading.Lock()
     sender: _Sender | None = None
+    #: set at interpreter exit: the sender thread then logs nothing more (the logging
+    #: handlers may already be closed while the daemon thread still runs)
+    exiting = False
 
 
 def _default_sender() -> _Sender:
@@ -580,6 +586,7 @@ def flush(timeout: float = 5.0) -> bool:
 @atexit.register
 def _flush_at_exit() -> None:
     flush(EXIT_FLUSH_SECONDS)
+    _Default.exiting = True
 
 
 # --------------------------------------------------------------------------------------------
