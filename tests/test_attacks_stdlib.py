@@ -99,6 +99,29 @@ def lazy_write_client(ctx: ssl.SSLContext, port: int) -> bytes:
         return _read_response(lambda: tls.read(65536))
 
 
+def nonblocking_socket_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    """A non-blocking socket driven by select(), as event-loop clients do."""
+    import select
+
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.setblocking(False)
+    with ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False) as tls:
+        def drive(step: Callable[[], object]) -> object:
+            while True:
+                try:
+                    return step()
+                except ssl.SSLWantReadError:
+                    select.select([tls], [], [], 10)
+                except ssl.SSLWantWriteError:
+                    select.select([], [tls], [], 10)
+
+        sent = 0
+        while sent < len(REQUEST):  # send() before any do_handshake()
+            rest = REQUEST[sent:]
+            sent += int(drive(lambda rest=rest: tls.send(rest)))  # type: ignore[misc, call-overload]
+        return _read_response(lambda: bytes(drive(lambda: tls.recv(65536))))  # type: ignore[call-overload]
+
+
 def http_client(ctx: ssl.SSLContext, port: int) -> bytes:
     with local_names(HOST):
         conn = stdlib.HTTPSConnection(HOST, port, policy=ctx, timeout=10)
@@ -214,6 +237,7 @@ CLIENTS: dict[str, Client] = {
     "socket": socket_client,
     "socket-lazy-sendall": lazy_socket_client,
     "socket-lazy-write": lazy_write_client,
+    "socket-nonblocking": nonblocking_socket_client,
     "http.client": http_client,
     "urllib": urllib_client,
     "sslobject": bio_client,
@@ -448,6 +472,54 @@ def test_pin_of_another_host_does_not_admit(client: Client, trust_pem: str,
         expect_refused(client, ctx, srv.port, PinMismatchError)
         settle(srv)
         assert srv.received == b""
+
+
+@pytest.mark.parametrize("via", ["socket", "urllib", "asyncio"])
+def test_shared_san_certificate_checked_per_host(via: str, trust_pem: str,
+                                                intermediate: trustme.CA,
+                                                attacker_ca: trustme.CA) -> None:
+    """Two hosts on one IP share a SAN certificate; only the host whose pins match passes."""
+    shared = intermediate.issue_cert(HOST, "other.test", "127.0.0.1")
+    pol = PinPolicy({
+        HOST: PinSet([pem_pin(intermediate.cert_pem.bytes())], allow_single_pin=True),
+        "other.test": PinSet([pem_pin(attacker_ca.cert_pem.bytes())], allow_single_pin=True),
+    })
+    ctx = create_ssl_context(pol, cadata=trust_pem)
+
+    def fetch(name: str, port: int) -> bytes:
+        if via == "socket":
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            with ctx.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(REQUEST.replace(b"pinned.test", name.encode()))
+                return _read_response(lambda: tls.recv(65536))
+        if via == "urllib":
+            with local_names(HOST, "other.test"), stdlib.build_opener(ctx).open(
+                f"https://{name}:{port}/", timeout=10
+            ) as resp:
+                data: bytes = resp.read()
+                return data
+
+        async def go() -> bytes:
+            reader, writer = await stdlib.open_connection("127.0.0.1", port, ctx,
+                                                          server_hostname=name)
+            writer.write(REQUEST.replace(b"pinned.test", name.encode()))
+            data = await asyncio.wait_for(reader.read(65536), 10)
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+            return data
+
+        return asyncio.run(go())
+
+    with RecordingTLSServer(leaf_context(shared)) as srv:
+        assert BODY in fetch(HOST, srv.port)
+        n = len(srv.received)
+        with pytest.raises((ssl.SSLError, urllib.error.URLError)) as info:
+            fetch("other.test", srv.port)
+        assert find(info.value, PinMismatchError) is not None
+        settle(srv)
+        assert len(srv.received) == n
+        assert b"other.test" not in srv.received
 
 
 # ----------------------------------------------------------------------------- resumption

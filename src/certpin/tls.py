@@ -218,7 +218,7 @@ def _precheck(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
     return ctx
 
 
-def _emit(
+def _event(
     ctx: PinningSSLContext,
     kind: str,
     conn: ssl.SSLSocket | ssl.SSLObject,
@@ -227,12 +227,12 @@ def _emit(
     verdict: Verdict | None,
     verified: tuple[bytes, ...],
     error: str | None,
-) -> None:
-    reporter = ctx.reporter
-    if reporter is None:
-        return
+) -> PinEvent | None:
+    """The event for the reporter (None without one); read while the connection is open."""
+    if ctx.reporter is None:
+        return None
     try:
-        event = PinEvent(
+        return PinEvent(
             kind=kind,
             hostname=hostname,
             port=_port_of(conn),
@@ -242,9 +242,24 @@ def _emit(
             error=error,
             time=datetime.now(UTC),
         )
+    except Exception:  # reporting must never break (or weaken) the connection
+        log.exception("certpin: could not build the pin event; not reported")
+        return None
+
+
+def _deliver(ctx: PinningSSLContext, event: PinEvent | None) -> None:
+    """Hand ``event`` to the reporter; its exceptions are logged and ignored."""
+    reporter = ctx.reporter
+    if event is None or reporter is None:
+        return
+    try:
         reporter(event)
-    except Exception:  # a reporter must never break (or weaken) the connection
+    except Exception:
         log.exception("certpin: the pin event reporter raised; ignored")
+
+
+def _deliver_attached(ctx: PinningSSLContext, exc: BaseException) -> None:
+    _deliver(ctx, getattr(exc, "certpin_event", None))
 
 
 def _is_pinned(policy: PinPolicy, hostname: str) -> bool:
@@ -274,37 +289,44 @@ def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> N
     except Exception as exc:
         raise _failure(hostname, f"the pin check could not run: {escape(str(exc))}") from exc
     if verdict.outcome == Outcome.REPORT_ONLY_MISMATCH:
-        _emit(
+        _deliver(ctx, _event(
             ctx, "report-only-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
             verified=chain, error=verdict.message or None,
-        )
+        ))
     if verdict.passed:
         return
     message = verdict.message or f"Certificate pinning failure for {escape(hostname)}"
-    _emit(
-        ctx, "pin-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
-        verified=chain, error=message,
-    )
     expected = verdict.pin_set.all_pins if verdict.pin_set is not None else ()
-    raise PinMismatchError(
+    error = PinMismatchError(
         message,
         hostname=verdict.hostname,
         expected=expected,
         chain=verdict.chain or chain,
     )
+    # Delivered by the caller once the connection is closed (close, report, raise).
+    error.certpin_event = _event(  # type: ignore[attr-defined]
+        ctx, "pin-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
+        verified=chain, error=message,
+    )
+    raise error
 
 
 def _on_verify_error(
     conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext, exc: BaseException
 ) -> None:
-    """OpenSSL rejected the certificate: report it for pinned hosts (the error is re-raised)."""
+    """OpenSSL rejected the certificate: attach a report event for pinned hosts.
+
+    The caller closes the connection, delivers the event, then re-raises ``exc``.
+    """
     hostname = _hostname_of(conn)
     if isinstance(exc, PinValidationError) or not _is_pinned(ctx.policy, hostname):
         return
-    _emit(
+    event = _event(
         ctx, "certificate-invalid", conn, hostname=hostname, verdict=None, verified=(),
         error=escape(str(exc)),
     )
+    with contextlib.suppress(AttributeError, TypeError):
+        exc.certpin_event = event  # type: ignore[attr-defined]
 
 
 class PinnedSSLSocket(ssl.SSLSocket):
@@ -343,11 +365,13 @@ class PinnedSSLSocket(ssl.SSLSocket):
         except ssl.SSLCertVerificationError as exc:
             _on_verify_error(self, ctx, exc)
             self._certpin_fail()
+            _deliver_attached(ctx, exc)
             raise
         try:
             _postcheck(self, ctx)
-        except BaseException:
+        except BaseException as exc:
             self._certpin_fail()
+            _deliver_attached(ctx, exc)
             raise
         self._certpin_state = _PASSED
 
@@ -428,11 +452,13 @@ class PinnedSSLObject(ssl.SSLObject):
         except ssl.SSLCertVerificationError as exc:
             _on_verify_error(self, ctx, exc)
             self._certpin_state = _FAILED
+            _deliver_attached(ctx, exc)
             raise
         try:
             _postcheck(self, ctx)
-        except BaseException:
+        except BaseException as exc:
             self._certpin_state = _FAILED
+            _deliver_attached(ctx, exc)
             raise
         self._certpin_state = _PASSED
 
