@@ -593,6 +593,11 @@ def _flush_at_exit() -> None:
 # The reporter
 
 
+#: Rate limit of the reporters' own log lines (report-only warnings, callback errors), shared by
+#: every reporter of the process so that a context per request still logs once a minute a host.
+_REPORTER_LOG = _Quiet(LOG_INTERVAL, RATE_TABLE_SIZE, time.monotonic)
+
+
 class _Reporter:
     def __init__(
         self,
@@ -609,7 +614,7 @@ class _Reporter:
         self._context_lock = threading.Lock()
         self._sender = sender
         self.max_body = max_body
-        self._quiet = _Quiet(LOG_INTERVAL, RATE_TABLE_SIZE, time.monotonic)
+        self._quiet = _REPORTER_LOG
 
     def _report_context(self) -> ssl.SSLContext:
         # Built once, on the sender thread, on the first https report.
@@ -638,7 +643,7 @@ class _Reporter:
             try:
                 self.on_report(report)
             except Exception as exc:
-                if self._quiet.allow(("on_report", None)):
+                if self._quiet.allow(("on_report", id(self.on_report))):
                     logger.warning("certpin: on_report callback raised %s",
                                    escape(f"{type(exc).__name__}: {exc}"))
         matched = _pin_set_of(event, self.policy)
