@@ -708,3 +708,27 @@ def test_dedup_holds_across_threads(
     assert flush(10)
     assert len(collector.posts) == 1
     assert attacker.received == b""
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_silent_collector_is_abandoned_at_the_deadline(
+    scheme: str, ca: trustme.CA, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the kernel accepts the TCP connection, nothing ever answers (not even a TLS handshake)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        uri = f"{scheme}://127.0.0.1:{silent.getsockname()[1]}/r"
+        policy = PinPolicy({"127.0.0.1": pin_set(ca)})
+        sender = _Sender(timeout=0.5)
+
+        def ctx() -> ssl.SSLContext:
+            return pinning_context(policy, cadata=trust(ca))
+
+        with caplog.at_level(logging.WARNING, logger="certpin"):
+            start = time.monotonic()
+            assert sender.submit(_Delivery(uri, b"{}", "k", ctx))
+            assert sender.flush(5)
+            elapsed = time.monotonic() - start
+    assert 0.4 < elapsed < 2.0
+    assert any("TimeoutError" in r.getMessage() for r in caplog.records)

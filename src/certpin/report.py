@@ -73,7 +73,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from .errors import PolicyError, escape
 from .pins import Pin
@@ -487,41 +487,45 @@ class _Sender:
     def _deliver(self, delivery: _Delivery) -> None:
         parts = urlsplit(delivery.uri)
         deadline = time.monotonic() + self.timeout
-        conn = _connection(parts, delivery.context, self.timeout)
+        host = parts.hostname
+        if not host:
+            raise ValueError("report URI has no host")
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"report URI scheme {parts.scheme!r} is not http or https")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        # http.client formats the request; the socket is ours so that every step shares one
+        # deadline (CPython applies a socket's timeout to a whole handshake or sendall call)
+        conn = http.client.HTTPConnection(host, port)
         try:
-            conn.connect()
-            _tighten(conn.sock, deadline)
-            path = parts.path or "/"
-            conn.putrequest("POST", path, skip_accept_encoding=True)
+            sock = socket.create_connection((host, port), timeout=_left(deadline))
+            conn.sock = sock
+            if parts.scheme == "https":
+                context = delivery.context()
+                _tighten(sock, deadline)
+                conn.sock = sock = context.wrap_socket(sock, server_hostname=host)
+            _tighten(sock, deadline)
+            conn.putrequest("POST", parts.path or "/", skip_accept_encoding=True)
             conn.putheader("Content-Type", "application/json")
             conn.putheader("Content-Length", str(len(delivery.body)))
             conn.putheader("Connection", "close")
             conn.putheader("User-Agent", "certpin-report")
             conn.endheaders(delivery.body)
-            status = _read_status(conn.sock, deadline)
+            status = _read_status(sock, deadline)
         finally:
             conn.close()
         if not 200 <= status < 300:
             raise _StatusError(f"collector answered HTTP {status}")
 
 
-def _connection(parts: SplitResult, context: Callable[[], ssl.SSLContext],
-                timeout: float) -> http.client.HTTPConnection:
-    host = parts.hostname
-    if not host:
-        raise ValueError("report URI has no host")
-    if parts.scheme == "https":
-        return http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context())
-    if parts.scheme == "http":
-        return http.client.HTTPConnection(host, parts.port, timeout=timeout)
-    raise ValueError(f"report URI scheme {parts.scheme!r} is not http or https")
-
-
-def _tighten(sock: socket.socket, deadline: float) -> None:
+def _left(deadline: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
         raise TimeoutError("report deadline passed")
-    sock.settimeout(left)
+    return left
+
+
+def _tighten(sock: socket.socket, deadline: float) -> None:
+    sock.settimeout(_left(deadline))
 
 
 def _read_status(sock: socket.socket, deadline: float) -> int:
