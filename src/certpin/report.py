@@ -36,18 +36,22 @@ Delivery guarantees (best effort, at most once):
 * Each POST has a total deadline of :data:`TIMEOUT` seconds (connect, TLS, send, status line);
   the body is capped at :data:`MAX_BODY` bytes (chains are cut to their leaf, then the report is
   dropped); no cookies, no ``Authorization`` (userinfo in a report URI is ignored), no redirects
-  (only the status line is read; a 3xx is logged as a failure), ``Connection: close``.
+  (only the status line is read; a 3xx is logged as a failure), no proxy (``HTTPS_PROXY`` and
+  friends are not consulted), ``Connection: close``. One sender thread means a slow collector
+  holds the others back by up to :data:`TIMEOUT` a report (they wait in the bounded queue).
 * A report identical to one already queued for the same URI in the last :data:`DEDUP_SECONDS`
-  seconds (24 h) is not sent again; the key is the body without ``date-time``. The table keeps
+  seconds (24 h) is not sent again; the key is the report without ``date-time``. The table keeps
   :data:`DEDUP_SIZE` entries (oldest evicted). A delivery that fails forgets its key, so a later
   identical report may be tried again.
 * Each report URI has a token bucket of :data:`RATE_BURST` reports refilled at
   :data:`RATE_PER_MINUTE` a minute, so an attacker who varies chains to defeat deduplication
   cannot flood the collector or the queue.
 * An ``https`` report URI is reached over a fresh, fully validated context from
-  :func:`certpin.tls.pinning_context` with the same policy and trust anchors and
-  ``reporter=None``: a report to a pinned host is pin-validated (RFC 7469 section 2.1.4), and a
+  :func:`certpin.tls.pinning_context` with the same policy and trust anchors
+  (``cafile``/``capath``/``cadata``; a ``base=`` context's own store and client certificate are
+  not used) and ``reporter=None``: a report to a pinned host is pin-validated (RFC 7469 section 2.1.4), and a
   failure there never produces a report (no loops).
+* Deduplication and rate limits are process-wide (shared by every reporter).
 * Collector down, slow, or answering 500: one (rate-limited) log line on logger ``certpin``;
   nothing reaches the application and nothing grows without bound. Report URIs are logged
   without userinfo, query or fragment.
@@ -678,9 +682,11 @@ def make_reporter(
 
     Args:
         policy: the policy of the context; each event's pin set gives the report URIs.
-        on_report: called with each :class:`ViolationReport`, on the thread that ran the
-            handshake and before the connection fails or goes on: keep it short. Exceptions it
-            raises are logged (rate-limited) and never reach the connection.
+        on_report: called with the :class:`ViolationReport` of every event (not deduplicated
+            nor rate-limited: that applies to POSTs only), on the thread that ran the
+            handshake, before the failing connection raises or the report-only one goes on:
+            keep it short. Exceptions it raises are logged (rate-limited) and never reach the
+            connection.
         cafile, capath, cadata: trust anchors for ``https`` report URIs (as for
             :func:`ssl.create_default_context`; the default store if all are ``None``). The
             report context is ``tls.pinning_context(policy, ..., reporter=None)``: validated,
