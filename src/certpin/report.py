@@ -49,8 +49,8 @@ Delivery guarantees (best effort, at most once):
 * An ``https`` report URI is reached over a fresh, fully validated context from
   :func:`certpin.tls.pinning_context` with the same policy and trust anchors
   (``cafile``/``capath``/``cadata``; a ``base=`` context's own store and client certificate are
-  not used) and ``reporter=None``: a report to a pinned host is pin-validated (RFC 7469 section 2.1.4), and a
-  failure there never produces a report (no loops).
+  not used) and ``reporter=None``: a report to a pinned host is pin-validated (RFC 7469
+  section 2.1.4), and a failure there never produces a report (no loops).
 * Deduplication and rate limits are process-wide (shared by every reporter).
 * Collector down, slow, or answering 500: one (rate-limited) log line on logger ``certpin``;
   nothing reaches the application and nothing grows without bound. Report URIs are logged
