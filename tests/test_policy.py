@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -115,6 +117,16 @@ def test_error_message_escapes_control_characters() -> None:
     assert "\\n" in str(info.value)
 
 
+@pytest.mark.parametrize("text", ["a\ud800b.example", "\udfff", "x.\x1b[31m"])
+def test_error_message_is_printable(text: str) -> None:
+    for normalize in (normalize_host, normalize_pattern):
+        with pytest.raises(PolicyError) as info:
+            normalize(text)
+        message = str(info.value)
+        assert message.isprintable()
+        message.encode("utf-8")  # no lone surrogate
+
+
 # ---------------------------------------------------------------- normalize_pattern
 
 
@@ -124,6 +136,7 @@ def test_error_message_escapes_control_characters() -> None:
         ("API.Example.com.", "api.example.com"),
         ("*.example.com", "*.example.com"),
         ("*.Bücher.example", "*.xn--bcher-kva.example"),
+        ("*\u3002example.com", "*.example.com"),
         ("*.com", "*.com"),
         ("[::1]", "::1"),
         ("0:0::1", "::1"),
@@ -178,7 +191,8 @@ _host_alphabet = st.sampled_from(
 def test_normalize_host_only_raises_policy_error(text: str) -> None:
     try:
         out = normalize_host(text)
-    except PolicyError:
+    except PolicyError as exc:
+        assert str(exc).isprintable()  # escaped: safe for a terminal or a log line
         return
     assert normalize_host(out) == out  # idempotent
     assert out.isascii() and out == out.lower()
@@ -359,6 +373,32 @@ def test_pinset_is_immutable() -> None:
     with pytest.raises(AttributeError):
         s.other = 1
     assert s.enforce is True
+
+
+def test_copy_and_pickle_rebuild_equal_objects() -> None:
+    import copy
+    import pickle
+
+    s = PinSet(
+        [pin(1)],
+        backup_pins=[pin(2, "cert")],
+        include_subdomains=True,
+        expires="2027-01-31T10:00:00+02:00",
+        enforce=False,
+        report_uris=["https://r.example/"],
+        allow_single_pin=True,
+    )
+    policy = PinPolicy({"a.test": s, "*.b.test": pinset(3)}, unknown_hosts="reject",
+                       expired="reject")
+    def unpickle(obj: object) -> object:
+        return pickle.loads(pickle.dumps(obj))
+
+    for clone in (copy.copy, copy.deepcopy, unpickle):
+        assert clone(s) == s
+        other = clone(policy)
+        assert isinstance(other, PinPolicy)
+        assert other == policy and list(other.pin_sets) == ["a.test", "*.b.test"]
+        assert (other.unknown_hosts, other.expired) == ("reject", "reject")
 
 
 def test_pinset_equality_and_repr() -> None:
@@ -569,7 +609,7 @@ def test_expired_pin_set_is_still_the_match() -> None:
 # ---------------------------------------------------------------- hypothesis: label boundary
 
 _label = st.text(alphabet=string.ascii_lowercase + string.digits, min_size=1, max_size=8).filter(
-    lambda s: not s.isdigit()
+    lambda s: re.fullmatch(r"[0-9]+|0x[0-9a-f]*", s) is None  # numeric: IPv4-like, refused
 )
 _name = st.lists(_label, min_size=1, max_size=4).map(".".join)
 
@@ -695,3 +735,56 @@ def test_accepted_unicode_names_have_one_spelling(text: str) -> None:
     theirs = _uts46(text)
     if theirs is not None:
         assert theirs.lower().rstrip(".") == ours
+
+
+# ---------------------------------------------------------------- hypothesis: most specific
+
+
+def _reference_match(patterns: dict[str, bool], host: str) -> str | None:
+    """Brute force: score every matching pattern by (labels it fixes, exact > * > subdomains)."""
+    labels = host.split(".")
+    best: tuple[int, int] | None = None
+    winner = None
+    for pattern, subdomains in patterns.items():
+        score = None
+        if pattern == host:
+            score = (len(labels), 2)
+        elif pattern.startswith("*.") and len(labels) >= 2 and ".".join(labels[1:]) == pattern[2:]:
+            score = (len(labels) - 1, 1)
+        elif subdomains and host.endswith("." + pattern):
+            score = (pattern.count(".") + 1, 0)
+        if score is not None and (best is None or score > best):
+            best, winner = score, pattern
+    return winner
+
+
+_small_label = st.sampled_from(["a", "b", "c"])
+_small_name = st.lists(_small_label, min_size=1, max_size=4).map(".".join)
+
+
+@st.composite
+def _policies(draw: st.DrawFn) -> dict[str, bool]:
+    names = draw(st.lists(_small_name, min_size=1, max_size=6, unique=True))
+    patterns: dict[str, bool] = {}
+    for name in names:
+        if draw(st.booleans()):
+            patterns["*." + name] = False
+        else:
+            patterns[name] = draw(st.booleans())
+    return patterns
+
+
+@given(_policies(), _small_name, st.randoms())
+@settings(max_examples=300)
+def test_most_specific_match_equals_brute_force(
+    patterns: dict[str, bool], host: str, rnd: Any
+) -> None:
+    order = list(patterns)
+    rnd.shuffle(order)
+    sets = {p: pinset(i + 1, include_subdomains=patterns[p]) for i, p in enumerate(order)}
+    policy = PinPolicy(sets)
+    expected = _reference_match(patterns, host)
+    found = policy.match(host)
+    assert (found[0] if found else None) == expected
+    if found is not None:
+        assert found[1] is sets[found[0]]

@@ -211,6 +211,12 @@ def test_unnormalisable_hostname_fails_closed(good: Chain, hostname: str) -> Non
     assert "\n" not in verdict.hostname
 
 
+def test_huge_invalid_hostname_is_truncated(good: Chain) -> None:
+    verdict = check(PinPolicy({}), "a b" * 100_000, good.der, now=NOW)
+    assert (verdict.outcome, verdict.passed) == (Outcome.UNKNOWN_HOST, False)
+    assert len(verdict.hostname) <= 303 and len(verdict.message) < 1000
+
+
 def test_deviation_spelling_cannot_bypass_pin(good: Chain, evil: Chain) -> None:
     policy = policy_for([good.spki(0), spare(1)], pattern="strasse.de")
     assert check(policy, "strasse.de", evil.der, now=NOW).passed is False
@@ -370,6 +376,22 @@ def test_failure_message_is_ready_to_paste(good: Chain, evil: Chain) -> None:
     assert len(lines) == 10
 
 
+def test_pasting_pins_from_the_message_fixes_the_policy(good: Chain, evil: Chain) -> None:
+    from certpin import parse_pin
+
+    policy = policy_for([good.spki(0), spare(1)])
+    message = check(policy, "pinned.test", evil.der, now=NOW).message
+    lines = message.splitlines()
+    pinned_at = lines.index("  Pinned for pinned.test:")
+    chain_lines = lines[lines.index("  Verified chain:") + 1 : pinned_at]
+    pasted = [parse_pin(line.split()[0]) for line in chain_lines]
+    assert pasted == [evil.spki(0), evil.spki(1), evil.spki(2)]
+    configured = [parse_pin(line) for line in lines[pinned_at + 1 : -1]]
+    assert configured == [good.spki(0), spare(1)]
+    fixed = policy_for([pasted[1], *configured])
+    assert check(fixed, "pinned.test", evil.der, now=NOW).outcome is Outcome.MATCHED
+
+
 def test_failure_message_headline_without_pattern_when_exact(good: Chain, evil: Chain) -> None:
     verdict = check(policy_for([good.spki(0), spare(1)]), "pinned.test", evil.der, now=NOW)
     assert verdict.message.splitlines()[0] == "Certificate pinning failure for pinned.test"
@@ -404,6 +426,31 @@ def test_chain_pins_values_and_cache(good: Chain) -> None:
     assert _chain_pins.cache_info().maxsize == CHAIN_PINS_CACHE_SIZE
 
 
+def test_chain_pins_names_an_empty_subject() -> None:
+    # a leaf may have an empty subject (its names are in the SAN extension, RFC 5280 4.2.1.6)
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(x509.Name([]))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("a.test")]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    spki, _, subject = chain_pins(cert.public_bytes(serialization.Encoding.DER))
+    assert spki == spki_pin(cert)
+    assert subject == "<empty subject>"
+
+
 def test_chain_pins_of_unparseable_der_keeps_the_cert_pin() -> None:
     junk = b"\x30\x03\x02\x01\x00"
     spki, cert, subject = chain_pins(junk)
@@ -428,6 +475,8 @@ def test_chain_elements_must_be_bytes(good: Chain) -> None:
               now=NOW)
     with pytest.raises(TypeError):
         chain_pins("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not one bytes object"):
+        check(policy_for([good.spki(0), spare(1)]), "pinned.test", good.leaf, now=NOW)  # type: ignore[arg-type]
     verdict = check(policy_for([good.spki(0), spare(1)]), "pinned.test",
                     [bytearray(good.leaf)], now=NOW)  # type: ignore[list-item]
     assert verdict.outcome is Outcome.MATCHED and verdict.chain == (good.leaf,)
@@ -458,6 +507,18 @@ def test_verdict_and_event_are_frozen(good: Chain) -> None:
     with pytest.raises(FrozenInstanceError):
         event.kind = "x"  # type: ignore[misc]
     assert isinstance(verdict, Verdict)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        PinEvent("mismatch", "pinned.test", None, None, (), (), None, NOW)
+    with pytest.raises(ValueError, match="aware"):
+        PinEvent("pin-mismatch", "pinned.test", None, None, (), (), None,
+                 datetime(2026, 1, 1))
+
+
+def test_verdict_repr_leaves_out_the_der_chain(good: Chain) -> None:
+    verdict = check(policy_for([good.spki(0), spare(1)]), "pinned.test", good.der, now=NOW)
+    text = repr(verdict)
+    assert text.startswith("Verdict(outcome=<Outcome.MATCHED: 'matched'>, hostname='pinned.test'")
+    assert "matched_position=0" in text and "\\x" not in text and len(text) < 600
 
 
 def test_outcome_values() -> None:
@@ -473,3 +534,42 @@ def test_outcome_values() -> None:
     assert Outcome("matched") is Outcome.MATCHED and str(Outcome.MISMATCH) == "mismatch"
     assert Outcome.MATCHED.value == "matched"
     assert isinstance(Outcome.MATCHED, str)
+
+
+def test_chain_pins_of_quirky_real_roots_under_warnings_as_errors() -> None:
+    # certifi holds roots with serial number 0, about which cryptography warns; under
+    # ``-W error`` the warning must not cost the SPKI pin (a root pin would then never match).
+    import warnings
+
+    import certifi
+
+    from certpin import load_certificates
+    from certpin.verify import _chain_pins
+
+    with open(certifi.where(), "rb") as f:
+        roots = load_certificates(f.read())
+    _chain_pins.cache_clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for root in roots:
+            der = root.public_bytes(serialization.Encoding.DER)
+            spki, cert, _ = chain_pins(der)
+            assert spki == spki_pin(root), root.subject.rfc4514_string()
+            assert cert == cert_pin(root)
+
+
+def test_check_is_thread_safe(good: Chain, evil: Chain) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from certpin.verify import _chain_pins
+
+    _chain_pins.cache_clear()
+    policy = policy_for([good.spki(1), spare(1)])
+    chains = [good.der, evil.der] * 200
+
+    def run(chain: tuple[bytes, ...]) -> Outcome:
+        return check(policy, "pinned.test", chain, now=NOW).outcome
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(run, chains))
+    assert outcomes == [Outcome.MATCHED, Outcome.MISMATCH] * 200

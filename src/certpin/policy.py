@@ -63,6 +63,7 @@ This module is pure: no I/O, no sockets, no :mod:`ssl`.
 from __future__ import annotations
 
 import encodings.idna
+import functools
 import ipaddress
 import re
 import unicodedata
@@ -196,7 +197,8 @@ def _to_a_label(kind: _Kind, text: str, label: str) -> str:
         try:
             ascii_label = encodings.idna.ToASCII(label).decode("ascii").lower()
         except (UnicodeError, ValueError) as exc:
-            _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({exc})")
+            why = escape(str(exc))
+            _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({why})")
         if not ascii_label.startswith("xn--"):
             return ascii_label  # nameprep mapped it to ASCII (e.g. fullwidth letters)
         decoded = ascii_label[4:].encode("ascii").decode("punycode")
@@ -281,6 +283,11 @@ def _normalize_name(name: object, kind: _Kind, shown: str | None = None) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=4096)
+def _normalize_host_cached(host: str) -> str:
+    return _normalize_name(host, "host")
+
+
 def normalize_host(host: str) -> str:
     """Normalise a host name or IP literal for lookup in a :class:`PinPolicy`.
 
@@ -299,9 +306,12 @@ def normalize_host(host: str) -> str:
         PolicyError: ``host`` is not text, is empty or longer than 1024 characters, has an empty
             label, two trailing dots, a label over 63 or a name over 253 characters, characters
             that are not allowed, a non-canonical IP form (``127.1``), an IPv6 zone identifier,
-            or an IDNA deviation character (ß, ς, ZWJ, ZWNJ). The message quotes ``host``.
+            or an IDNA deviation character (ß, ς, ZWJ, ZWNJ) or another character that IDNA
+            2003 and UTS 46 encode differently. The message quotes ``host``.
     """
-    return _normalize_name(host, "host")
+    if type(host) is not str:  # str subclasses are not cached (their hash may differ)
+        return _normalize_name(host, "host")
+    return _normalize_host_cached(host)
 
 
 def normalize_pattern(pattern: str) -> str:
@@ -325,6 +335,8 @@ def normalize_pattern(pattern: str) -> str:
     """
     if not isinstance(pattern, str):
         raise PolicyError(f"a pattern must be text, got {type(pattern).__name__}")
+    if pattern[:2].translate(_DOTS) == "*.":
+        pattern = "*." + pattern[2:]  # "*。example.com": an IDNA 2003 dot after the star
     if pattern.startswith("**"):
         _fail(
             "pattern",
@@ -571,6 +583,18 @@ class PinSet:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"PinSet is immutable: cannot delete {name!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle rebuild through __init__ (attributes cannot be set).
+        options = {
+            "backup_pins": self.backup_pins,
+            "include_subdomains": self.include_subdomains,
+            "expires": self.expires,
+            "enforce": self.enforce,
+            "report_uris": self.report_uris,
+            "allow_single_pin": self.allow_single_pin,
+        }
+        return (_rebuild_pin_set, (self.pins, options))
+
     def _key(self) -> tuple[object, ...]:
         return (
             self.pins,
@@ -699,7 +723,10 @@ class PinPolicy:
         Raises:
             PolicyError: ``hostname`` cannot be normalised (see :func:`normalize_host`).
         """
-        host = normalize_host(hostname)
+        return self._lookup(normalize_host(hostname))
+
+    def _lookup(self, host: str) -> tuple[str, PinSet] | None:
+        """:meth:`match` for a host name that :func:`normalize_host` returned."""
         table = self.pin_sets
         exact = table.get(host)
         if exact is not None:
@@ -751,6 +778,9 @@ class PinPolicy:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_policy, (dict(self.pin_sets), self.unknown_hosts, self.expired))
+
     def __repr__(self) -> str:
         options = ""
         if self.unknown_hosts != "allow":
@@ -758,3 +788,17 @@ class PinPolicy:
         if self.expired != "allow":
             options += f", expired={self.expired!r}"
         return f"PinPolicy({dict(self.pin_sets)!r}{options})"
+
+
+def _rebuild_pin_set(pins: tuple[Pin, ...], options: dict[str, Any]) -> PinSet:
+    """Unpickle a :class:`PinSet`."""
+    return PinSet(pins, **options)
+
+
+def _rebuild_policy(
+    pin_sets: dict[str, PinSet],
+    unknown_hosts: Literal["allow", "reject"],
+    expired: Literal["allow", "reject"],
+) -> PinPolicy:
+    """Unpickle a :class:`PinPolicy`."""
+    return PinPolicy(pin_sets, unknown_hosts=unknown_hosts, expired=expired)

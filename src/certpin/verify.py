@@ -3,8 +3,9 @@
 This module is pure (no I/O, no sockets, no :mod:`ssl`): the TLS layer (:mod:`certpin.tls`)
 hands it the chain OpenSSL *verified* and acts on the verdict. Decisions, in this order:
 
-1. no host name (None or ``''``) or one that cannot be normalised (e.g. a Unicode name with an
-   IDNA deviation character): ``UNKNOWN_HOST``, **failed** whatever the policy says;
+1. no host name (None or ``''``) or one that cannot be normalised (e.g. ``127.1``, or a Unicode
+   name with ß or another character that IDNA 2003 and UTS 46 encode differently, see
+   :mod:`certpin.policy`): ``UNKNOWN_HOST``, **failed** whatever the policy says;
 2. no pattern covers the host: ``NOT_PINNED`` (passes), or ``UNKNOWN_HOST`` (fails) when the
    policy has ``unknown_hosts="reject"``;
 3. the most specific pin set has expired (``now >= expires``): ``EXPIRED``; a warning is logged
@@ -29,8 +30,9 @@ import enum
 import functools
 import hashlib
 import logging
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -38,7 +40,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from .errors import PolicyError, escape
-from .pins import Pin
+from .pins import Pin, _quiet_cryptography
 from .policy import PinPolicy, PinSet, normalize_host
 
 __all__ = [
@@ -47,9 +49,12 @@ __all__ = [
     "Verdict",
     "chain_pins",
     "check",
+    "failure_message",
 ]
 
 logger = logging.getLogger("certpin")
+
+_MAX_SHOWN = 300  # characters of an invalid host name kept in a verdict
 
 #: Bound of the per-certificate pin cache (entries; each holds one DER certificate).
 CHAIN_PINS_CACHE_SIZE = 1024
@@ -98,7 +103,7 @@ class Verdict:
     pin_set: PinSet | None = None
     matched_pin: Pin | None = None
     matched_position: int | None = None
-    chain: tuple[bytes, ...] = ()
+    chain: tuple[bytes, ...] = field(default=(), repr=False)  # DER is long: left out of repr
     message: str = ""
 
 
@@ -117,6 +122,9 @@ class PinEvent:
         verified_chain: the chain OpenSSL verified, DER, leaf first.
         error: the error text, or None.
         time: when it happened, aware UTC.
+
+    Raises:
+        ValueError: on construction, for another ``kind`` or a naive ``time``.
     """
 
     kind: str
@@ -128,24 +136,44 @@ class PinEvent:
     error: str | None
     time: datetime
 
+    def __post_init__(self) -> None:
+        if self.kind not in PIN_EVENT_KINDS:
+            raise ValueError(
+                f"PinEvent kind must be one of {', '.join(PIN_EVENT_KINDS)}, got {self.kind!r}"
+            )
+        if not isinstance(self.time, datetime) or self.time.utcoffset() is None:
+            raise ValueError("PinEvent time must be an aware datetime (UTC)")
+
+
+#: The values of :attr:`PinEvent.kind`.
+PIN_EVENT_KINDS = ("pin-mismatch", "report-only-mismatch", "certificate-invalid")
+
+
+# catch_warnings (inside _quiet_cryptography) swaps process-wide state: one thread at a time.
+_quiet_lock = threading.Lock()
+
 
 @functools.lru_cache(maxsize=CHAIN_PINS_CACHE_SIZE)
 def _chain_pins(der: bytes) -> tuple[Pin | None, Pin, str]:
     cert_pin = Pin("cert", hashlib.sha256(der).digest())
-    try:
-        cert = x509.load_der_x509_certificate(der)
-    except (ValueError, UnsupportedAlgorithm, Warning):
-        return None, cert_pin, "<certificate that cannot be parsed>"
-    try:
-        subject = escape(cert.subject.rfc4514_string())
-    except (ValueError, UnsupportedAlgorithm, Warning):
-        subject = "<subject that cannot be decoded>"
-    try:
-        spki = cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    except (ValueError, UnsupportedAlgorithm, TypeError, Warning):
-        return None, cert_pin, subject
+    # cryptography warns about real-world quirks (a root with serial number 0 in certifi's
+    # bundle); under ``python -W error`` the warning would be raised and the SPKI pin lost.
+    # This runs once per distinct certificate (the result is cached).
+    with _quiet_lock, _quiet_cryptography():
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except (ValueError, UnsupportedAlgorithm):
+            return None, cert_pin, "<certificate that cannot be parsed>"
+        try:
+            subject = escape(cert.subject.rfc4514_string()) or "<empty subject>"
+        except (ValueError, UnsupportedAlgorithm):
+            subject = "<subject that cannot be decoded>"
+        try:
+            spki = cert.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        except (ValueError, UnsupportedAlgorithm, TypeError):
+            return None, cert_pin, subject
     return Pin("spki", hashlib.sha256(spki).digest()), cert_pin, subject
 
 
@@ -284,12 +312,17 @@ def check(
 
     Raises:
         ValueError: ``now`` is naive.
-        TypeError: ``now`` is not a datetime, ``policy`` is not a PinPolicy, or an element of
-            ``chain_der`` is not bytes-like.
+        TypeError: ``now`` is not a datetime, ``policy`` is not a PinPolicy, ``chain_der`` is
+            a single bytes object, or an element of it is not bytes-like.
     """
     if not isinstance(policy, PinPolicy):
         raise TypeError(f"policy must be a PinPolicy, got {type(policy).__name__}")
     moment = _now(now)
+    if isinstance(chain_der, bytes | bytearray | memoryview | str):
+        raise TypeError(
+            "chain_der must be a sequence of DER certificates (leaf first), not one "
+            f"{type(chain_der).__name__} object"
+        )
     chain = tuple(der if isinstance(der, bytes) else _as_bytes(der) for der in chain_der)
 
     if hostname is None or hostname == "":
@@ -306,9 +339,11 @@ def check(
         )
     try:
         host = normalize_host(hostname)
-        found = policy.match(host)
+        found = policy._lookup(host)
     except PolicyError as exc:
         shown = escape(hostname) if isinstance(hostname, str) else repr(hostname)
+        if len(shown) > _MAX_SHOWN:
+            shown = shown[:_MAX_SHOWN] + "..."
         return Verdict(
             Outcome.UNKNOWN_HOST,
             shown,
