@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import trustme
+from hypothesis import given
+from hypothesis import strategies as st
 
 import certpin
 from certpin import Pin, PinMismatchError, PinPolicy, PinSet, spki_pin
@@ -732,3 +734,22 @@ def test_silent_collector_is_abandoned_at_the_deadline(
             elapsed = time.monotonic() - start
     assert 0.4 < elapsed < 2.0
     assert any("TimeoutError" in r.getMessage() for r in caplog.records)
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="@/?#[]:"), min_size=1,
+                max_size=12)
+
+
+@given(user=_TEXT, password=_TEXT, query=_TEXT, fragment=_TEXT,
+       host=st.sampled_from(["collector.test", "127.0.0.1", "[::1]"]),
+       port=st.one_of(st.none(), st.integers(1, 65535)),
+       path=st.sampled_from(["", "/", "/r", "/a/b"]))
+def test_redact_uri_never_shows_userinfo_query_or_fragment(
+    user: str, password: str, query: str, fragment: str, host: str, port: int | None,
+    path: str,
+) -> None:
+    netloc = host if port is None else f"{host}:{port}"
+    uri = f"https://SECRETU{user}:SECRETP{password}@{netloc}{path}?SECRETQ{query}#SECRETF{fragment}"
+    shown = redact_uri(uri)
+    assert "SECRET" not in shown
+    assert shown == f"https://{netloc}{path}"
+    assert shown.isprintable()
