@@ -437,6 +437,28 @@ def test_collector_down_request_fails_fast_and_logs_without_secrets(
         assert secret not in text
 
 
+def test_report_uri_userinfo_is_never_sent_and_query_is_kept(
+    ca: trustme.CA, attacker_ca: trustme.CA, attacker: RecordingTLSServer,
+    collector: ReportCollector, caplog: pytest.LogCaptureFixture,
+) -> None:
+    uri = f"http://alice:hunter2@127.0.0.1:{collector.port}/report?key=k3y"
+    policy = PinPolicy({"pinned.test": pin_set(ca, report_uris=[uri])})
+    ctx = create_ssl_context(policy, cadata=trust(ca, attacker_ca))
+    with caplog.at_level(logging.DEBUG, logger="certpin"), local_names("pinned.test"):
+        for _ in range(2):  # the second one is deduplicated (a debug line names the URI)
+            with pytest.raises(PinMismatchError):
+                get(ctx, attacker.port)
+        assert flush(10)
+    [(path, headers, _)] = collector.posts
+    assert path == "/report?key=k3y"
+    assert {k.lower() for k in headers} == {
+        "host", "content-type", "content-length", "connection", "user-agent"}
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"http://127.0.0.1:{collector.port}/report" in text
+    for secret in ("alice", "hunter2", "k3y"):
+        assert secret not in text
+
+
 def test_collector_sleeping_does_not_delay_the_failure(
     ca: trustme.CA, attacker_ca: trustme.CA, attacker: RecordingTLSServer,
 ) -> None:

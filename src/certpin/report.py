@@ -35,7 +35,9 @@ Delivery guarantees (best effort, at most once):
   asyncio applications are fine with it: the thread never touches the event loop.
 * Each POST has a total deadline of :data:`TIMEOUT` seconds (connect, TLS, send, status line);
   the body is capped at :data:`MAX_BODY` bytes (chains are cut to their leaf, then the report is
-  dropped); no cookies, no ``Authorization`` (userinfo in a report URI is ignored), no redirects
+  dropped); the request target is the URI's path and query (a collector may want a key
+  there; logs never show it); no cookies, no ``Authorization`` (userinfo in a report URI is
+  ignored), no redirects
   (only the status line is read; a 3xx is logged as a failure), no proxy (``HTTPS_PROXY`` and
   friends are not consulted), ``Connection: close``. One sender thread means a slow collector
   holds the others back by up to :data:`TIMEOUT` a report (they wait in the bounded queue).
@@ -508,7 +510,8 @@ class _Sender:
                 _tighten(sock, deadline)
                 conn.sock = sock = context.wrap_socket(sock, server_hostname=host)
             _tighten(sock, deadline)
-            conn.putrequest("POST", parts.path or "/", skip_accept_encoding=True)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            conn.putrequest("POST", target, skip_accept_encoding=True)
             conn.putheader("Content-Type", "application/json")
             conn.putheader("Content-Length", str(len(delivery.body)))
             conn.putheader("Connection", "close")
