@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import sys
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _emit(line: str, stream: Any) -> None:
-    with _print_lock:
+    with _print_lock, contextlib.suppress(ValueError):  # a closed stream at shutdown
         print(line, file=stream, flush=True)
 
 
@@ -101,7 +102,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = _refuse
 
 
-class _Server6(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # one line, never a traceback (e.g. a client that disconnects mid-request)
+        exc = sys.exc_info()[1]
+        _emit(f"certpin collect: request from {client_address[0]} failed: "
+              f"{escape(f'{type(exc).__name__}: {exc}')}", sys.stderr)
+
+
+class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
@@ -121,11 +132,8 @@ def run(args: argparse.Namespace) -> int:
     class Handler(_Handler):
         max_body = args.max_body
 
-    server_class: type[ThreadingHTTPServer] = (
-        _Server6 if ":" in args.host else ThreadingHTTPServer
-    )
+    server_class: type[_Server] = _Server6 if ":" in args.host else _Server
     server = server_class((args.host, args.port), Handler)
-    server.daemon_threads = True
     host, port = str(server.server_address[0]), int(server.server_address[1])
     shown = f"[{host}]" if ":" in host else host
     _emit(f"certpin collect: listening on http://{shown}:{port}/ (Ctrl-C to stop)", sys.stderr)
