@@ -136,10 +136,13 @@ def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
         failure, never as "nothing to check".
     """
     inner = getattr(conn, "_sslobj", None)
-    if inner is None:
+    if inner is None:  # not connected, closed, or unwrapped
         return []
-    getter = getattr(inner, "get_verified_chain", None)
-    if getter is None:  # pragma: no cover - every supported Python has it
+    # 3.13+: the public method (DER bytes); 3.10-3.12: the private one on the _ssl object.
+    getter = getattr(conn, "get_verified_chain", None) or getattr(
+        inner, "get_verified_chain", None
+    )
+    if getter is None:  # pragma: no cover - every supported Python has one of them
         return []
     try:
         return _der_list(getter())
@@ -150,8 +153,12 @@ def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
 def _served_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> tuple[bytes, ...]:
     """The chain the server sent (for violation reports only: never matched against pins)."""
     inner = getattr(conn, "_sslobj", None)
-    getter = getattr(inner, "get_unverified_chain", None)
-    if getter is None:
+    if inner is None:
+        return ()
+    getter = getattr(conn, "get_unverified_chain", None) or getattr(
+        inner, "get_unverified_chain", None
+    )
+    if getter is None:  # pragma: no cover
         return ()
     try:
         return tuple(_der_list(getter()))
