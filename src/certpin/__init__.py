@@ -7,6 +7,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 
 from .backup import BackupKey, generate_backup_key
 from .config import dump_policy, dumps_policy, load_policy, loads_policy
+from .context import create_ssl_context
 from .errors import (
     CertificateError,
     CertpinError,
@@ -22,6 +23,7 @@ from .lint import lint_policy
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
 from .policy import PinPolicy, PinSet
 from .probe import FetchedChain, fetch_chain
+from .report import ViolationReport, make_reporter
 from .verify import Outcome, PinEvent, Verdict, check
 
 __version__ = "0.1.0"
@@ -44,10 +46,12 @@ __all__ = [
     "PolicyError",
     "ProbeError",
     "Verdict",
+    "ViolationReport",
     "__version__",
     "cert_pin",
     "check",
     "check_policy",
+    "create_ssl_context",
     "dump_policy",
     "dumps_policy",
     "fetch_chain",
@@ -56,6 +60,7 @@ __all__ = [
     "load_certificates",
     "load_policy",
     "loads_policy",
+    "make_reporter",
     "parse_pin",
     "spki_pin",
 ]

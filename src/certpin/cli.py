@@ -24,6 +24,7 @@ __all__ = ["main"]
 
 #: command name -> module under certpin.commands
 COMMANDS: dict[str, str] = {
+    "collect": "collect",
     "demo": "demo",
     "pins": "pins",
     "check": "check",

@@ -4,7 +4,9 @@ The demo creates a fresh test CA, starts an embedded HTTPS server on 127.0.0.1 w
 from it, and then runs its steps in order, each printing what it does:
 
 1. ``obtain``: get the server's pins with :func:`certpin.fetch_chain` (the code a user runs);
-2. ``public root``: compute ISRG Root X1's SPKI pin from certifi's bundle and compare it with the
+2. ``enforce``: a pinned request succeeds, then the same request to an impostor whose certificate
+   comes from a second CA the client also trusts is refused, and the impostor received zero bytes;
+3. ``public root``: compute ISRG Root X1's SPKI pin from certifi's bundle and compare it with the
    published value.
 
 To add a step, write ``def step_x(env: DemoEnv) -> bool`` (print what happens, return whether it
@@ -115,9 +117,21 @@ def step_public_root(env: DemoEnv) -> bool:
     return computed == ISRG_ROOT_X1_PIN
 
 
+def step_enforce(env: DemoEnv) -> bool:
+    """A pinned request succeeds; the same request to a trusted-CA impostor is refused."""
+    from .._demo_enforce import run_enforcement_demo
+
+    return run_enforcement_demo(
+        ca=env.ca, port=env.server.port, host=SERVER_NAME, say=env.say, pins=env.pins,
+        server_class=DemoServer, server_context=server_context,
+    )
+
+
 #: the demo's steps, in order: (title, step). Later features insert theirs here.
 STEPS: list[tuple[str, Callable[[DemoEnv], bool]]] = [
     ("Obtain the pins of a live server (certpin.fetch_chain)", step_obtain),
+    ("Enforce the pins: a pinned request, then an impostor (certpin.create_ssl_context)",
+     step_enforce),
     ("Pin of a real public root shipped with certifi", step_public_root),
 ]
 

@@ -1,0 +1,773 @@
+"""The TLS glue: a pinning :class:`ssl.SSLContext` and access to the verified chain.
+
+This is the only module of certpin that touches :mod:`ssl` internals. It builds on the pure core
+(:mod:`certpin.policy`, :mod:`certpin.verify`) and takes its reporter as an injected callable.
+
+How pins are enforced
+---------------------
+:func:`pinning_context` returns an :class:`ssl.SSLContext` (a :class:`PinningSSLContext`) whose
+sockets (:class:`PinnedSSLSocket`, the ``wrap_socket`` path used by ``http.client``, urllib3,
+requests, httpx, websockets' sync client) and memory-BIO objects (:class:`PinnedSSLObject`, the
+``wrap_bio`` path used by asyncio, anyio, aiohttp, httpx's async client) run, right after
+OpenSSL's handshake and certificate validation succeed and before any application byte is
+sent or read:
+
+1. a re-check that the context is still ``CERT_REQUIRED`` with ``check_hostname`` on and
+   ``OP_NO_RENEGOTIATION`` set (fail closed otherwise: under ``CERT_NONE`` OpenSSL still builds
+   a chain, and a forged leaf that names the pinned intermediate as its issuer would "match");
+2. a check that the session was not resumed and that a server name was given;
+3. :func:`certpin.verify.check` on the chain OpenSSL **verified** (:func:`verified_chain`), never
+   on the chain the server sent (an attacker can append the pinned certificate to what it
+   sends, CVE-2016-2402 in another library).
+
+On failure the socket is shut down and closed (an :class:`ssl.SSLObject` is marked failed:
+every later ``read``/``write`` raises) and :class:`certpin.PinMismatchError` is raised (a
+:class:`ssl.SSLCertVerificationError`, so every client reports it as a certificate error); for a
+context that was weakened, a resumed session or a missing server name, its base class
+:class:`certpin.PinValidationError` is raised instead.
+
+A client that skips ``do_handshake()`` (``do_handshake_on_connect=False``, then ``sendall``) does
+not escape: ``read``, ``write``, ``recv``, ``recv_into``, ``send`` and ``sendall`` run the handshake
+and the check first, so OpenSSL never handshakes implicitly inside ``SSL_write``.
+
+Known limits (by design, fail closed)
+-------------------------------------
+* **Session resumption.** OpenSSL keeps no verified chain for a resumed session (the chain is
+  not stored with the session), so a resumed connection (``session=`` passed to ``wrap_socket``
+  or ``wrap_bio``, ``session_reused`` true) always fails with :class:`PinValidationError`,
+  whatever the host. The clients certpin supports never resume automatically.
+* **Client certificates (mTLS)** are sent during the handshake, before any pin check can run;
+  on TLS 1.2 the client certificate travels in clear text. Prefer TLS 1.3
+  (``ctx.minimum_version = ssl.TLSVersion.TLSv1_3``) for pinned mTLS hosts.
+* **Python 3.13's VERIFY_X509_PARTIAL_CHAIN.** ``ssl.create_default_context()`` on 3.13+ sets
+  ``VERIFY_X509_PARTIAL_CHAIN``: when an intermediate certificate is itself in the trust store,
+  OpenSSL stops the verified chain at that intermediate, so the root does not appear in the
+  verified chain and a pin of the root alone does not match. Pin the leaf or intermediate key
+  as well (a backup pin), or clear the flag on a ``base`` context if you must pin roots only.
+* Code running in the same process can always defeat pinning (for instance by swapping
+  ``ssl.SSLContext`` methods); the hook only guarantees that the documented ways of weakening a
+  context (``verify_mode``, ``check_hostname``, ``options``, ``sslsocket_class``) raise, and that
+  a context weakened behind its back through the C-level descriptors fails closed.
+"""
+
+from __future__ import annotations
+
+import _ssl
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from .errors import PinMismatchError, PinValidationError, PolicyError, escape
+from .policy import PinPolicy
+from .verify import Outcome, PinEvent, Verdict, check
+
+__all__ = [
+    "PinnedSSLObject",
+    "PinnedSSLSocket",
+    "PinningSSLContext",
+    "Reporter",
+    "pinning_context",
+    "verified_chain",
+]
+
+log = logging.getLogger("certpin")
+
+#: What the TLS layer hands a pin event to (see :mod:`certpin.report`).
+Reporter = Callable[[PinEvent], None]
+
+# Used to turn 3.11/3.12 ``_ssl.Certificate`` objects into DER bytes.
+_ENCODING_DER: Final[int] = int(getattr(_ssl, "ENCODING_DER", 2))
+
+#: Passing verdicts remembered per context (see PinningSSLContext._certpin_check).
+VERDICT_CACHE_SIZE: Final = 256
+
+_UNCHECKED: Final = 0
+_PASSED: Final = 1
+_FAILED: Final = 2
+
+# The C-level descriptors under ssl.SSLContext's Python properties: reading through them cannot
+# be fooled by an override further down the class hierarchy.
+_CBase: Any = ssl.SSLContext.__mro__[1]
+
+
+def _real_verify_mode(ctx: ssl.SSLContext) -> int:
+    return int(_CBase.verify_mode.__get__(ctx))
+
+
+def _real_check_hostname(ctx: ssl.SSLContext) -> bool:
+    return bool(_CBase.check_hostname.__get__(ctx))
+
+
+def _real_options(ctx: ssl.SSLContext) -> int:
+    return int(_CBase.options.__get__(ctx))
+
+
+def _der_list(chain: Any) -> list[bytes]:
+    if not chain:
+        return []
+    out: list[bytes] = []
+    for cert in chain:
+        if isinstance(cert, bytes | bytearray):
+            out.append(bytes(cert))
+        else:  # _ssl.Certificate (3.10-3.12)
+            out.append(bytes(cert.public_bytes(_ENCODING_DER)))
+    return out
+
+
+def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
+    """Return the chain OpenSSL verified for ``conn``, as DER certificates, leaf first.
+
+    Uses ``get_verified_chain()`` (public on Python 3.13+, returning DER bytes; on 3.11/3.12 the
+    private ``_sslobj.get_verified_chain()``, returning ``_ssl.Certificate`` objects or None,
+    converted here to DER).
+
+    Args:
+        conn: a handshaken :class:`ssl.SSLSocket` or :class:`ssl.SSLObject` (client side).
+
+    Returns:
+        ``list[bytes]``: DER certificates from the leaf to the trust anchor (or to the trusted
+        certificate where OpenSSL stopped, see ``VERIFY_X509_PARTIAL_CHAIN`` in the module
+        docstring). ``[]`` when there is none: no handshake yet, a closed socket, a resumed
+        session, or a handshake made without verification. Callers must treat ``[]`` as a
+        failure, never as "nothing to check".
+    """
+    inner = getattr(conn, "_sslobj", None)
+    if inner is None:  # not connected, closed, or unwrapped
+        return []
+    # 3.13+: the public method (DER bytes); 3.10-3.12: the private one on the _ssl object.
+    getter = getattr(conn, "get_verified_chain", None) or getattr(
+        inner, "get_verified_chain", None
+    )
+    if getter is None:  # pragma: no cover - every supported Python has one of them
+        return []
+    try:
+        return _der_list(getter())
+    except (ValueError, OSError):
+        return []
+
+
+def _served_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> tuple[bytes, ...]:
+    """The chain the server sent (for violation reports only: never matched against pins)."""
+    inner = getattr(conn, "_sslobj", None)
+    if inner is None:
+        return ()
+    getter = getattr(conn, "get_unverified_chain", None) or getattr(
+        inner, "get_unverified_chain", None
+    )
+    if getter is None:  # pragma: no cover
+        return ()
+    try:
+        return tuple(_der_list(getter()))
+    except (ValueError, OSError):
+        return ()
+
+
+def _hostname_of(conn: ssl.SSLSocket | ssl.SSLObject) -> str:
+    name = conn.server_hostname
+    if isinstance(name, bytes):  # pragma: no cover - ssl always stores str
+        name = name.decode("ascii", "replace")
+    return name or ""
+
+
+def _port_of(conn: ssl.SSLSocket | ssl.SSLObject) -> int | None:
+    if isinstance(conn, socket.socket):
+        with contextlib.suppress(OSError, IndexError, TypeError):
+            return int(conn.getpeername()[1])
+    return None
+
+
+def _failure(hostname: str, reason: str) -> PinValidationError:
+    return PinValidationError(
+        f"Certificate pinning failure for {escape(hostname or '<no server name>')}: {reason}"
+    )
+
+
+def _context_of(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
+    ctx = conn.context
+    if not isinstance(ctx, PinningSSLContext):
+        raise _failure(
+            _hostname_of(conn),
+            "the connection's context was replaced by one that does not enforce pins",
+        )
+    return ctx
+
+
+def _check_strength(ctx: ssl.SSLContext, hostname: str) -> None:
+    """Fail closed unless ``ctx`` verifies certificates and host names and refuses renegotiation."""
+    if _real_verify_mode(ctx) != ssl.CERT_REQUIRED:
+        raise _failure(
+            hostname,
+            "the pinning context's verify_mode was lowered below CERT_REQUIRED; "
+            "pins are only matched on a chain OpenSSL verified",
+        )
+    if not _real_check_hostname(ctx):
+        raise _failure(
+            hostname,
+            "check_hostname was turned off on the pinning context; "
+            "pins are only matched after the host name was verified",
+        )
+    if not _real_options(ctx) & ssl.OP_NO_RENEGOTIATION:
+        raise _failure(hostname, "OP_NO_RENEGOTIATION was cleared on the pinning context")
+
+
+def _precheck(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
+    ctx = _context_of(conn)
+    hostname = _hostname_of(conn)
+    if conn.server_side:
+        raise _failure(hostname, "a pinning context cannot be used on the server side")
+    if not hostname:
+        raise _failure(hostname, "no server_hostname was given, so there is no host to check")
+    _check_strength(ctx, hostname)
+    return ctx
+
+
+def _event(
+    ctx: PinningSSLContext,
+    kind: str,
+    conn: ssl.SSLSocket | ssl.SSLObject,
+    *,
+    hostname: str,
+    verdict: Verdict | None,
+    verified: tuple[bytes, ...],
+    error: str | None,
+) -> PinEvent | None:
+    """The event for the reporter (None without one); read while the connection is open."""
+    if ctx.reporter is None:
+        return None
+    try:
+        return PinEvent(
+            kind=kind,
+            hostname=hostname,
+            port=_port_of(conn),
+            verdict=verdict,
+            served_chain=_served_chain(conn),
+            verified_chain=verified,
+            error=error,
+            time=datetime.now(UTC),
+        )
+    except Exception:  # reporting must never break (or weaken) the connection
+        log.exception("certpin: could not build the pin event; not reported")
+        return None
+
+
+def _deliver(ctx: PinningSSLContext, event: PinEvent | None) -> None:
+    """Hand ``event`` to the reporter; its exceptions are logged and ignored."""
+    reporter = ctx.reporter
+    if event is None or reporter is None:
+        return
+    try:
+        reporter(event)
+    except Exception:
+        log.exception("certpin: the pin event reporter raised; ignored")
+
+
+def _deliver_attached(ctx: PinningSSLContext, exc: BaseException) -> None:
+    _deliver(ctx, getattr(exc, "certpin_event", None))
+
+
+def _is_pinned(policy: PinPolicy, hostname: str) -> bool:
+    try:
+        return policy.pin_set_for(hostname) is not None
+    except (ValueError, PolicyError):
+        return False
+
+
+def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> None:
+    """Run right after a successful handshake; raises on any failure (the caller closes)."""
+    hostname = _hostname_of(conn)
+    if not hostname:
+        raise _failure(hostname, "no server_hostname was given, so there is no host to check")
+    _check_strength(ctx, hostname)
+    if conn.session_reused:
+        raise _failure(
+            hostname,
+            "the TLS session was resumed; OpenSSL keeps no verified chain for a resumed "
+            "session, so the pins cannot be checked (certpin fails closed)",
+        )
+    chain = tuple(verified_chain(conn))
+    if not chain:
+        raise _failure(hostname, "OpenSSL returned no verified certificate chain")
+    try:
+        verdict = ctx._certpin_check(hostname, chain)
+    except Exception as exc:
+        raise _failure(hostname, f"the pin check could not run: {escape(str(exc))}") from exc
+    if verdict.outcome == Outcome.REPORT_ONLY_MISMATCH:
+        _deliver(ctx, _event(
+            ctx, "report-only-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
+            verified=chain, error=verdict.message or None,
+        ))
+    if verdict.passed:
+        return
+    message = verdict.message or f"Certificate pinning failure for {escape(hostname)}"
+    expected = verdict.pin_set.all_pins if verdict.pin_set is not None else ()
+    error = PinMismatchError(
+        message,
+        hostname=verdict.hostname,
+        expected=expected,
+        chain=verdict.chain or chain,
+    )
+    # Delivered by the caller once the connection is closed (close, report, raise).
+    error.certpin_event = _event(  # type: ignore[attr-defined]
+        ctx, "pin-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
+        verified=chain, error=message,
+    )
+    raise error
+
+
+def _on_verify_error(
+    conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext, exc: BaseException
+) -> None:
+    """OpenSSL rejected the certificate: attach a report event for pinned hosts.
+
+    The caller closes the connection, delivers the event, then re-raises ``exc``.
+    """
+    hostname = _hostname_of(conn)
+    if isinstance(exc, PinValidationError) or not _is_pinned(ctx.policy, hostname):
+        return
+    event = _event(
+        ctx, "certificate-invalid", conn, hostname=hostname, verdict=None, verified=(),
+        error=escape(str(exc)),
+    )
+    with contextlib.suppress(AttributeError, TypeError):
+        exc.certpin_event = event  # type: ignore[attr-defined]
+
+
+class PinnedSSLSocket(ssl.SSLSocket):
+    """An :class:`ssl.SSLSocket` that checks pins right after its handshake.
+
+    Created by :meth:`PinningSSLContext.wrap_socket`; never instantiate it directly.
+    ``read``/``write``/``recv``/``recv_into``/``send``/``sendall`` complete the handshake and the
+    pin check first when the socket was created with ``do_handshake_on_connect=False``.
+    """
+
+    _certpin_state: int = _UNCHECKED
+
+    def do_handshake(self, block: bool = False) -> None:
+        """Handshake (OpenSSL validates the certificate), then check the pins.
+
+        Raises:
+            PinMismatchError: no pin of the host's pin set is in the verified chain; the
+                socket is closed first.
+            PinValidationError: the context was weakened, the session was resumed, there is
+                no server name, or a previous check failed; the socket is closed first.
+            ssl.SSLCertVerificationError: OpenSSL rejected the certificate (reported as
+                ``certificate-invalid`` for pinned hosts).
+            ssl.SSLWantReadError, ssl.SSLWantWriteError: non-blocking socket, call again.
+        """
+        if self._certpin_state == _PASSED:
+            super().do_handshake(block)
+            return
+        try:
+            self._certpin_guard()
+            ctx = _precheck(self)
+        except PinValidationError:
+            self._certpin_fail()
+            raise
+        try:
+            super().do_handshake(block)
+        except ssl.SSLCertVerificationError as exc:
+            _on_verify_error(self, ctx, exc)
+            self._certpin_fail()
+            _deliver_attached(ctx, exc)
+            raise
+        try:
+            _postcheck(self, ctx)
+        except BaseException as exc:
+            self._certpin_fail()
+            _deliver_attached(ctx, exc)
+            raise
+        self._certpin_state = _PASSED
+
+    def _certpin_guard(self) -> None:
+        if self._certpin_state == _FAILED:
+            raise _failure(
+                _hostname_of(self), "this connection already failed its pin check and is closed"
+            )
+
+    def _certpin_fail(self) -> None:
+        self._certpin_state = _FAILED
+        with contextlib.suppress(OSError):
+            self.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.close()
+
+    def _certpin_ensure(self) -> None:
+        if self._certpin_state == _PASSED:
+            return
+        self._certpin_guard()
+        if self._sslobj is None:  # type: ignore[attr-defined]
+            return  # not connected: the stdlib raises as usual, nothing can be sent
+        self.do_handshake()
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        self._certpin_ensure()
+        return super().read(len, buffer)
+
+    def write(self, data: Any) -> int:
+        self._certpin_ensure()
+        return super().write(data)
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        self._certpin_ensure()
+        return super().recv(buflen, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        self._certpin_ensure()
+        return super().recv_into(buffer, nbytes, flags)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self._certpin_ensure()
+        return super().send(data, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._certpin_ensure()
+        super().sendall(data, flags)
+
+
+class PinnedSSLObject(ssl.SSLObject):
+    """An :class:`ssl.SSLObject` (memory BIO, asyncio) that checks pins after its handshake.
+
+    asyncio's ``SSLProtocol`` calls :meth:`do_handshake` until it stops raising
+    ``SSLWantReadError``; the pin check runs on the call that completes the handshake, and its
+    exception (an ``ssl.SSLError``) makes asyncio fail the connection and raise it from
+    ``open_connection``/``create_connection`` before any buffered write is sent.
+    """
+
+    _certpin_state: int = _UNCHECKED
+    _certpin_error: PinValidationError | None = None
+
+    def do_handshake(self) -> None:
+        """Handshake, then check the pins; same exceptions as :meth:`PinnedSSLSocket.do_handshake`.
+
+        After a failure the object refuses every further ``read``/``write``/``do_handshake``.
+        """
+        if self._certpin_state == _PASSED:
+            super().do_handshake()
+            return
+        try:
+            self._certpin_guard()
+            ctx = _precheck(self)
+        except PinValidationError:
+            self._certpin_state = _FAILED
+            raise
+        try:
+            super().do_handshake()
+        except ssl.SSLCertVerificationError as exc:
+            _on_verify_error(self, ctx, exc)
+            self._certpin_state = _FAILED
+            _deliver_attached(ctx, exc)
+            raise
+        try:
+            _postcheck(self, ctx)
+        except BaseException as exc:
+            self._certpin_state = _FAILED
+            _deliver_attached(ctx, exc)
+            raise
+        self._certpin_state = _PASSED
+
+    def _certpin_guard(self) -> None:
+        if self._certpin_state == _FAILED:
+            if self._certpin_error is not None:
+                raise self._certpin_error
+            raise _failure(
+                _hostname_of(self), "this connection already failed its pin check and is closed"
+            )
+
+    def _certpin_ensure(self) -> None:
+        if self._certpin_state != _PASSED:
+            self._certpin_guard()
+            self.do_handshake()
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        self._certpin_ensure()
+        return super().read(len, buffer)
+
+    def write(self, data: Any) -> int:
+        self._certpin_ensure()
+        return super().write(data)
+
+
+class PinningSSLContext(ssl.SSLContext):
+    """A client :class:`ssl.SSLContext` that enforces a :class:`certpin.PinPolicy`.
+
+    Build it with :func:`pinning_context` (or :func:`certpin.create_ssl_context`), not directly.
+    It behaves like any client context (load a client certificate, set ALPN, ciphers, minimum
+    version) except that it refuses to be weakened:
+
+    * ``verify_mode`` can only be ``CERT_REQUIRED`` and ``check_hostname`` only ``True``
+      (assigning the same value again is allowed: urllib3 does that);
+    * ``options`` must keep ``OP_NO_RENEGOTIATION``;
+    * ``sslsocket_class``/``sslobject_class`` are fixed.
+
+    Each of these raises :class:`certpin.PolicyError`.
+
+    Attributes:
+        policy: the :class:`certpin.PinPolicy` enforced.
+        reporter: the injected ``Callable[[PinEvent], None]`` or None.
+    """
+
+    _certpin_policy: PinPolicy
+    _certpin_reporter: Reporter | None
+    _certpin_verdicts: dict[tuple[str, tuple[bytes, ...]], Verdict]
+
+    def _certpin_check(self, hostname: str, chain: tuple[bytes, ...]) -> Verdict:
+        """:func:`certpin.verify.check`, remembering passing verdicts that cannot change.
+
+        A passing ``matched`` or ``not-pinned`` verdict for a pin set without expiry depends
+        only on (policy, host name, verified chain), and the policy is immutable, so it is kept
+        (at most :data:`VERDICT_CACHE_SIZE` entries per context, then the cache starts over).
+        Failures, report-only mismatches and pin sets with an expiry are checked every time.
+        Saves most of the check's cost on a freshly handshaken connection (see bench/).
+        """
+        key = (hostname, chain)
+        verdicts = self._certpin_verdicts
+        cached = verdicts.get(key)
+        if cached is not None:
+            return cached
+        verdict = check(self._certpin_policy, hostname, chain)
+        if (
+            verdict.passed
+            and verdict.outcome in (Outcome.MATCHED, Outcome.NOT_PINNED)
+            and (verdict.pin_set is None or verdict.pin_set.expires is None)
+        ):
+            if len(verdicts) >= VERDICT_CACHE_SIZE:
+                verdicts.clear()
+            verdicts[key] = verdict
+        return verdict
+
+    @property
+    def policy(self) -> PinPolicy:
+        return self._certpin_policy
+
+    @property
+    def reporter(self) -> Reporter | None:
+        return self._certpin_reporter
+
+    @property
+    def sslsocket_class(self) -> type[ssl.SSLSocket]:
+        return PinnedSSLSocket
+
+    @sslsocket_class.setter
+    def sslsocket_class(self, value: type[ssl.SSLSocket]) -> None:
+        raise PolicyError("the socket class of a pinning context cannot be replaced")
+
+    @property
+    def sslobject_class(self) -> type[ssl.SSLObject]:
+        return PinnedSSLObject
+
+    @sslobject_class.setter
+    def sslobject_class(self, value: type[ssl.SSLObject]) -> None:
+        raise PolicyError("the SSLObject class of a pinning context cannot be replaced")
+
+    @property
+    def verify_mode(self) -> ssl.VerifyMode:
+        return ssl.VerifyMode(_real_verify_mode(self))
+
+    @verify_mode.setter
+    def verify_mode(self, value: int) -> None:
+        if value != ssl.CERT_REQUIRED:
+            raise PolicyError(
+                f"cannot set verify_mode to {value!r} on a pinning context: pins are only "
+                "matched on a chain OpenSSL verified, so it stays CERT_REQUIRED"
+            )
+        _CBase.verify_mode.__set__(self, value)
+
+    @property
+    def check_hostname(self) -> bool:
+        return _real_check_hostname(self)
+
+    @check_hostname.setter
+    def check_hostname(self, value: bool) -> None:
+        if not value:
+            raise PolicyError(
+                "cannot turn check_hostname off on a pinning context: pins are only matched "
+                "after OpenSSL verified the host name"
+            )
+        _CBase.check_hostname.__set__(self, True)
+
+    @property
+    def options(self) -> ssl.Options:
+        return ssl.Options(_real_options(self))
+
+    @options.setter
+    def options(self, value: int) -> None:
+        if not value & ssl.OP_NO_RENEGOTIATION:
+            raise PolicyError(
+                "cannot clear OP_NO_RENEGOTIATION on a pinning context: a renegotiation "
+                "would present a certificate that no pin check sees"
+            )
+        _CBase.options.__set__(self, value)
+
+    def wrap_socket(  # noqa: PLR0917 (the signature of ssl.SSLContext.wrap_socket)
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        """:meth:`ssl.SSLContext.wrap_socket`, refusing weak settings before the handshake.
+
+        Raises:
+            PinValidationError: ``server_side`` is true, ``server_hostname`` is None or empty,
+                or the context was weakened through the C-level descriptors; ``sock`` is
+                closed first (as the stdlib does when a handshake fails).
+            PinMismatchError: (during the handshake, when ``do_handshake_on_connect``).
+        """
+        try:
+            self._certpin_precheck(server_side, server_hostname)
+        except PinValidationError:
+            with contextlib.suppress(OSError):
+                sock.close()
+            raise
+        return super().wrap_socket(
+            sock,
+            server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname,
+            session=session,
+        )
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        """:meth:`ssl.SSLContext.wrap_bio`, refusing weak settings; pins checked at handshake.
+
+        A context weakened behind its back does not raise here but makes the returned object
+        fail its first ``do_handshake``/``read``/``write``: asyncio creates the object while
+        setting up the transport, where an exception would leak the socket, and it reports a
+        handshake error cleanly.
+
+        Raises:
+            PinValidationError: ``server_side`` is true or ``server_hostname`` is None or empty.
+        """
+        self._certpin_precheck(server_side, server_hostname, strength=False)
+        name = _as_text(server_hostname)
+        weak: PinValidationError | None = None
+        try:
+            _check_strength(self, name)
+        except PinValidationError as exc:
+            weak = exc
+        obj = super().wrap_bio(
+            incoming,
+            outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            session=session,
+        )
+        if weak is not None and isinstance(obj, PinnedSSLObject):
+            obj._certpin_state = _FAILED
+            obj._certpin_error = weak
+        return obj
+
+    def _certpin_precheck(
+        self, server_side: bool, server_hostname: str | bytes | None, *, strength: bool = True
+    ) -> None:
+        name = _as_text(server_hostname)
+        if server_side:
+            raise _failure(name, "a pinning context cannot be used on the server side")
+        if not name:
+            raise _failure(name, "no server_hostname was given, so there is no host to check")
+        if strength:
+            _check_strength(self, name)
+
+
+def _as_text(name: str | bytes | None) -> str:
+    if isinstance(name, bytes):
+        return name.decode("ascii", "replace")
+    return name or ""
+
+
+def _validate_base(ctx: ssl.SSLContext) -> None:
+    if isinstance(ctx, PinningSSLContext):
+        raise PolicyError("base is already a pinning context; build a new ssl.SSLContext")
+    if type(ctx) is not ssl.SSLContext:
+        raise PolicyError(
+            f"base must be a plain ssl.SSLContext (e.g. from ssl.create_default_context()), "
+            f"not {type(ctx).__module__}.{type(ctx).__qualname__}"
+        )
+    if ctx.protocol == ssl.PROTOCOL_TLS_SERVER:
+        raise PolicyError("base is a server context (PROTOCOL_TLS_SERVER); pins need a client one")
+    if ctx.verify_mode != ssl.CERT_REQUIRED or not ctx.check_hostname:
+        raise PolicyError(
+            "base must verify certificates and host names (verify_mode CERT_REQUIRED and "
+            f"check_hostname True), got verify_mode={ctx.verify_mode!r}, "
+            f"check_hostname={ctx.check_hostname!r}: pinning adds to validation, never "
+            "replaces it"
+        )
+
+
+def _adopt(ctx: ssl.SSLContext, policy: PinPolicy, reporter: Reporter | None) -> PinningSSLContext:
+    _validate_base(ctx)
+    ctx.options |= ssl.OP_NO_RENEGOTIATION
+    ctx.__class__ = PinningSSLContext
+    pinning: PinningSSLContext = ctx  # type: ignore[assignment]
+    pinning._certpin_policy = policy
+    pinning._certpin_reporter = reporter
+    pinning._certpin_verdicts = {}
+    return pinning
+
+
+def pinning_context(
+    policy: PinPolicy,
+    *,
+    cafile: str | None = None,
+    capath: str | None = None,
+    cadata: str | bytes | None = None,
+    base: ssl.SSLContext | None = None,
+    reporter: Reporter | None = None,
+) -> ssl.SSLContext:
+    """Return a client :class:`ssl.SSLContext` that validates certificates and enforces ``policy``.
+
+    Without ``base`` the context is :func:`ssl.create_default_context` (``cafile``, ``capath``,
+    ``cadata`` are handed to it, replacing the default trust store when given): the stdlib's
+    protocol floor, ciphers and (3.13+) strict verification flags, plus
+    ``OP_NO_RENEGOTIATION``.
+
+    With ``base``, that very object is **adopted**: an :class:`ssl.SSLContext` cannot be copied
+    (a loaded client certificate, TLS 1.3 cipher suites, ALPN are not readable back), so
+    ``base`` keeps all its settings and trust, gets ``OP_NO_RENEGOTIATION``, and its class is
+    changed to :class:`PinningSSLContext` in place. The returned object *is* ``base``: from now
+    on every connection made through it, anywhere, enforces ``policy`` and it can no longer be
+    weakened. ``cafile``/``capath``/``cadata`` are then loaded in addition to its trust store.
+    Client certificates may also be loaded later with ``load_cert_chain`` on the result.
+
+    Args:
+        policy: the :class:`certpin.PinPolicy` to enforce.
+        cafile, capath, cadata: trust anchors, as for :meth:`ssl.SSLContext.load_verify_locations`.
+        base: a plain client :class:`ssl.SSLContext` (not a subclass) with ``verify_mode``
+            ``CERT_REQUIRED`` and ``check_hostname`` on.
+        reporter: called with a :class:`certpin.verify.PinEvent` for each pin mismatch,
+            report-only mismatch, and certificate rejected by OpenSSL for a pinned host. It runs
+            in the handshaking thread; exceptions it raises are logged and ignored.
+
+    Returns:
+        A :class:`PinningSSLContext` (an :class:`ssl.SSLContext`).
+
+    Raises:
+        PolicyError: ``policy`` is not a :class:`certpin.PinPolicy`; ``base`` is a subclass,
+            a server context, or does not verify certificates and host names; ``base`` is
+            already a pinning context.
+        OSError, ssl.SSLError: a CA file or directory cannot be read.
+    """
+    if not isinstance(policy, PinPolicy):
+        raise PolicyError(f"policy must be a certpin.PinPolicy, not {type(policy).__name__}")
+    if base is None:
+        ctx = ssl.create_default_context(cafile=cafile, capath=capath, cadata=cadata)
+    else:
+        _validate_base(base)  # before touching it: nothing half-done on error
+        ctx = base
+        if cafile is not None or capath is not None or cadata is not None:
+            ctx.load_verify_locations(cafile=cafile, capath=capath, cadata=cadata)
+    return _adopt(ctx, policy, reporter)
