@@ -16,6 +16,8 @@ from .errors import (
     ProbeError,
 )
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
+from .policy import PinPolicy, PinSet
+from .verify import Outcome, PinEvent, Verdict, check
 
 __version__ = "0.1.0"
 
@@ -23,14 +25,20 @@ __all__ = [
     "CertificateError",
     "CertpinError",
     "ConfigError",
+    "Outcome",
     "Pin",
+    "PinEvent",
     "PinFormatError",
     "PinMismatchError",
+    "PinPolicy",
+    "PinSet",
     "PinValidationError",
     "PolicyError",
     "ProbeError",
+    "Verdict",
     "__version__",
     "cert_pin",
+    "check",
     "load_certificates",
     "parse_pin",
     "spki_pin",

@@ -41,8 +41,8 @@ __all__ = [
     "cert_pin",
     "load_certificates",
     "parse_pin",
-    "spki_pin",
     "spki_der",
+    "spki_pin",
 ]
 
 PinKind: TypeAlias = Literal["spki", "cert"]
@@ -352,7 +352,7 @@ def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningR
         )
         for loader in der_loaders:
             try:
-                return loader(data)  # type: ignore[no-any-return, operator]
+                return loader(data)
             except (ValueError, TypeError, UnsupportedAlgorithm):
                 continue
         raise CertificateError(

@@ -182,10 +182,7 @@ def local_names(*names: str, address: str = "127.0.0.1") -> Iterator[None]:
     wanted = {n.lower().rstrip(".") for n in names}
 
     def fake(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, bytes):
-            host_s = host.decode("ascii", "replace")
-        else:
-            host_s = host
+        host_s = host.decode("ascii", "replace") if isinstance(host, bytes) else host
         if isinstance(host_s, str) and host_s.lower().rstrip(".") in wanted:
             return real(address, *args, **kwargs)
         return real(host, *args, **kwargs)
