@@ -5,6 +5,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 (policy files, mobile formats, health checks, violation reports).
 """
 
+from .context import create_ssl_context
 from .errors import (
     CertificateError,
     CertpinError,
@@ -17,6 +18,7 @@ from .errors import (
 )
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
 from .policy import PinPolicy, PinSet
+from .probe import FetchedChain, fetch_chain
 from .verify import Outcome, PinEvent, Verdict, check
 
 __version__ = "0.1.0"
@@ -25,6 +27,7 @@ __all__ = [
     "CertificateError",
     "CertpinError",
     "ConfigError",
+    "FetchedChain",
     "Outcome",
     "Pin",
     "PinEvent",
@@ -39,6 +42,8 @@ __all__ = [
     "__version__",
     "cert_pin",
     "check",
+    "create_ssl_context",
+    "fetch_chain",
     "load_certificates",
     "parse_pin",
     "spki_pin",

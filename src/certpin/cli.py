@@ -24,6 +24,8 @@ __all__ = ["main"]
 
 #: command name -> module under certpin.commands
 COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "pins": "pins",
 }
 
 

@@ -228,6 +228,9 @@ def _quiet_cryptography() -> Iterator[None]:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        # "PKCS#7 certificates could not be parsed as DER, falling back to parsing as BER":
+        # leniency notices about the input, not about our use; a failed parse still raises.
+        warnings.simplefilter("ignore", UserWarning)
         yield
 
 
@@ -279,7 +282,7 @@ def _load_pem_certificates(data: bytes) -> list[x509.Certificate]:
                 certs.append(x509.load_pem_x509_certificate(block))
             elif label in ("PKCS7", "CMS"):
                 certs.extend(pkcs7.load_pem_pkcs7_certificates(block))
-        except (ValueError, UnsupportedAlgorithm) as exc:
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
             raise CertificateError(
                 f"PEM block {number} ({label}) is not a valid certificate: {escape(str(exc))}"
             ) from None
@@ -294,11 +297,11 @@ def _load_der_certificates(data: bytes) -> list[x509.Certificate]:
         raise CertificateError("no certificate found: the data is empty")
     try:
         return [x509.load_der_x509_certificate(data)]
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
         pass
     try:
         certs = pkcs7.load_der_pkcs7_certificates(data)
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
         certs = []
     if certs:
         return list(certs)
@@ -336,7 +339,7 @@ def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningR
                     raise CertificateError(
                         f"the private key is encrypted; pin its public key instead ({exc})"
                     ) from None
-                except (ValueError, UnsupportedAlgorithm) as exc:
+                except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
                     raise CertificateError(
                         f"cannot read PEM {'/'.join(sorted(labels))}: {escape(str(exc))}"
                     ) from None
@@ -353,8 +356,19 @@ def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningR
         for loader in der_loaders:
             try:
                 return loader(data)
-            except (ValueError, TypeError, UnsupportedAlgorithm):
+            except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
                 continue
+        try:
+            bundle = pkcs7.load_der_pkcs7_certificates(data)
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
+            bundle = []
+        if len(bundle) == 1:
+            return bundle[0]
+        if bundle:
+            raise CertificateError(
+                f"the PKCS#7 bundle holds {len(bundle)} certificates; pin one at a time "
+                "(load_certificates reads them all)"
+            )
         raise CertificateError(
             "cannot read the data as a certificate, CSR, public key or private key (PEM or DER)"
         )
@@ -371,8 +385,10 @@ def spki_der(obj: KeySource) -> bytes:
         The DER-encoded SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7).
 
     Raises:
-        CertificateError: the object cannot be read, or its key algorithm is one that
-            cryptography cannot decode.
+        CertificateError: the object cannot be read, its key algorithm is one that
+            cryptography cannot decode, or (for a certificate or CSR) cryptography's encoding of
+            the key is not byte for byte the SubjectPublicKeyInfo the certificate holds (RSA-PSS
+            or explicit-curve keys): a pin of re-encoded bytes would be wrong, so none is given.
     """
     source = _load_key_source(bytes(obj)) if isinstance(obj, bytes | bytearray) else obj
     try:
@@ -385,10 +401,16 @@ def spki_der(obj: KeySource) -> bytes:
                 key = source.public_key()  # type: ignore[union-attr]
             else:
                 key = source
-            return key.public_bytes(  # type: ignore[attr-defined, no-any-return]
+            der: bytes = key.public_bytes(  # type: ignore[attr-defined]
                 serialization.Encoding.DER,
                 serialization.PublicFormat.SubjectPublicKeyInfo,
             )
+            if isinstance(source, x509.Certificate):
+                signed = source.tbs_certificate_bytes
+            elif isinstance(source, x509.CertificateSigningRequest):
+                signed = source.tbs_certrequest_bytes
+            else:
+                signed = der
     except UnsupportedAlgorithm as exc:
         raise CertificateError(
             f"cannot compute the SPKI pin: cryptography does not support this key algorithm "
@@ -398,6 +420,16 @@ def spki_der(obj: KeySource) -> bytes:
         raise CertificateError(
             f"cannot compute an SPKI pin of {type(obj).__name__}: {escape(str(exc))}"
         ) from None
+    if der not in signed:
+        # cryptography re-encodes the key; for unusual encodings (RSA-PSS parameters, explicit EC
+        # curve parameters, compressed EC points) that differs from the bytes in the certificate,
+        # which are what RFC 7469 hashes. Refuse rather than return a pin that would never match.
+        raise CertificateError(
+            "cannot compute the SPKI pin: the certificate encodes its public key in a form "
+            "(e.g. RSA-PSS parameters or explicit EC curve parameters) that cryptography does not "
+            "reproduce byte for byte; use a certificate pin (cert-sha256) instead"
+        )
+    return der
 
 
 def spki_pin(obj: KeySource) -> Pin:

@@ -82,6 +82,9 @@ Reporter = Callable[[PinEvent], None]
 # Used to turn 3.11/3.12 ``_ssl.Certificate`` objects into DER bytes.
 _ENCODING_DER: Final[int] = int(getattr(_ssl, "ENCODING_DER", 2))
 
+#: Passing verdicts remembered per context (see PinningSSLContext._certpin_check).
+VERDICT_CACHE_SIZE: Final = 256
+
 _UNCHECKED: Final = 0
 _PASSED: Final = 1
 _FAILED: Final = 2
@@ -263,32 +266,31 @@ def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> N
             "the TLS session was resumed; OpenSSL keeps no verified chain for a resumed "
             "session, so the pins cannot be checked (certpin fails closed)",
         )
-    chain = verified_chain(conn)
+    chain = tuple(verified_chain(conn))
     if not chain:
         raise _failure(hostname, "OpenSSL returned no verified certificate chain")
-    policy = ctx.policy
     try:
-        verdict = check(policy, hostname, chain)
+        verdict = ctx._certpin_check(hostname, chain)
     except Exception as exc:
         raise _failure(hostname, f"the pin check could not run: {escape(str(exc))}") from exc
     if verdict.outcome == Outcome.REPORT_ONLY_MISMATCH:
         _emit(
             ctx, "report-only-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
-            verified=tuple(chain), error=verdict.message or None,
+            verified=chain, error=verdict.message or None,
         )
     if verdict.passed:
         return
     message = verdict.message or f"Certificate pinning failure for {escape(hostname)}"
     _emit(
         ctx, "pin-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
-        verified=tuple(chain), error=message,
+        verified=chain, error=message,
     )
     expected = verdict.pin_set.all_pins if verdict.pin_set is not None else ()
     raise PinMismatchError(
         message,
         hostname=verdict.hostname,
         expected=expected,
-        chain=verdict.chain or tuple(chain),
+        chain=verdict.chain or chain,
     )
 
 
@@ -405,6 +407,7 @@ class PinnedSSLObject(ssl.SSLObject):
     """
 
     _certpin_state: int = _UNCHECKED
+    _certpin_error: PinValidationError | None = None
 
     def do_handshake(self) -> None:
         """Handshake, then check the pins; same exceptions as :meth:`PinnedSSLSocket.do_handshake`.
@@ -435,6 +438,8 @@ class PinnedSSLObject(ssl.SSLObject):
 
     def _certpin_guard(self) -> None:
         if self._certpin_state == _FAILED:
+            if self._certpin_error is not None:
+                raise self._certpin_error
             raise _failure(
                 _hostname_of(self), "this connection already failed its pin check and is closed"
             )
@@ -474,6 +479,32 @@ class PinningSSLContext(ssl.SSLContext):
 
     _certpin_policy: PinPolicy
     _certpin_reporter: Reporter | None
+    _certpin_verdicts: dict[tuple[str, tuple[bytes, ...]], Verdict]
+
+    def _certpin_check(self, hostname: str, chain: tuple[bytes, ...]) -> Verdict:
+        """:func:`certpin.verify.check`, remembering passing verdicts that cannot change.
+
+        A passing ``matched`` or ``not-pinned`` verdict for a pin set without expiry depends
+        only on (policy, host name, verified chain), and the policy is immutable, so it is kept
+        (at most :data:`VERDICT_CACHE_SIZE` entries per context, then the cache starts over).
+        Failures, report-only mismatches and pin sets with an expiry are checked every time.
+        Saves most of the check's cost on a freshly handshaken connection (see bench/).
+        """
+        key = (hostname, chain)
+        verdicts = self._certpin_verdicts
+        cached = verdicts.get(key)
+        if cached is not None:
+            return cached
+        verdict = check(self._certpin_policy, hostname, chain)
+        if (
+            verdict.passed
+            and verdict.outcome in (Outcome.MATCHED, Outcome.NOT_PINNED)
+            and (verdict.pin_set is None or verdict.pin_set.expires is None)
+        ):
+            if len(verdicts) >= VERDICT_CACHE_SIZE:
+                verdicts.clear()
+            verdicts[key] = verdict
+        return verdict
 
     @property
     def policy(self) -> PinPolicy:
@@ -551,10 +582,16 @@ class PinningSSLContext(ssl.SSLContext):
 
         Raises:
             PinValidationError: ``server_side`` is true, ``server_hostname`` is None or empty,
-                or the context was weakened through the C-level descriptors.
+                or the context was weakened through the C-level descriptors; ``sock`` is
+                closed first (as the stdlib does when a handshake fails).
             PinMismatchError: (during the handshake, when ``do_handshake_on_connect``).
         """
-        self._certpin_precheck(server_side, server_hostname)
+        try:
+            self._certpin_precheck(server_side, server_hostname)
+        except PinValidationError:
+            with contextlib.suppress(OSError):
+                sock.close()
+            raise
         return super().wrap_socket(
             sock,
             server_side=server_side,
@@ -574,27 +611,49 @@ class PinningSSLContext(ssl.SSLContext):
     ) -> ssl.SSLObject:
         """:meth:`ssl.SSLContext.wrap_bio`, refusing weak settings; pins checked at handshake.
 
+        A context weakened behind its back does not raise here but makes the returned object
+        fail its first ``do_handshake``/``read``/``write``: asyncio creates the object while
+        setting up the transport, where an exception would leak the socket, and it reports a
+        handshake error cleanly.
+
         Raises:
-            PinValidationError: as for :meth:`wrap_socket`.
+            PinValidationError: ``server_side`` is true or ``server_hostname`` is None or empty.
         """
-        self._certpin_precheck(server_side, server_hostname)
-        return super().wrap_bio(
+        self._certpin_precheck(server_side, server_hostname, strength=False)
+        name = _as_text(server_hostname)
+        weak: PinValidationError | None = None
+        try:
+            _check_strength(self, name)
+        except PinValidationError as exc:
+            weak = exc
+        obj = super().wrap_bio(
             incoming,
             outgoing,
             server_side=server_side,
             server_hostname=server_hostname,
             session=session,
         )
+        if weak is not None and isinstance(obj, PinnedSSLObject):
+            obj._certpin_state = _FAILED
+            obj._certpin_error = weak
+        return obj
 
-    def _certpin_precheck(self, server_side: bool, server_hostname: str | bytes | None) -> None:
-        name = server_hostname.decode("ascii", "replace") if isinstance(
-            server_hostname, bytes
-        ) else (server_hostname or "")
+    def _certpin_precheck(
+        self, server_side: bool, server_hostname: str | bytes | None, *, strength: bool = True
+    ) -> None:
+        name = _as_text(server_hostname)
         if server_side:
             raise _failure(name, "a pinning context cannot be used on the server side")
         if not name:
             raise _failure(name, "no server_hostname was given, so there is no host to check")
-        _check_strength(self, name)
+        if strength:
+            _check_strength(self, name)
+
+
+def _as_text(name: str | bytes | None) -> str:
+    if isinstance(name, bytes):
+        return name.decode("ascii", "replace")
+    return name or ""
 
 
 def _validate_base(ctx: ssl.SSLContext) -> None:
@@ -623,6 +682,7 @@ def _adopt(ctx: ssl.SSLContext, policy: PinPolicy, reporter: Reporter | None) ->
     pinning: PinningSSLContext = ctx  # type: ignore[assignment]
     pinning._certpin_policy = policy
     pinning._certpin_reporter = reporter
+    pinning._certpin_verdicts = {}
     return pinning
 
 

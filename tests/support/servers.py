@@ -151,6 +151,8 @@ class RecordingTLSServer:
     def stop(self) -> None:
         self._stop.set()
         with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # close() alone does not wake accept() on Linux
+        with contextlib.suppress(OSError):
             self._sock.close()
         with self._lock:
             conns = list(self._conns)

@@ -1,0 +1,236 @@
+"""Pinning for the standard library clients: ``urllib.request``, ``http.client`` and asyncio.
+
+All helpers take either a :class:`certpin.PinPolicy` (a context is built with
+:func:`certpin.create_ssl_context`, ``context_kwargs`` passed on) or a pinning context made by it.
+A plain :class:`ssl.SSLContext` is refused: it would not enforce anything.
+
+::
+
+    opener = certpin.clients.stdlib.build_opener(policy)
+    with opener.open("https://pinned.example/") as resp: ...
+
+    conn = certpin.clients.stdlib.HTTPSConnection("pinned.example", policy=policy)
+
+    reader, writer = await certpin.clients.stdlib.open_connection("pinned.example", 443, policy)
+
+Pin failures surface as the client's usual certificate error: ``urllib.error.URLError`` whose
+``reason`` is the :class:`certpin.PinMismatchError`; :class:`certpin.PinMismatchError` itself
+from ``http.client`` and asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..context import create_ssl_context
+from ..errors import PolicyError, escape
+from ..policy import PinPolicy
+from ..tls import PinningSSLContext
+
+__all__ = [
+    "HTTPSConnection",
+    "PinnedHTTPSHandler",
+    "build_opener",
+    "open_connection",
+    "pinned_context",
+]
+
+
+def pinned_context(policy_or_context: PinPolicy | ssl.SSLContext, **context_kwargs: Any) -> (
+    PinningSSLContext
+):
+    """Return the pinning context for ``policy_or_context``.
+
+    Args:
+        policy_or_context: a :class:`certpin.PinPolicy`, or a context from
+            :func:`certpin.create_ssl_context` (returned as is).
+        **context_kwargs: ``cafile``, ``capath``, ``cadata``, ``base``, ``on_report`` for
+            :func:`certpin.create_ssl_context`; only with a policy.
+
+    Raises:
+        PolicyError: a plain (non-pinning) context, or keyword arguments given with a context.
+    """
+    if isinstance(policy_or_context, PinningSSLContext):
+        if context_kwargs:
+            raise PolicyError(
+                "context options ("
+                + ", ".join(sorted(context_kwargs))
+                + ") can only be given with a PinPolicy, not with a ready context"
+            )
+        return policy_or_context
+    if isinstance(policy_or_context, ssl.SSLContext):
+        raise PolicyError(
+            "this ssl.SSLContext does not enforce pins; build one with "
+            "certpin.create_ssl_context(policy)"
+        )
+    ctx = create_ssl_context(policy_or_context, **context_kwargs)
+    assert isinstance(ctx, PinningSSLContext)
+    return ctx
+
+
+def _pinned(policy: PinPolicy, host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return policy.pin_set_for(host) is not None
+    except ValueError:
+        return False
+
+
+class HTTPSConnection(http.client.HTTPSConnection):
+    """:class:`http.client.HTTPSConnection` over a pinning context.
+
+    Args:
+        host, port, timeout, source_address, blocksize: as for
+            :class:`http.client.HTTPSConnection`.
+        policy: a :class:`certpin.PinPolicy` or a pinning context (keyword only).
+        **context_kwargs: for :func:`certpin.create_ssl_context` when ``policy`` is a policy.
+
+    Through ``set_tunnel`` (an HTTP CONNECT proxy) the TLS name, hence the pin set checked, is
+    the origin's. A ``Host`` header naming another host than the TLS name is refused with
+    :class:`certpin.PolicyError` (a pinned connection serves only the host it was pinned for).
+
+    Raises:
+        PinMismatchError: from ``connect``/``request`` when no pin matches (socket closed, no
+            byte of the request sent).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        policy: PinPolicy | ssl.SSLContext,
+        **kwargs: Any,
+    ) -> None:
+        conn_keys = {"timeout", "source_address", "blocksize"}
+        conn_kwargs = {k: v for k, v in kwargs.items() if k in conn_keys}
+        context_kwargs = {k: v for k, v in kwargs.items() if k not in conn_keys}
+        self.certpin_context = pinned_context(policy, **context_kwargs)
+        super().__init__(host, port, context=self.certpin_context, **conn_kwargs)
+
+    def _tls_host(self) -> str:
+        tunnel = getattr(self, "_tunnel_host", None)
+        return str(tunnel or self.host)
+
+    def putheader(self, header: str | bytes, *values: Any) -> None:
+        name = header.decode("latin-1") if isinstance(header, bytes) else header
+        if name.strip().lower() == "host" and values:
+            raw = values[0]
+            value = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+            if not _same_host(value, self._tls_host()):
+                raise PolicyError(
+                    f"Host header {escape(value)!r} differs from the TLS host "
+                    f"{escape(self._tls_host())!r} of this pinned connection"
+                )
+        super().putheader(header, *values)
+
+
+def _same_host(host_header: str, tls_host: str) -> bool:
+    value = host_header.strip()
+    if value.startswith("["):
+        value = value[1 : value.find("]")] if "]" in value else value
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.lower().rstrip(".") == tls_host.strip("[]").lower().rstrip(".")
+
+
+class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
+    """:class:`urllib.request.HTTPSHandler` whose connections use a pinning context.
+
+    Args:
+        policy_or_context: a :class:`certpin.PinPolicy` or a pinning context.
+        **context_kwargs: for :func:`certpin.create_ssl_context`.
+    """
+
+    def __init__(
+        self, policy_or_context: PinPolicy | ssl.SSLContext, **context_kwargs: Any
+    ) -> None:
+        self.certpin_context = pinned_context(policy_or_context, **context_kwargs)
+        super().__init__(context=self.certpin_context)
+
+
+class _RefusePlainHTTP(urllib.request.BaseHandler):
+    """Refuse ``http://`` requests (first or after a redirect) to pinned hosts."""
+
+    handler_order = 100  # before the default handlers
+
+    def __init__(self, policy: PinPolicy) -> None:
+        self._policy = policy
+
+    def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
+        host = urlsplit(req.full_url).hostname
+        if _pinned(self._policy, host):
+            raise urllib.error.URLError(
+                PolicyError(
+                    f"refusing plain http:// to the pinned host {escape(host or '')!r}: "
+                    "use https://"
+                )
+            )
+        return req
+
+
+def build_opener(
+    policy_or_context: PinPolicy | ssl.SSLContext,
+    *handlers: urllib.request.BaseHandler,
+    **context_kwargs: Any,
+) -> urllib.request.OpenerDirector:
+    """An :func:`urllib.request.build_opener` whose HTTPS goes through a pinning context.
+
+    Every redirect hop is checked against its own host's pin set (the context checks each
+    connection's host); ``http://`` URLs of pinned hosts, including https-to-http redirects, are
+    refused with ``urllib.error.URLError`` (reason: :class:`certpin.PolicyError`).
+    Proxies from ``https_proxy`` are used as urllib does (CONNECT), and pins are checked on
+    the origin's chain.
+
+    Args:
+        policy_or_context: a :class:`certpin.PinPolicy` or a pinning context.
+        *handlers: more handlers for :func:`urllib.request.build_opener`.
+        **context_kwargs: for :func:`certpin.create_ssl_context`.
+
+    Returns:
+        An :class:`urllib.request.OpenerDirector`. On a pin failure ``open`` raises
+        ``urllib.error.URLError`` whose ``reason`` is the :class:`certpin.PinMismatchError`.
+    """
+    https = PinnedHTTPSHandler(policy_or_context, **context_kwargs)
+    refuse = _RefusePlainHTTP(https.certpin_context.policy)
+    return urllib.request.build_opener(https, refuse, *handlers)
+
+
+async def open_connection(
+    host: str,
+    port: int,
+    policy_or_context: PinPolicy | ssl.SSLContext,
+    *,
+    server_hostname: str | None = None,
+    **kwargs: Any,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """:func:`asyncio.open_connection` over TLS with a pinning context.
+
+    Args:
+        host: the host to connect to (also the TLS name unless ``server_hostname`` is given).
+        port: the TCP port.
+        policy_or_context: a :class:`certpin.PinPolicy` or a pinning context.
+        server_hostname: the TLS name (SNI, certificate and pin set), default ``host``.
+        **kwargs: passed to :func:`asyncio.open_connection` (``limit``,
+            ``ssl_handshake_timeout`` in seconds, ...); ``ssl`` is not accepted.
+
+    Returns:
+        ``(reader, writer)`` after the handshake and the pin check passed.
+
+    Raises:
+        PinMismatchError: no pin matched; the transport is closed and nothing was written.
+        PinValidationError, ssl.SSLCertVerificationError, OSError: as for any TLS connection.
+    """
+    if "ssl" in kwargs:
+        raise TypeError("open_connection() takes the context as policy_or_context, not ssl=")
+    ctx = pinned_context(policy_or_context)
+    return await asyncio.open_connection(
+        host, port, ssl=ctx, server_hostname=server_hostname or host, **kwargs
+    )

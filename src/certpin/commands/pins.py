@@ -1,0 +1,422 @@
+"""``certpin pins TARGET...``: print the pins of every certificate of live servers and files.
+
+A TARGET is ``host``, ``host:port``, ``[v6]:port`` (or a bare IPv6 address), an ``https://`` URL,
+a file (PEM, DER or PKCS#7 certificates, a public or private key, a CSR), or ``-`` for stdin. An
+existing path is always a file; text with a slash or a certificate/key file extension that does not
+exist is reported as a missing file rather than looked up as a host.
+
+For a live target the certificates shown are the chain Python's ssl *verified* (what pinning
+matches at run time), followed by certificates the server sent that are not part of it, marked
+"served only". If the chain does not validate, the served chain is shown, marked not verified, and
+a warning goes to stderr: pins taken from an unvalidated chain may be an attacker's.
+
+Formats: ``text`` (a block per certificate), ``json`` (a list of targets), ``hpkp`` (one line per
+target: ``pin-sha256="..."; ...`` for the chain pinning sees, RFC 7469 section 2.1), ``curl`` (one
+line per target for ``curl --pinnedpubkey``: the leaf's ``sha256//<b64>`` for a live target, since
+curl checks the leaf key only; every certificate or key of a file, joined with ``;``).
+
+Exit status: 0 every target succeeded, 1 at least one failed (the others are still printed),
+2 usage errors (bad option, malformed target, unreadable ``--cafile``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import ssl
+import sys
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+
+from ..errors import CertificateError, CertpinError, ProbeError, escape
+from ..pins import _load_key_source, _quiet_cryptography, cert_pin, load_certificates, spki_pin
+from ..probe import FetchedChain, fetch_chain, parse_host_port
+
+__all__ = ["HELP", "add_arguments", "describe_certificate", "describe_key", "run"]
+
+HELP = "print the SPKI and certificate pins of live servers and certificate/key files"
+
+MAX_INPUT = 16 * 1024 * 1024  # bytes read from one file or stdin
+_FILE_SUFFIXES = (
+    ".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".key", ".pub", ".csr", ".req", ".cert",
+)
+
+
+@dataclass(frozen=True)
+class _Target:
+    text: str
+    kind: Literal["host", "file", "stdin"]
+    host: str = ""
+    port: int = 443
+    path: str = ""
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``pins`` options on ``parser``."""
+    parser.add_argument(
+        "targets",
+        nargs="+",
+        metavar="TARGET",
+        help="host[:port], [v6]:port, https:// URL, a certificate/key file, or - for stdin",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "hpkp", "curl"),
+        default="text",
+        help="output format (default: text)",
+    )
+    parser.add_argument(
+        "--servername",
+        metavar="NAME",
+        help="SNI name to send and check the certificate against (default: the target's host)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=10.0,
+        metavar="SECONDS",
+        help="connect and handshake timeout in seconds (default: 10)",
+    )
+    parser.add_argument(
+        "--cafile",
+        metavar="PEM",
+        help="validate live chains against these CAs instead of the default trust store",
+    )
+
+
+def _parse_target(text: str) -> _Target:
+    """Classify one TARGET; raises ProbeError (a usage error) when it is malformed."""
+    if text == "-":
+        return _Target(text, "stdin")
+    lower = text.lower()
+    if lower.startswith("https://"):
+        parts = urllib.parse.urlsplit(text)
+        netloc = parts.netloc.rpartition("@")[2]
+        host, port = parse_host_port(netloc)
+        return _Target(text, "host", host=host, port=port)
+    if "://" in text:
+        raise ProbeError(f"invalid target {escape(text)!r}: only https:// URLs are supported")
+    if os.path.exists(text):
+        return _Target(text, "file", path=text)
+    if "/" in text or os.sep in text or lower.endswith(_FILE_SUFFIXES):
+        return _Target(text, "file", path=text)
+    host, port = parse_host_port(text)
+    return _Target(text, "host", host=host, port=port)
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return escape(name.rfc4514_string())
+    except ValueError:  # pragma: no cover - attributes cryptography cannot render
+        return escape(repr(name))
+
+
+def describe_key(key: object) -> tuple[str, int | None]:
+    """Return ``(key_type, key_bits)`` of a public key, e.g. ``("EC P-256", 256)``."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        curves = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return f"EC {curves.get(key.curve.name, key.curve.name)}", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    if isinstance(key, x25519.X25519PublicKey):
+        return "X25519", 256
+    if isinstance(key, x448.X448PublicKey):
+        return "X448", 448
+    return type(key).__name__, None
+
+
+def _position_in_file(cert: x509.Certificate) -> str:
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (x509.ExtensionNotFound, ValueError):
+        is_ca = False
+    if is_ca:
+        return "root" if cert.subject == cert.issuer else "intermediate"
+    return "leaf"
+
+
+def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any]:
+    """Describe one certificate as the JSON object ``certpin pins`` prints.
+
+    Args:
+        cert: the certificate.
+        position: ``"leaf"``, ``"intermediate"`` or ``"root"``.
+
+    Returns:
+        A dict with ``position``, ``subject``, ``issuer`` (RFC 4514, control characters escaped),
+        ``serial`` (hex), ``not_before``/``not_after`` (ISO 8601, UTC), ``key_type``, ``key_bits``
+        (``None`` if unknown), ``spki_pin`` (``None`` when cryptography cannot decode the key
+        algorithm, with ``spki_error`` saying so), ``cert_pin`` and ``sha256_fingerprint`` (hex).
+    """
+    with _quiet_cryptography():  # roots with serial number 0 make cryptography warn
+        serial = format(cert.serial_number, "x")
+    info: dict[str, Any] = {
+        "position": position,
+        "subject": _name(cert.subject),
+        "issuer": _name(cert.issuer),
+        "serial": serial,
+        "not_before": cert.not_valid_before_utc.isoformat().replace("+00:00", "Z"),
+        "not_after": cert.not_valid_after_utc.isoformat().replace("+00:00", "Z"),
+    }
+    try:
+        key_type, key_bits = describe_key(cert.public_key())
+        pin: str | None = str(spki_pin(cert))
+        spki_error = None
+    except Exception as exc:  # cryptography raises several types for odd keys
+        try:
+            oid = cert.public_key_algorithm_oid.dotted_string
+        except Exception:
+            oid = "unknown"
+        key_type, key_bits, pin = f"unsupported ({oid})", None, None
+        spki_error = escape(f"cryptography cannot decode this key algorithm: {exc}")
+    info.update(key_type=key_type, key_bits=key_bits, spki_pin=pin)
+    if spki_error:
+        info["spki_error"] = spki_error
+    cpin = cert_pin(cert)
+    info.update(cert_pin=str(cpin), sha256_fingerprint=cpin.hex)
+    return info
+
+
+def _live_result(target: _Target, fetched: FetchedChain) -> dict[str, Any]:
+    served_der = [c.public_bytes(serialization.Encoding.DER) for c in fetched.served]
+    certs: list[dict[str, Any]] = []
+    if fetched.verified is not None:
+        verified_der = [c.public_bytes(serialization.Encoding.DER) for c in fetched.verified]
+        last = len(fetched.verified) - 1
+        for i, cert in enumerate(fetched.verified):
+            position = "leaf" if i == 0 else "root" if i == last else "intermediate"
+            info = describe_certificate(cert, position)
+            info.update(in_verified_chain=True, served=verified_der[i] in served_der)
+            certs.append(info)
+        for der, cert in zip(served_der, fetched.served, strict=True):
+            if der not in verified_der:
+                info = describe_certificate(cert, _position_in_file(cert))
+                info.update(in_verified_chain=False, served=True)
+                certs.append(info)
+    else:
+        for i, cert in enumerate(fetched.served):
+            position = "leaf" if i == 0 else _position_in_file(cert)
+            if position == "leaf" and i > 0:
+                position = "intermediate"
+            info = describe_certificate(cert, position)
+            info.update(in_verified_chain=False, served=True)
+            certs.append(info)
+    return {
+        "target": escape(target.text),
+        "host": escape(fetched.host),
+        "port": fetched.port,
+        "server_name": None if fetched.server_name is None else escape(fetched.server_name),
+        "tls_version": fetched.tls_version,
+        "verified": fetched.verified is not None,
+        "verify_error": fetched.verify_error,
+        "certificates": certs,
+    }
+
+
+def _read_input(target: _Target) -> bytes:
+    if target.kind == "stdin":
+        data = sys.stdin.buffer.read(MAX_INPUT + 1)
+        where = "stdin"
+    else:
+        where = escape(target.path)
+        try:
+            with open(target.path, "rb") as f:
+                data = f.read(MAX_INPUT + 1)
+        except IsADirectoryError:
+            raise CertificateError(f"{where}: is a directory") from None
+        except OSError as exc:
+            reason = escape(exc.strerror or str(exc))
+            raise CertificateError(f"{where}: cannot read: {reason}") from None
+    if len(data) > MAX_INPUT:
+        raise CertificateError(f"{where}: larger than {MAX_INPUT} bytes")
+    return data
+
+
+def _file_result(target: _Target) -> dict[str, Any]:
+    data = _read_input(target)
+    where = "stdin" if target.kind == "stdin" else escape(target.path)
+    certs: list[dict[str, Any]] = []
+    try:
+        for cert in load_certificates(data):
+            certs.append(describe_certificate(cert, _position_in_file(cert)))
+    except CertificateError:
+        try:
+            source = _load_key_source(data)
+        except CertificateError as exc:
+            raise CertificateError(f"{where}: {exc}") from None
+        if isinstance(source, x509.Certificate):  # pragma: no cover - handled above
+            certs.append(describe_certificate(source, _position_in_file(source)))
+        else:
+            is_csr = isinstance(source, x509.CertificateSigningRequest)
+            try:
+                key = source.public_key() if hasattr(source, "public_key") else source
+                key_type, key_bits = describe_key(key)
+                pin = str(spki_pin(source))
+            except (CertificateError, ValueError) as exc:
+                raise CertificateError(f"{where}: {escape(str(exc))}") from None
+            info: dict[str, Any] = {
+                "position": "csr" if is_csr else "key",
+                "subject": _name(source.subject) if is_csr else None,  # type: ignore[union-attr]
+                "issuer": None,
+                "not_after": None,
+                "key_type": key_type,
+                "key_bits": key_bits,
+                "spki_pin": pin,
+                "cert_pin": None,
+            }
+            certs.append(info)
+    return {"target": escape(target.text), "file": where, "certificates": certs}
+
+
+def _text_block(result: dict[str, Any]) -> str:
+    lines: list[str] = []
+    if "host" in result:
+        where = f"[{result['host']}]" if ":" in result["host"] else result["host"]
+        sni = result["server_name"] or "(none: IP address)"
+        lines.append(
+            f"{result['target']}  ->  {where}:{result['port']}  server name {sni}  "
+            f"{result['tls_version'] or ''}".rstrip()
+        )
+        if result["verified"]:
+            lines.append("  chain verified against the trust store; pinning sees the chain below")
+        else:
+            lines.append(
+                f"  NOT VERIFIED ({result['verify_error']}): the certificates the server sent, "
+                "which nothing vouches for"
+            )
+    else:
+        lines.append(f"{result['target']}  (file {result['file']})")
+    for i, c in enumerate(result["certificates"]):
+        mark = ""
+        if result.get("verified") and not c.get("in_verified_chain", True):
+            mark = "  (served only: not in the verified chain, pinning never sees it)"
+        elif c.get("in_verified_chain") and not c.get("served", True):
+            mark = "  (from the trust store, not sent by the server)"
+        lines.append(f"  [{i}] {c['position']}{mark}")
+        if c.get("subject") is not None:
+            lines.append(f"      subject    {c['subject']}")
+        if c.get("issuer") is not None:
+            lines.append(f"      issuer     {c['issuer']}")
+        if c.get("not_after") is not None:
+            lines.append(f"      not after  {c['not_after']}")
+        bits = f" ({c['key_bits']} bits)" if c.get("key_bits") else ""
+        lines.append(f"      key        {c['key_type']}{bits}")
+        lines.append(f"      spki pin   {c['spki_pin'] or '(none: ' + c['spki_error'] + ')'}")
+        if c.get("cert_pin") is not None:
+            lines.append(f"      cert pin   {c['cert_pin']}")
+    return "\n".join(lines)
+
+
+def _pinned_certs(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The certificates pinning can see: drop served-only ones of a verified live chain."""
+    certs = result["certificates"]
+    if result.get("verified"):
+        certs = [c for c in certs if c.get("in_verified_chain")]
+    return [c for c in certs if c.get("spki_pin")]
+
+
+def _hpkp_line(result: dict[str, Any]) -> str:
+    pins = [c["spki_pin"].split("/", 1)[1] for c in _pinned_certs(result)]
+    return "; ".join(f'pin-sha256="{b64}"' for b64 in pins)
+
+
+def _curl_line(result: dict[str, Any]) -> str:
+    certs = _pinned_certs(result)
+    if "host" in result:
+        certs = [c for c in certs if c["position"] == "leaf"][:1]
+    return ";".join("sha256//" + c["spki_pin"].split("/", 1)[1] for c in certs)
+
+
+def _printable(message: str) -> str:
+    """Messages of certpin errors already hold escaped parts; escape only if still needed."""
+    return message if message.isprintable() else escape(message)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the pins of every target; return 0, or 1 if any target failed (2: usage error)."""
+    try:
+        targets = [_parse_target(t) for t in args.targets]
+    except ProbeError as exc:
+        print(f"certpin pins: error: {_printable(str(exc))}", file=sys.stderr)
+        return 2
+    if sum(t.kind == "stdin" for t in targets) > 1:
+        print("certpin pins: error: '-' (stdin) may be given once", file=sys.stderr)
+        return 2
+    if args.cafile is not None:
+        try:
+            ssl.create_default_context(cafile=args.cafile)
+        except (OSError, ssl.SSLError) as exc:
+            print(
+                f"certpin pins: error: --cafile {escape(args.cafile)}: {escape(str(exc))}",
+                file=sys.stderr,
+            )
+            return 2
+    results: list[dict[str, Any]] = []
+    status = 0
+    first = True
+    for target in targets:
+        try:
+            if target.kind == "host":
+                fetched = fetch_chain(
+                    target.host,
+                    target.port,
+                    server_name=args.servername,
+                    timeout=args.timeout,
+                    cafile=args.cafile,
+                )
+                result = _live_result(target, fetched)
+                if not result["verified"]:
+                    print(
+                        f"certpin pins: warning: {result['target']}: the chain did not validate "
+                        f"({result['verify_error']}); showing the served certificates",
+                        file=sys.stderr,
+                    )
+            else:
+                result = _file_result(target)
+        except CertpinError as exc:
+            status = 1
+            message = _printable(str(exc))
+            shown = escape(target.text)
+            line = message if message.startswith(shown) else f"{shown}: {message}"
+            print(f"certpin pins: error: {line}", file=sys.stderr)
+            if args.format == "json":
+                results.append(
+                    {"target": escape(target.text), "error": message, "certificates": []}
+                )
+            continue
+        if args.format == "json":
+            results.append(result)
+        elif args.format == "text":
+            if not first:
+                print()
+            print(_text_block(result), flush=True)
+        elif args.format == "hpkp":
+            print(_hpkp_line(result), flush=True)
+        else:
+            print(_curl_line(result), flush=True)
+        first = False
+    if args.format == "json":
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return status

@@ -1,0 +1,294 @@
+"""Probe a live TLS server: connect, handshake, send nothing, return the chains it presented.
+
+:func:`fetch_chain` is how certpin obtains the pins of a running server. It returns two chains:
+
+* ``served``: the certificates exactly as the server sent them, in order (may hold extra,
+  unrelated or missing certificates);
+* ``verified``: the chain Python's :mod:`ssl` (OpenSSL) built and validated against the trust
+  store, leaf first, trust anchor last. This is the chain pinning sees at run time, so pins must be
+  taken from it. It can differ from the served chain: an intermediate or a cross-signed root that
+  is already in the store replaces the served one, and served certificates that are not part of the
+  path are left out.
+
+No application byte is ever written: the socket is closed right after the handshake.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from .errors import CertificateError, ProbeError, escape
+from .pins import load_certificates
+
+__all__ = ["FetchedChain", "fetch_chain", "parse_host_port"]
+
+#: OpenSSL reasons seen when the peer does not answer with TLS records (e.g. an HTTP server)
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST",
+     "UNEXPECTED_EOF_WHILE_READING", "UNKNOWN_PROTOCOL"}
+)
+_ENCODING_DER = 2  # _ssl.ENCODING_DER, used by _ssl.Certificate.public_bytes on 3.10-3.12
+
+
+@dataclass(frozen=True)
+class FetchedChain:
+    """What :func:`fetch_chain` saw on one TLS connection.
+
+    Attributes:
+        host: the host connected to, without brackets (``"::1"``, ``"example.com"``).
+        port: the TCP port.
+        server_name: the name sent as SNI and checked against the certificate; ``None`` when the
+            host is an IP address and no ``server_name`` was given (no SNI is sent for IP
+            addresses, RFC 6066 section 3; the certificate is then checked against the IP).
+        served: the certificates the server sent, in the order it sent them (leaf first).
+        verified: the chain Python's ssl validated (leaf first, trust anchor last), or ``None``
+            if the chain did not validate against the trust store for ``server_name``/host.
+        verify_error: why validation failed (OpenSSL's message, escaped), or ``None``.
+        tls_version: the negotiated protocol, e.g. ``"TLSv1.3"``.
+    """
+
+    host: str
+    port: int
+    server_name: str | None
+    served: tuple[x509.Certificate, ...]
+    verified: tuple[x509.Certificate, ...] | None
+    verify_error: str | None
+    tls_version: str | None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _where(host: str, port: int) -> str:
+    shown = escape(host)
+    return f"[{shown}]:{port}" if ":" in host else f"{shown}:{port}"
+
+
+def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
+    """Split ``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 literal.
+
+    Args:
+        text: the target text.
+        default_port: the port when ``text`` names none.
+
+    Returns:
+        ``(host, port)`` with IPv6 brackets removed and IP literals in canonical form.
+
+    Raises:
+        ProbeError: empty host, bad brackets, or a port that is not 1-65535.
+    """
+    s = text.strip()
+    port_text: str | None = None
+    if s.startswith("["):
+        close = s.find("]")
+        if close < 0:
+            raise ProbeError(f"invalid target {escape(text)!r}: '[' without ']'")
+        host = s[1:close]
+        rest = s[close + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise ProbeError(f"invalid target {escape(text)!r}: expected ':PORT' after ']'")
+            port_text = rest[1:]
+        if not _is_ip(host) or ":" not in host:
+            raise ProbeError(f"invalid target {escape(text)!r}: brackets hold an IPv6 address")
+    elif s.count(":") > 1:
+        host = s  # a bare IPv6 literal: no port possible
+        if not _is_ip(host):
+            raise ProbeError(
+                f"invalid target {escape(text)!r}: write an IPv6 address with a port as [v6]:port"
+            )
+    elif ":" in s:
+        host, port_text = s.split(":", 1)
+    else:
+        host = s
+    if not host:
+        raise ProbeError(f"invalid target {escape(text)!r}: no host")
+    if any(c.isspace() or not c.isprintable() or c in "/\\@?#" for c in host):
+        raise ProbeError(f"invalid target {escape(text)!r}: not a host name")
+    port = default_port
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ProbeError(f"invalid target {escape(text)!r}: port must be 1-65535")
+        port = int(port_text)
+    if _is_ip(host):
+        host = str(ipaddress.ip_address(host))
+    return host, port
+
+
+def _der_chain(conn: ssl.SSLSocket, which: str) -> list[bytes]:
+    """Return ``get_verified_chain``/``get_unverified_chain`` of ``conn`` as DER, leaf first.
+
+    Python 3.13 has public methods returning DER bytes; 3.10-3.12 only have the private
+    ``_sslobj`` methods returning ``_ssl.Certificate`` objects (or ``None``).
+    """
+    method = getattr(conn, which, None)
+    if method is None:
+        sslobj = getattr(conn, "_sslobj", None)
+        method = getattr(sslobj, which, None)
+    if method is None:  # pragma: no cover - every supported Python has one of the two
+        raise ProbeError(f"this Python's ssl module cannot return the {which[4:]}")
+    chain = method() or []
+    out: list[bytes] = []
+    for cert in chain:
+        if isinstance(cert, bytes | bytearray):
+            out.append(bytes(cert))
+        else:
+            out.append(cert.public_bytes(_ENCODING_DER))
+    return out
+
+
+def _to_x509(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
+    certs: list[x509.Certificate] = []
+    for der in ders:
+        certs.extend(load_certificates(der))
+    return tuple(certs)
+
+
+def _handshake(
+    host: str, port: int, sni: str | None, timeout: float, context: ssl.SSLContext
+) -> ssl.SSLSocket:
+    """Connect and complete a TLS handshake; the caller closes the socket. Sends no data."""
+    where = _where(host, port)
+    try:
+        raw = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError:
+        raise ProbeError(f"{where}: connection timed out after {timeout:g} s") from None
+    except socket.gaierror as exc:
+        raise ProbeError(f"{where}: cannot resolve host: {escape(str(exc.strerror))}") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ProbeError(f"{where}: cannot connect: {escape(reason)}") from None
+    try:
+        raw.settimeout(timeout)
+        return context.wrap_socket(raw, server_hostname=sni)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def fetch_chain(
+    host: str,
+    port: int = 443,
+    *,
+    server_name: str | None = None,
+    timeout: float = 10.0,
+    cafile: str | None = None,
+) -> FetchedChain:
+    """Connect to ``host:port``, complete a TLS handshake, send nothing, and return the chains.
+
+    First a handshake with full validation (``CERT_REQUIRED``, host name checked) against the
+    trust store: on success, one connection gives both the served and the verified chain. If
+    validation fails, a second handshake without validation obtains the served chain only
+    (``verified=None``, ``verify_error`` set). Pins must be taken from ``verified``: that is what
+    certpin matches at run time (a served chain can hold anything, DESIGN "Verified chain only").
+
+    Args:
+        host: a host name, an IPv4 address or an IPv6 address (``"::1"`` or ``"[::1]"``).
+        port: the TCP port (1-65535).
+        server_name: the SNI name to send and to check the certificate against; default ``host``
+            (for an IP address no SNI is sent and the certificate must name that IP).
+        timeout: seconds allowed for the TCP connect and, separately, for each blocking step of
+            the handshake.
+        cafile: a PEM file of trusted CAs used *instead of* the default trust store
+            (:func:`ssl.create_default_context`).
+
+    Returns:
+        A :class:`FetchedChain`.
+
+    Raises:
+        ProbeError: the host cannot be resolved, the connection is refused or times out, the
+            handshake fails or times out (e.g. the server does not speak TLS); the message names
+            host and port.
+        CertificateError: ``cafile`` cannot be read as a CA file.
+    """
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if _is_ip(host):
+        host = str(ipaddress.ip_address(host))
+    if not host:
+        raise ProbeError("no host given")
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ProbeError(f"{escape(host)}: port must be 1-65535, got {port!r}")
+    where = _where(host, port)
+    name = server_name if server_name is not None else host
+    sni: str | None = name
+    if _is_ip(name):
+        sni = str(ipaddress.ip_address(name))  # Python's ssl sends no SNI for IP addresses
+    try:
+        verifying = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise CertificateError(
+            f"cannot load CA file {escape(str(cafile))}: {escape(str(exc))}"
+        ) from None
+    verifying.check_hostname = True
+    verifying.verify_mode = ssl.CERT_REQUIRED
+
+    verify_error: str | None = None
+    try:
+        conn = _probe_handshake(host, port, sni, timeout, verifying)
+    except ssl.SSLCertVerificationError as exc:
+        verify_error = escape(str(exc.verify_message or exc.reason or exc))
+    else:
+        try:
+            served = _der_chain(conn, "get_unverified_chain")
+            verified: list[bytes] | None = _der_chain(conn, "get_verified_chain")
+            version = conn.version()
+        finally:
+            conn.close()
+        if not verified:  # pragma: no cover - a validated handshake always has a chain
+            raise ProbeError(f"{where}: the TLS library returned no verified chain")
+    if verify_error is not None:
+        # Validation failed: look again without validation, only to show what the server sends.
+        looking = ssl.create_default_context()
+        looking.check_hostname = False
+        looking.verify_mode = ssl.CERT_NONE
+        conn = _probe_handshake(host, port, sni, timeout, looking)
+        try:
+            served = _der_chain(conn, "get_unverified_chain")
+            verified = None
+            version = conn.version()
+        finally:
+            conn.close()
+    return FetchedChain(
+        host=host,
+        port=port,
+        server_name=None if _is_ip(name) else name,
+        served=_to_x509(served),
+        verified=None if verified is None else _to_x509(verified),
+        verify_error=verify_error,
+        tls_version=version,
+    )
+
+
+def _probe_handshake(
+    host: str, port: int, sni: str | None, timeout: float, context: ssl.SSLContext
+) -> ssl.SSLSocket:
+    """:func:`_handshake`, with every failure but a certificate verification error turned into
+    a :class:`ProbeError` naming host and port."""
+    where = _where(host, port)
+    try:
+        return _handshake(host, port, sni, timeout, context)
+    except ssl.SSLCertVerificationError:
+        raise
+    except ProbeError:
+        raise
+    except TimeoutError:
+        raise ProbeError(f"{where}: TLS handshake timed out after {timeout:g} s") from None
+    except ssl.SSLError as exc:
+        reason = exc.reason or str(exc)
+        hint = " (not a TLS server?)" if reason in _NOT_TLS_REASONS else ""
+        raise ProbeError(f"{where}: TLS handshake failed{hint}: {escape(reason)}") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ProbeError(f"{where}: TLS handshake failed: {escape(reason)}") from None

@@ -1,0 +1,238 @@
+"""Certificates and servers for the enforcement tests (legitimate and attacking), all trustme-based.
+
+Attackers built here:
+
+* ``impostor``: a leaf for pinned.test from ``attacker_ca`` (a CA the client also trusts).
+* ``appending impostor``: that leaf, then the pinned (real) leaf and the real CA appended to
+  the chain it sends (CVE-2016-2402 style).
+* ``forged leaf``: a leaf for pinned.test naming the pinned intermediate as issuer (same
+  subject, same authority key identifier) but signed with another key; the real intermediate is
+  appended. Only a handshake without verification would accept it.
+* ``self-signed``, ``expired`` and ``wrong host`` certificates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import socket
+import ssl
+import tempfile
+from collections.abc import Iterator, Sequence
+
+import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from certpin.context import create_ssl_context
+from certpin.pins import Pin, spki_pin
+from certpin.policy import PinPolicy, PinSet
+
+from .servers import RecordingTLSServer as _SharedServer
+
+HOST = "pinned.test"
+
+
+class RecordingTLSServer(_SharedServer):
+    """The shared recording server, stopping promptly.
+
+    On Linux, closing a listening socket does not wake a thread blocked in ``accept()``, so
+    the shared ``stop()`` waits 5 s for its acceptor thread; shutting the socket down first
+    wakes it at once.
+    """
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        super().stop()
+
+
+def cert_of(pem: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem)
+
+
+def pem_pin(pem: bytes) -> Pin:
+    """The SPKI pin of the certificate in ``pem``."""
+    return spki_pin(cert_of(pem))
+
+
+def der_of(pem: bytes) -> bytes:
+    return cert_of(pem).public_bytes(serialization.Encoding.DER)
+
+
+def context_from_pems(cert_pems: Sequence[bytes], key_pem: bytes) -> ssl.SSLContext:
+    """A server context sending exactly ``cert_pems`` (in order) with the key ``key_pem``."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key_pem)
+            for pem in cert_pems:
+                fh.write(pem)
+        ctx.load_cert_chain(path)
+    finally:
+        os.unlink(path)
+    return ctx
+
+
+def leaf_context(leaf: trustme.LeafCert) -> ssl.SSLContext:
+    """A server context presenting ``leaf`` and its intermediates (trustme's chain)."""
+    return context_from_pems(
+        [b.bytes() for b in leaf.cert_chain_pems], leaf.private_key_pem.bytes()
+    )
+
+
+def appending_impostor_context(
+    impostor: trustme.LeafCert, pinned_leaf: trustme.LeafCert, pinned_ca: trustme.CA
+) -> ssl.SSLContext:
+    """Impostor leaf (key it owns), then the real pinned leaf and real CA appended."""
+    return context_from_pems(
+        [
+            impostor.cert_chain_pems[0].bytes(),
+            pinned_leaf.cert_chain_pems[0].bytes(),
+            pinned_ca.cert_pem.bytes(),
+        ],
+        impostor.private_key_pem.bytes(),
+    )
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def forged_leaf_context(intermediate: trustme.CA, *names: str) -> ssl.SSLContext:
+    """A leaf for ``names`` that claims ``intermediate`` as issuer but is signed by another key.
+
+    The real intermediate certificate is appended to the chain sent. OpenSSL builds the chain
+    leaf -> intermediate -> root and fails the leaf's signature; under CERT_NONE it would
+    still report that chain (with the pinned intermediate in it).
+    """
+    inter = cert_of(intermediate.cert_pem.bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    ski = inter.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(inter.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+    )
+    forged = builder.sign(key, hashes.SHA256())
+    return context_from_pems(
+        [forged.public_bytes(serialization.Encoding.PEM), intermediate.cert_pem.bytes()],
+        _key_pem(key),
+    )
+
+
+def self_signed(*names: str) -> tuple[ssl.SSLContext, Pin]:
+    """A server context with a self-signed certificate for ``names``, and the pin of its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    return context_from_pems([pem], _key_pem(key)), spki_pin(cert)
+
+
+def _san(name: str) -> x509.GeneralName:
+    import ipaddress
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def expired_leaf(ca: trustme.CA, *names: str) -> trustme.LeafCert:
+    now = dt.datetime.now(dt.UTC)
+    return ca.issue_cert(
+        *names, not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)
+    )
+
+
+# --------------------------------------------------------------------------- pytest fixtures
+# Imported by name into the enforcement test modules.
+
+
+@pytest.fixture(scope="session")
+def intermediate(ca: trustme.CA) -> trustme.CA:
+    """An intermediate CA under the legitimate root: its key is pinned."""
+    return ca.create_child_ca()
+
+
+@pytest.fixture(scope="session")
+def legit_leaf(intermediate: trustme.CA) -> trustme.LeafCert:
+    """The legitimate server's certificate: root -> intermediate -> leaf."""
+    return intermediate.issue_cert(HOST, "www." + HOST, "127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture(scope="session")
+def impostor_leaf(attacker_ca: trustme.CA) -> trustme.LeafCert:
+    """A valid certificate for the pinned names from the attacker's (trusted) CA."""
+    return attacker_ca.issue_cert(HOST, "www." + HOST, "127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture(scope="session")
+def trust_pem(ca: trustme.CA, attacker_ca: trustme.CA) -> str:
+    """Both roots: the client trusts the attacker's CA too."""
+    return ca.cert_pem.bytes().decode() + attacker_ca.cert_pem.bytes().decode()
+
+
+@pytest.fixture(scope="session")
+def policy(ca: trustme.CA, intermediate: trustme.CA) -> PinPolicy:
+    """pinned.test (and subdomains) pinned to the intermediate key, the root key as backup."""
+    return PinPolicy(
+        {
+            HOST: PinSet(
+                [pem_pin(intermediate.cert_pem.bytes()), pem_pin(ca.cert_pem.bytes())],
+                include_subdomains=True,
+            )
+        }
+    )
+
+
+@pytest.fixture()
+def pinned_ctx(policy: PinPolicy, trust_pem: str) -> ssl.SSLContext:
+    return create_ssl_context(policy, cadata=trust_pem)
+
+
+@pytest.fixture()
+def legit_server(legit_leaf: trustme.LeafCert) -> Iterator[RecordingTLSServer]:
+    with RecordingTLSServer(leaf_context(legit_leaf)) as srv:
+        yield srv
+
+
+@pytest.fixture()
+def impostor(impostor_leaf: trustme.LeafCert) -> Iterator[RecordingTLSServer]:
+    with RecordingTLSServer(leaf_context(impostor_leaf)) as srv:
+        yield srv

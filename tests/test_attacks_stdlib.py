@@ -1,0 +1,686 @@
+"""Attack matrix for the standard library clients and asyncio, on real servers on 127.0.0.1.
+
+Every attacker is a real TLS server recording every application byte it receives; each test
+asserts the outcome, the exception the client surfaces (our error in its cause chain) and that
+the attacker received zero bytes. The legitimate server keeps working on the same context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import http.client
+import socket
+import ssl
+import urllib.error
+from collections.abc import Callable, Iterator
+
+import pytest
+import trustme
+
+from certpin import PinMismatchError, PinValidationError, PolicyError
+from certpin.clients import stdlib
+from certpin.context import create_ssl_context
+from certpin.policy import PinPolicy, PinSet
+from certpin.tls import verified_chain
+from certpin.verify import Outcome, check
+from support.enforce import (
+    HOST,
+    RecordingTLSServer,
+    appending_impostor_context,
+    expired_leaf,
+    forged_leaf_context,
+    impostor,
+    impostor_leaf,
+    intermediate,
+    leaf_context,
+    legit_leaf,
+    legit_server,
+    pem_pin,
+    pinned_ctx,
+    policy,
+    self_signed,
+    trust_pem,
+)
+from support.servers import local_names
+
+__all__ = [  # fixtures imported for pytest
+    "impostor",
+    "impostor_leaf",
+    "intermediate",
+    "legit_leaf",
+    "legit_server",
+    "pinned_ctx",
+    "policy",
+    "trust_pem",
+]
+
+REQUEST = b"GET /secret?token=hunter2 HTTP/1.1\r\nHost: pinned.test\r\nCookie: s=1\r\n\r\n"
+BODY = b"hello from the pinned server"
+
+Client = Callable[[ssl.SSLContext, int], bytes]
+
+
+# ----------------------------------------------------------------------------- the clients
+
+
+def _read_response(read: Callable[[], bytes]) -> bytes:
+    data = b""
+    while not data.endswith(BODY):
+        chunk = read()
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def socket_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    """wrap_socket with the handshake on connect, then sendall."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with ctx.wrap_socket(raw, server_hostname=HOST) as tls:
+        tls.sendall(REQUEST)
+        return _read_response(lambda: tls.recv(65536))
+
+
+def lazy_socket_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    """do_handshake_on_connect=False and no do_handshake(): OpenSSL would handshake in write."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False) as tls:
+        tls.sendall(REQUEST)
+        return _read_response(lambda: tls.recv(65536))
+
+
+def lazy_write_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    """Same, through the lower-level SSLSocket.write()."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False) as tls:
+        tls.write(REQUEST)
+        return _read_response(lambda: tls.read(65536))
+
+
+def nonblocking_socket_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    """A non-blocking socket driven by select(), as event-loop clients do."""
+    import select
+
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.setblocking(False)
+    with ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False) as tls:
+        def drive(step: Callable[[], object]) -> object:
+            while True:
+                try:
+                    return step()
+                except ssl.SSLWantReadError:
+                    select.select([tls], [], [], 10)
+                except ssl.SSLWantWriteError:
+                    select.select([], [tls], [], 10)
+
+        sent = 0
+        while sent < len(REQUEST):  # send() before any do_handshake()
+            rest = REQUEST[sent:]
+            sent += int(drive(lambda rest=rest: tls.send(rest)))  # type: ignore[misc, call-overload]
+        return _read_response(lambda: bytes(drive(lambda: tls.recv(65536))))  # type: ignore[call-overload]
+
+
+def http_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    with local_names(HOST):
+        conn = stdlib.HTTPSConnection(HOST, port, policy=ctx, timeout=10)
+        try:
+            conn.request("GET", "/secret?token=hunter2", headers={"Cookie": "s=1"})
+            return conn.getresponse().read()
+        finally:
+            conn.close()
+
+
+def urllib_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    with local_names(HOST):
+        opener = stdlib.build_opener(ctx)
+        with opener.open(f"https://{HOST}:{port}/secret?token=hunter2", timeout=10) as resp:
+            data: bytes = resp.read()
+            return data
+
+
+def _bio_pump(sock: socket.socket, obj: ssl.SSLObject, outgoing: ssl.MemoryBIO,
+              incoming: ssl.MemoryBIO, step: Callable[[], object]) -> object:
+    """Run ``step`` until it stops asking for more data, shuttling bytes over ``sock``."""
+    while True:
+        try:
+            result = step()
+        except ssl.SSLWantReadError:
+            pending = outgoing.read()
+            if pending:
+                sock.sendall(pending)
+            data = sock.recv(65536)
+            if not data:
+                incoming.write_eof()
+            else:
+                incoming.write(data)
+            continue
+        pending = outgoing.read()
+        if pending:
+            sock.sendall(pending)
+        return result
+
+
+def bio_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    """The SSLObject (memory BIO) path, pumped by hand: do_handshake, then write."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=HOST)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        _bio_pump(sock, obj, outgoing, incoming, obj.do_handshake)
+        _bio_pump(sock, obj, outgoing, incoming, lambda: obj.write(REQUEST))
+        return _read_response(
+            lambda: bytes(_bio_pump(sock, obj, outgoing, incoming, lambda: obj.read(65536)))  # type: ignore[call-overload]
+        )
+
+
+def lazy_bio_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    """The SSLObject path writing before any do_handshake()."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=HOST)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        _bio_pump(sock, obj, outgoing, incoming, lambda: obj.write(REQUEST))
+        return _read_response(
+            lambda: bytes(_bio_pump(sock, obj, outgoing, incoming, lambda: obj.read(65536)))  # type: ignore[call-overload]
+        )
+
+
+async def _asyncio_get(ctx: ssl.SSLContext, port: int) -> bytes:
+    reader, writer = await stdlib.open_connection(
+        "127.0.0.1", port, ctx, server_hostname=HOST, ssl_handshake_timeout=10
+    )
+    try:
+        writer.write(REQUEST)
+        await writer.drain()
+        data = b""
+        while not data.endswith(BODY):
+            chunk = await asyncio.wait_for(reader.read(65536), 10)
+            if not chunk:
+                break
+            data += chunk
+        return data
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+
+
+def asyncio_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    return asyncio.run(_asyncio_get(ctx, port))
+
+
+async def _asyncio_raw_get(ctx: ssl.SSLContext, port: int) -> bytes:
+    """asyncio.open_connection itself (no certpin helper) with the pinning context."""
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=ctx, server_hostname=HOST
+    )
+    try:
+        writer.write(REQUEST)
+        data = b""
+        while not data.endswith(BODY):
+            chunk = await asyncio.wait_for(reader.read(65536), 10)
+            if not chunk:
+                break
+            data += chunk
+        return data
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+
+
+def asyncio_raw_client(ctx: ssl.SSLContext, port: int) -> bytes:
+    return asyncio.run(_asyncio_raw_get(ctx, port))
+
+
+CLIENTS: dict[str, Client] = {
+    "socket": socket_client,
+    "socket-lazy-sendall": lazy_socket_client,
+    "socket-lazy-write": lazy_write_client,
+    "socket-nonblocking": nonblocking_socket_client,
+    "http.client": http_client,
+    "urllib": urllib_client,
+    "sslobject": bio_client,
+    "sslobject-lazy-write": lazy_bio_client,
+    "asyncio-helper": asyncio_client,
+    "asyncio.open_connection": asyncio_raw_client,
+}
+
+
+@pytest.fixture(params=sorted(CLIENTS))
+def client(request: pytest.FixtureRequest) -> Client:
+    return CLIENTS[request.param]
+
+
+def chain_of_causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, its causes/contexts and urllib's ``URLError.reason``, without cycles."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        for nxt in (e.__cause__, e.__context__, getattr(e, "reason", None)):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+
+
+def find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    return next((e for e in chain_of_causes(exc) if isinstance(e, kind)), None)
+
+
+def expect_refused(client: Client, ctx: ssl.SSLContext, port: int,
+                   kind: type[BaseException]) -> BaseException:
+    """Run ``client``, require it to fail with ``kind`` somewhere in the cause chain."""
+    with pytest.raises((ssl.SSLError, urllib.error.URLError, OSError)) as info:
+        client(ctx, port)
+    found = find(info.value, kind)
+    assert found is not None, f"{kind.__name__} not in the cause chain of {info.value!r}"
+    return found
+
+
+def settle(server: RecordingTLSServer) -> None:
+    """Let the server threads record whatever might still be in flight."""
+    import time
+
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+# ----------------------------------------------------------------------------- legitimate
+
+
+def test_legitimate_server_passes(client: Client, pinned_ctx: ssl.SSLContext,
+                                  legit_server: RecordingTLSServer) -> None:
+    assert client(pinned_ctx, legit_server.port).endswith(BODY)
+    assert b"token=hunter2" in legit_server.received
+
+
+# ----------------------------------------------------------------------------- attackers
+
+
+def test_trusted_ca_impostor_refused(client: Client, pinned_ctx: ssl.SSLContext,
+                                     impostor: RecordingTLSServer) -> None:
+    err = expect_refused(client, pinned_ctx, impostor.port, PinMismatchError)
+    assert isinstance(err, PinMismatchError)
+    assert str(err).startswith("Certificate pinning failure for pinned.test")
+    assert err.hostname == "pinned.test"
+    assert len(err.chain) == 2  # impostor leaf + attacker root: what OpenSSL verified
+    settle(impostor)
+    assert impostor.received == b""  # not one application byte left
+
+
+def test_impostor_appending_pinned_certs_refused(
+    client: Client, pinned_ctx: ssl.SSLContext, impostor_leaf: trustme.LeafCert,
+    legit_leaf: trustme.LeafCert, ca: trustme.CA, intermediate: trustme.CA,
+) -> None:
+    # The impostor sends: its own leaf, the pinned leaf's certificate, the pinned root.
+    srv_ctx = appending_impostor_context(impostor_leaf, legit_leaf, ca)
+    with RecordingTLSServer(srv_ctx) as srv:
+        err = expect_refused(client, pinned_ctx, srv.port, PinMismatchError)
+        assert isinstance(err, PinMismatchError)
+        root_pin = pem_pin(ca.cert_pem.bytes())
+        assert f"{root_pin}" in str(err)  # listed as expected, ...
+        assert all(f"{root_pin}  " not in line for line in str(err).splitlines())  # not found
+        settle(srv)
+        assert srv.received == b""
+
+
+def test_forged_leaf_would_match_without_verification(
+    ca: trustme.CA, intermediate: trustme.CA, trust_pem: str, policy: PinPolicy
+) -> None:
+    """The attack is real: under CERT_NONE OpenSSL reports a chain holding the pinned key."""
+    plain = ssl.create_default_context(cadata=trust_pem)
+    plain.check_hostname = False
+    plain.verify_mode = ssl.CERT_NONE
+    with RecordingTLSServer(forged_leaf_context(intermediate, HOST)) as srv:
+        raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        with plain.wrap_socket(raw, server_hostname=HOST) as tls:
+            chain = verified_chain(tls)
+    verdict = check(policy, HOST, chain)
+    assert verdict.outcome == Outcome.MATCHED  # a naive pin check would pass the forgery
+    assert verdict.matched_position == 1
+
+
+def test_forged_leaf_refused_even_after_weakening_attempts(
+    client: Client, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
+) -> None:
+    with pytest.raises(PolicyError):
+        pinned_ctx.verify_mode = ssl.CERT_NONE
+    with pytest.raises(PolicyError):
+        pinned_ctx.verify_mode = ssl.CERT_OPTIONAL
+    with pytest.raises(PolicyError):
+        pinned_ctx.check_hostname = False
+    assert pinned_ctx.verify_mode == ssl.CERT_REQUIRED
+    assert pinned_ctx.check_hostname is True
+    with RecordingTLSServer(forged_leaf_context(intermediate, HOST)) as srv:
+        err = expect_refused(client, pinned_ctx, srv.port, ssl.SSLCertVerificationError)
+        assert not isinstance(err, PinValidationError)  # OpenSSL itself refused the signature
+        settle(srv)
+        assert srv.received == b""
+
+
+def test_forged_leaf_refused_when_context_weakened_behind_its_back(
+    client: Client, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
+) -> None:
+    # Bypass the guarded setters through the stdlib's own descriptors.
+    ssl.SSLContext.check_hostname.__set__(pinned_ctx, False)  # type: ignore[attr-defined]
+    ssl.SSLContext.verify_mode.__set__(pinned_ctx, ssl.CERT_NONE)  # type: ignore[attr-defined]
+    with RecordingTLSServer(forged_leaf_context(intermediate, HOST)) as srv:
+        with pytest.raises((PolicyError, OSError)) as info:
+            client(pinned_ctx, srv.port)
+        # http.client on 3.11 re-assigns check_hostname from the context: the setter refuses
+        # (PolicyError); everywhere else the TLS layer fails closed (PinValidationError).
+        err = find(info.value, PinValidationError) or find(info.value, PolicyError)
+        assert err is not None, repr(info.value)
+        assert "CERT_REQUIRED" in str(err) or "check_hostname" in str(err)
+        settle(srv)
+        assert srv.received == b""
+
+
+@pytest.mark.parametrize("path", ["wrap_socket", "wrap_bio"])
+def test_weakened_context_fails_closed_in_the_handshake_hook(
+    path: str, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
+) -> None:
+    """Even skipping PinningSSLContext.wrap_* (calling ssl.SSLContext's directly)."""
+    ssl.SSLContext.check_hostname.__set__(pinned_ctx, False)  # type: ignore[attr-defined]
+    ssl.SSLContext.verify_mode.__set__(pinned_ctx, ssl.CERT_NONE)  # type: ignore[attr-defined]
+    with RecordingTLSServer(forged_leaf_context(intermediate, HOST)) as srv:
+        raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        with raw:
+            if path == "wrap_socket":
+                with pytest.raises(PinValidationError, match="verify_mode"):
+                    ssl.SSLContext.wrap_socket(pinned_ctx, raw, server_hostname=HOST)
+            else:
+                incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+                obj = ssl.SSLContext.wrap_bio(pinned_ctx, incoming, outgoing,
+                                              server_hostname=HOST)
+                with pytest.raises(PinValidationError, match="verify_mode"):
+                    _bio_pump(raw, obj, outgoing, incoming, lambda: obj.write(REQUEST))
+        settle(srv)
+        assert srv.received == b""
+
+
+def test_self_signed_with_matching_pin_refused(client: Client, trust_pem: str) -> None:
+    srv_ctx, pin = self_signed(HOST, "127.0.0.1")
+    pol = PinPolicy({HOST: PinSet([pin], allow_single_pin=True)})
+    ctx = create_ssl_context(pol, cadata=trust_pem)
+    with RecordingTLSServer(srv_ctx) as srv:
+        err = expect_refused(client, ctx, srv.port, ssl.SSLCertVerificationError)
+        assert not isinstance(err, PinValidationError)  # pin matched, validation still refused
+        settle(srv)
+        assert srv.received == b""
+
+
+def test_expired_certificate_with_matching_pin_refused(
+    client: Client, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
+) -> None:
+    leaf = expired_leaf(intermediate, HOST, "127.0.0.1")
+    with RecordingTLSServer(leaf_context(leaf)) as srv:
+        err = expect_refused(client, pinned_ctx, srv.port, ssl.SSLCertVerificationError)
+        assert "expired" in str(err)
+        settle(srv)
+        assert srv.received == b""
+
+
+def test_wrong_hostname_with_matching_pin_refused(
+    client: Client, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
+) -> None:
+    leaf = intermediate.issue_cert("other.test")  # chain carries the pinned intermediate
+    with RecordingTLSServer(leaf_context(leaf)) as srv:
+        err = expect_refused(client, pinned_ctx, srv.port, ssl.SSLCertVerificationError)
+        assert "mismatch" in str(err).lower() or "match" in str(err).lower()
+        settle(srv)
+        assert srv.received == b""
+
+
+def test_rotation_to_backup_key_passes(client: Client, intermediate: trustme.CA,
+                                       legit_leaf: trustme.LeafCert, trust_pem: str) -> None:
+    rotated = intermediate.issue_cert(HOST, "127.0.0.1")
+    old = pem_pin(legit_leaf.cert_chain_pems[0].bytes())
+    new = pem_pin(rotated.cert_chain_pems[0].bytes())
+    with_backup = create_ssl_context(
+        PinPolicy({HOST: PinSet([old], backup_pins=[new])}), cadata=trust_pem
+    )
+    unrelated = pem_pin(trustme.CA().cert_pem.bytes())
+    without = create_ssl_context(PinPolicy({HOST: PinSet([old, unrelated])}), cadata=trust_pem)
+    with RecordingTLSServer(leaf_context(rotated)) as srv:
+        assert client(with_backup, srv.port).endswith(BODY)
+        n = len(srv.received)
+        assert n > 0
+        expect_refused(client, without, srv.port, PinMismatchError)
+        settle(srv)
+        assert len(srv.received) == n  # the control connection sent nothing
+
+
+def test_pin_of_another_host_does_not_admit(client: Client, trust_pem: str,
+                                            legit_leaf: trustme.LeafCert,
+                                            impostor_leaf: trustme.LeafCert) -> None:
+    # other.test is pinned to the impostor's key; pinned.test is not: serving pinned.test with
+    # the impostor certificate must still fail.
+    imp = pem_pin(impostor_leaf.cert_chain_pems[0].bytes())
+    real = pem_pin(legit_leaf.cert_chain_pems[0].bytes())
+    pol = PinPolicy({
+        "other.test": PinSet([imp], allow_single_pin=True),
+        HOST: PinSet([real], allow_single_pin=True),
+    })
+    ctx = create_ssl_context(pol, cadata=trust_pem)
+    with RecordingTLSServer(leaf_context(impostor_leaf)) as srv:
+        expect_refused(client, ctx, srv.port, PinMismatchError)
+        settle(srv)
+        assert srv.received == b""
+
+
+@pytest.mark.parametrize("via", ["socket", "urllib", "asyncio"])
+def test_shared_san_certificate_checked_per_host(via: str, trust_pem: str,
+                                                intermediate: trustme.CA,
+                                                attacker_ca: trustme.CA) -> None:
+    """Two hosts on one IP share a SAN certificate; only the host whose pins match passes."""
+    shared = intermediate.issue_cert(HOST, "other.test", "127.0.0.1")
+    pol = PinPolicy({
+        HOST: PinSet([pem_pin(intermediate.cert_pem.bytes())], allow_single_pin=True),
+        "other.test": PinSet([pem_pin(attacker_ca.cert_pem.bytes())], allow_single_pin=True),
+    })
+    ctx = create_ssl_context(pol, cadata=trust_pem)
+
+    def fetch(name: str, port: int) -> bytes:
+        if via == "socket":
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            with ctx.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(REQUEST.replace(b"pinned.test", name.encode()))
+                return _read_response(lambda: tls.recv(65536))
+        if via == "urllib":
+            with local_names(HOST, "other.test"), stdlib.build_opener(ctx).open(
+                f"https://{name}:{port}/", timeout=10
+            ) as resp:
+                data: bytes = resp.read()
+                return data
+
+        async def go() -> bytes:
+            reader, writer = await stdlib.open_connection("127.0.0.1", port, ctx,
+                                                          server_hostname=name)
+            writer.write(REQUEST.replace(b"pinned.test", name.encode()))
+            data = await asyncio.wait_for(reader.read(65536), 10)
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+            return data
+
+        return asyncio.run(go())
+
+    with RecordingTLSServer(leaf_context(shared)) as srv:
+        assert BODY in fetch(HOST, srv.port)
+        n = len(srv.received)
+        with pytest.raises((ssl.SSLError, urllib.error.URLError)) as info:
+            fetch("other.test", srv.port)
+        assert find(info.value, PinMismatchError) is not None
+        settle(srv)
+        assert len(srv.received) == n
+        assert b"other.test" not in srv.received
+
+
+# ----------------------------------------------------------------------------- resumption
+
+
+def _get_session(ctx: ssl.SSLContext, port: int) -> ssl.SSLSession:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with ctx.wrap_socket(raw, server_hostname=HOST) as tls:
+        tls.sendall(REQUEST)
+        assert _read_response(lambda: tls.recv(65536)).endswith(BODY)
+        session = tls.session
+    assert session is not None
+    return session
+
+
+def test_resumption_is_real_on_a_plain_context(legit_server: RecordingTLSServer,
+                                               trust_pem: str) -> None:
+    """Control: the server resumes sessions, so the pinning test below means something."""
+    plain = ssl.create_default_context(cadata=trust_pem)
+    session = _get_session(plain, legit_server.port)
+    raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
+    with plain.wrap_socket(raw, server_hostname=HOST, session=session) as tls:
+        assert tls.session_reused
+        assert verified_chain(tls) == []  # OpenSSL keeps no verified chain on resumption
+
+
+def test_resumed_session_fails_closed(legit_server: RecordingTLSServer,
+                                      pinned_ctx: ssl.SSLContext) -> None:
+    session = _get_session(pinned_ctx, legit_server.port)
+    before = legit_server.received
+    raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
+    with pytest.raises(PinValidationError, match="resumed"):
+        tls = pinned_ctx.wrap_socket(raw, server_hostname=HOST, session=session,
+                                     do_handshake_on_connect=False)
+        tls.sendall(REQUEST)
+    settle(legit_server)
+    assert legit_server.received == before
+
+
+def test_resumed_session_fails_closed_on_sslobject(legit_server: RecordingTLSServer,
+                                                   pinned_ctx: ssl.SSLContext) -> None:
+    session = _get_session(pinned_ctx, legit_server.port)
+    before = legit_server.received
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = pinned_ctx.wrap_bio(incoming, outgoing, server_hostname=HOST, session=session)
+    with socket.create_connection(("127.0.0.1", legit_server.port), timeout=10) as sock:
+        with pytest.raises(PinValidationError, match="resumed"):
+            _bio_pump(sock, obj, outgoing, incoming, obj.do_handshake)
+        with pytest.raises(PinValidationError, match="already failed"):
+            obj.write(REQUEST)
+    settle(legit_server)
+    assert legit_server.received == before
+
+
+# ----------------------------------------------------------------------------- other rules
+
+
+@pytest.mark.parametrize("name", [None, ""])
+def test_missing_server_hostname_fails_closed(name: str | None, pinned_ctx: ssl.SSLContext,
+                                              legit_server: RecordingTLSServer) -> None:
+    raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
+    with raw, pytest.raises(PinValidationError, match="server_hostname"):
+        pinned_ctx.wrap_socket(raw, server_hostname=name)
+    with pytest.raises(PinValidationError, match="server_hostname"):
+        pinned_ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname=name)
+    assert legit_server.received == b""
+
+
+def test_failed_socket_is_closed_and_stays_failed(pinned_ctx: ssl.SSLContext,
+                                                  impostor: RecordingTLSServer) -> None:
+    raw = socket.create_connection(("127.0.0.1", impostor.port), timeout=10)
+    tls = pinned_ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False)
+    with pytest.raises(PinMismatchError):
+        tls.do_handshake()
+    assert tls.fileno() == -1  # closed before the exception reached us
+    for attempt in (lambda: tls.sendall(REQUEST), lambda: tls.send(REQUEST),
+                    lambda: tls.write(REQUEST), lambda: tls.recv(10)):
+        with pytest.raises(PinValidationError, match="already failed"):
+            attempt()
+    settle(impostor)
+    assert impostor.received == b""
+
+
+def test_asyncio_many_tasks_on_one_context(pinned_ctx: ssl.SSLContext,
+                                           legit_server: RecordingTLSServer,
+                                           impostor: RecordingTLSServer) -> None:
+    async def main() -> list[bytes | BaseException]:
+        jobs = [_asyncio_get(pinned_ctx, legit_server.port) for _ in range(30)]
+        jobs += [_asyncio_get(pinned_ctx, impostor.port) for _ in range(10)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, bytes) and r.endswith(BODY) for r in results[:30])
+    assert all(isinstance(r, PinMismatchError) for r in results[30:])
+    assert legit_server.received.count(b"token=hunter2") == 30
+    settle(impostor)
+    assert impostor.received == b""
+
+
+def test_threads_with_keep_alive_on_one_context(pinned_ctx: ssl.SSLContext,
+                                                legit_server: RecordingTLSServer,
+                                                impostor: RecordingTLSServer) -> None:
+    def legit_worker(_: int) -> int:
+        with local_names(HOST):
+            conn = stdlib.HTTPSConnection(HOST, legit_server.port, policy=pinned_ctx,
+                                          timeout=10)
+        try:
+            for _ in range(10):  # keep-alive: one connection, ten requests
+                conn.request("GET", "/secret?token=hunter2")
+                assert conn.getresponse().read() == BODY
+        finally:
+            conn.close()
+        return 10
+
+    def impostor_worker(_: int) -> bool:
+        try:
+            socket_client(pinned_ctx, impostor.port)
+        except PinMismatchError:
+            return True
+        return False
+
+    # local_names patches getaddrinfo process-wide; hold it for the whole run.
+    with local_names(HOST), concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        legit = list(pool.map(legit_worker, range(16)))
+        refused = list(pool.map(impostor_worker, range(16)))
+    assert sum(legit) == 160
+    assert legit_server.received.count(b"token=hunter2") == 160
+    assert legit_server.connections == 16
+    assert all(refused)
+    settle(impostor)
+    assert impostor.received == b""
+
+
+def test_http_client_refuses_foreign_host_header(pinned_ctx: ssl.SSLContext,
+                                                 legit_server: RecordingTLSServer) -> None:
+    with local_names(HOST):
+        conn = stdlib.HTTPSConnection(HOST, legit_server.port, policy=pinned_ctx, timeout=10)
+        try:
+            with pytest.raises(PolicyError, match="Host header"):
+                conn.request("GET", "/", headers={"Host": "other.test"})
+        finally:
+            conn.close()
+    assert legit_server.received == b""
+
+
+def test_urllib_refuses_plain_http_to_pinned_host(pinned_ctx: ssl.SSLContext) -> None:
+    opener = stdlib.build_opener(pinned_ctx)
+    with pytest.raises(urllib.error.URLError) as info:
+        opener.open("http://pinned.test:1/")
+    assert isinstance(info.value.reason, PolicyError)
+
+
+def test_helpers_refuse_plain_context() -> None:
+    plain = ssl.create_default_context()
+    with pytest.raises(PolicyError, match="does not enforce pins"):
+        stdlib.build_opener(plain)
+    with pytest.raises(PolicyError, match="does not enforce pins"):
+        stdlib.HTTPSConnection("pinned.test", policy=plain)
+    with pytest.raises(PolicyError, match="does not enforce pins"):
+        asyncio.run(stdlib.open_connection("127.0.0.1", 1, plain))
+
+
+def test_http_client_plain_connection_type() -> None:
+    assert issubclass(stdlib.HTTPSConnection, http.client.HTTPSConnection)

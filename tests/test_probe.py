@@ -1,0 +1,246 @@
+"""fetch_chain against real servers on 127.0.0.1 and ::1: chains, zero bytes, every error."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+
+import pytest
+import trustme
+
+from certpin import FetchedChain, ProbeError, cert_pin, fetch_chain, spki_pin
+from certpin.probe import parse_host_port
+from support.obtain_certs import Leaf, TestPKI, self_signed
+from support.servers import RecordingTLSServer
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+    return TestPKI(str(tmp_path_factory.mktemp("probe-pki")))
+
+
+@pytest.fixture(scope="module")
+def leaf(pki: TestPKI) -> Leaf:
+    return pki.leaf("ec256")
+
+
+@pytest.fixture()
+def ca_file(ca: trustme.CA, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    path = str(tmp_path / "ca.pem")
+    ca.cert_pem.write_to_path(path)
+    return path
+
+
+def test_zero_application_bytes_and_verified_chain(
+    server: RecordingTLSServer, server_cert: trustme.LeafCert, ca: trustme.CA, ca_file: str
+) -> None:
+    chain = fetch_chain("127.0.0.1", server.port, cafile=ca_file)
+    server.stop()
+    assert server.received == b""
+    assert server.connections == 1  # validated at the first handshake: one connection only
+    assert server.handshakes == 1  # the handshake completed, so data could have been sent
+    assert isinstance(chain, FetchedChain)
+    assert chain.host == "127.0.0.1" and chain.port == server.port
+    assert chain.server_name is None  # IP address: no SNI
+    assert chain.verify_error is None
+    assert chain.tls_version in ("TLSv1.2", "TLSv1.3")
+    leaf_pem = server_cert.cert_chain_pems[0].bytes()
+    assert chain.verified is not None
+    assert cert_pin(chain.verified[0]) == cert_pin(leaf_pem)
+    assert cert_pin(chain.verified[-1]) == cert_pin(ca.cert_pem.bytes())
+    assert [cert_pin(c) for c in chain.served] == [cert_pin(leaf_pem)]
+
+
+def test_served_and_verified_chains_differ(pki: TestPKI, leaf: Leaf) -> None:
+    """Server sends leaf + intermediate + an unrelated cert; the verified chain has leaf,
+    intermediate and the root from the store, never the unrelated certificate."""
+    unrelated = self_signed()
+    context = leaf.server_context(pki.directory, "extra", extra=(unrelated,))
+    with RecordingTLSServer(context) as srv:
+        chain = fetch_chain("127.0.0.1", srv.port, cafile=pki.ca_file)
+    assert srv.received == b""
+    assert [cert_pin(c) for c in chain.served] == [
+        cert_pin(leaf.cert), cert_pin(pki.intermediate), cert_pin(unrelated)
+    ]
+    assert chain.verified is not None
+    assert [cert_pin(c) for c in chain.verified] == [
+        cert_pin(leaf.cert), cert_pin(pki.intermediate), cert_pin(pki.root)
+    ]
+
+
+def test_untrusted_chain_gives_served_only(pki: TestPKI, leaf: Leaf, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    other = TestPKI(str(tmp_path))  # the client trusts a root that did not issue the server's
+    with RecordingTLSServer(leaf.server_context(pki.directory, "untrusted")) as srv:
+        chain = fetch_chain("127.0.0.1", srv.port, cafile=other.ca_file)
+    assert srv.received == b""
+    assert chain.verified is None
+    assert chain.verify_error is not None and "issuer" in chain.verify_error
+    assert spki_pin(chain.served[0]) == spki_pin(leaf.cert)
+    assert len(chain.served) == 2
+
+
+def test_hostname_mismatch_is_not_verified(pki: TestPKI, leaf: Leaf) -> None:
+    with RecordingTLSServer(leaf.server_context(pki.directory, "mismatch")) as srv:
+        ok = fetch_chain("127.0.0.1", srv.port, server_name="pinned.test", cafile=pki.ca_file)
+        bad = fetch_chain("127.0.0.1", srv.port, server_name="other.test", cafile=pki.ca_file)
+    assert ok.verified is not None and ok.server_name == "pinned.test"
+    assert bad.verified is None and bad.server_name == "other.test"
+    assert bad.verify_error is not None and "other.test" in bad.verify_error
+    assert srv.received == b""
+
+
+def test_sni_is_sent_for_names_and_not_for_ip_addresses(pki: TestPKI, leaf: Leaf) -> None:
+    seen: list[str | None] = []
+    context = leaf.server_context(pki.directory, "sni")
+    context.sni_callback = lambda _sock, name, _ctx: seen.append(name)  # type: ignore[assignment,func-returns-value]
+    with RecordingTLSServer(context) as srv:
+        fetch_chain("127.0.0.1", srv.port, cafile=pki.ca_file)
+        fetch_chain("127.0.0.1", srv.port, server_name="pinned.test", cafile=pki.ca_file)
+    assert seen == [None, "pinned.test"]
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]", "0:0:0:0:0:0:0:1"])
+def test_ipv6_literal(host: str, pki: TestPKI, leaf: Leaf) -> None:
+    try:
+        srv = RecordingTLSServer(leaf.server_context(pki.directory, "v6"), host="::1")
+    except OSError as exc:  # pragma: no cover - machines without IPv6 loopback
+        pytest.skip(f"no IPv6 loopback: {exc}")
+    with srv:
+        chain = fetch_chain(host, srv.port, cafile=pki.ca_file)
+    assert chain.host == "::1"
+    assert chain.verified is not None
+    assert cert_pin(chain.verified[0]) == cert_pin(leaf.cert)
+    assert srv.received == b""
+
+
+def test_refused_port_names_host_and_port() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        port = s.getsockname()[1]
+        with pytest.raises(ProbeError, match=rf"^127\.0\.0\.1:{port}: cannot connect") as info:
+            fetch_chain("127.0.0.1", port, timeout=5)
+    assert isinstance(info.value, OSError)
+
+
+def test_refused_ipv6_port_names_host_and_port() -> None:
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+    except OSError as exc:  # pragma: no cover
+        pytest.skip(f"no IPv6 loopback: {exc}")
+    with s:
+        port = s.getsockname()[1]
+        with pytest.raises(ProbeError, match=rf"^\[::1\]:{port}: cannot connect"):
+            fetch_chain("::1", port, timeout=5)
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A socket that accepts TCP connections (kernel backlog) but never says a word."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield s.getsockname()[1]
+
+
+def test_handshake_timeout_names_host_and_port() -> None:
+    with silent_server() as port, pytest.raises(
+        ProbeError, match=rf"^127\.0\.0\.1:{port}: TLS handshake timed out after 0\.5 s"
+    ):
+        fetch_chain("127.0.0.1", port, timeout=0.5)
+
+
+@contextlib.contextmanager
+def plain_http_server() -> Iterator[tuple[int, list[bytes]]]:
+    """An HTTP (not HTTPS) server: answers anything with a 400 and closes."""
+    received: list[bytes] = []
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = s.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    received.append(conn.recv(65536))
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield s.getsockname()[1], received
+    finally:
+        with contextlib.suppress(OSError):
+            s.shutdown(socket.SHUT_RDWR)
+        s.close()
+        t.join(5)
+
+
+def test_plain_http_server_is_a_probe_error() -> None:
+    with plain_http_server() as (port, received), pytest.raises(
+        ProbeError, match=rf"^127\.0\.0\.1:{port}: TLS handshake failed \(not a TLS server\?\)"
+    ):
+        fetch_chain("127.0.0.1", port, timeout=5)
+    # what reached the HTTP server is a TLS ClientHello (record type 22), not application data
+    assert received and all(r[:1] == b"\x16" for r in received if r)
+
+
+def test_bad_cafile_is_a_certificate_error(tmp_path, server: RecordingTLSServer) -> None:  # type: ignore[no-untyped-def]
+    from certpin import CertificateError
+
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(CertificateError, match=r"bad\.pem"):
+        fetch_chain("127.0.0.1", server.port, cafile=str(bad))
+    assert server.connections == 0
+
+
+def test_default_trust_store_does_not_trust_the_test_ca(server: RecordingTLSServer) -> None:
+    chain = fetch_chain("127.0.0.1", server.port)
+    assert chain.verified is None
+    assert chain.verify_error
+    assert len(chain.served) == 1
+
+
+def test_works_with_ssl_module_chains_on_this_python(
+    server: RecordingTLSServer, ca_file: str
+) -> None:
+    """On 3.13 the public get_verified_chain is used, before it the private one: same result."""
+    chain = fetch_chain("127.0.0.1", server.port, cafile=ca_file)
+    assert chain.verified is not None and len(chain.verified) == 2
+    assert hasattr(ssl.SSLSocket, "get_verified_chain") or hasattr(
+        ssl._ssl._SSLSocket, "get_verified_chain"  # type: ignore[attr-defined]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("example.test", ("example.test", 443)),
+        ("example.test:8443", ("example.test", 8443)),
+        ("[::1]:8443", ("::1", 8443)),
+        ("[::1]", ("::1", 443)),
+        ("::1", ("::1", 443)),
+        ("127.0.0.1:1", ("127.0.0.1", 1)),
+        ("[0:0::1]:9", ("::1", 9)),
+    ],
+)
+def test_parse_host_port(text: str, expected: tuple[str, int]) -> None:
+    assert parse_host_port(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", ":443", "host:0", "host:65536", "host:x", "[::1", "[::1]x", "[host]:1",
+             "a b", "a/b", "1::2::3", "host:\x1b"]
+)
+def test_parse_host_port_rejects(text: str) -> None:
+    with pytest.raises(ProbeError, match="invalid target"):
+        parse_host_port(text)
