@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import certpin
-from support.clientfixtures import certs, env_proxy, mitm, mitm_confdir, mitmdump  # noqa: F401
 from support.clientkit import (
     CLIENTS,
     Certs,
@@ -23,6 +22,7 @@ from support.clientkit import (
     main_policy,
     one,
     rotation_policy,
+    run_mitmdump,
 )
 from support.clientservers import QuickServer, multi_handler, ws_handler
 from support.proxy import ConnectProxy
@@ -113,13 +113,13 @@ def test_rotation_to_backup_pin_passes(
 @PROXY
 @pytest.mark.parametrize("client", CLIENTS)
 def test_mitmproxy_reverse_mode_refused(
-    client: str, env_proxy: ConnectProxy | None, certs: Certs, mitmdump: str,  # noqa: F811
-    mitm_confdir: Path,  # noqa: F811
+    client: str, env_proxy: ConnectProxy | None, certs: Certs, mitmdump: str,
+    mitm_confdir: Path,
 ) -> None:
     """Real mitmproxy in front of the legitimate server, its CA trusted by the client."""
     legit = serve(certs.legit, client)
-    with legit, mitm(mitmdump, f"reverse:https://127.0.0.1:{legit.port}", mitm_confdir) as m, \
-            local_names("pinned.test"):
+    mode = f"reverse:https://127.0.0.1:{legit.port}"
+    with legit, run_mitmdump(mitmdump, mode, mitm_confdir) as m, local_names("pinned.test"):
         url = f"https://pinned.test:{m.port}{SECRET}"
         exc = one(fetch(client, [url], main_policy(certs), certs.cadata + m.ca_pem,
                         proxy=proxy_url(env_proxy, client)))
@@ -131,12 +131,12 @@ def test_mitmproxy_reverse_mode_refused(
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_mitmproxy_regular_mode_as_https_proxy_refused(
-    client: str, certs: Certs, mitmdump: str, mitm_confdir: Path,  # noqa: F811
+    client: str, certs: Certs, mitmdump: str, mitm_confdir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """mitmproxy as the HTTPS_PROXY of the client (a TLS-inspecting corporate proxy)."""
     legit = serve(certs.legit, client)
-    with legit, mitm(mitmdump, "regular", mitm_confdir) as m:
+    with legit, run_mitmdump(mitmdump, "regular", mitm_confdir) as m:
         proxy = f"http://127.0.0.1:{m.port}"
         for var in ("HTTPS_PROXY", "https_proxy"):
             monkeypatch.setenv(var, proxy)

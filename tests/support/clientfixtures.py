@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from support.clientkit import Certs, Mitm, make_certs, mitmdump_path, run_mitmdump
+from support.clientkit import Certs, make_certs, mitmdump_path
 from support.proxy import ConnectProxy
 
 
@@ -32,12 +31,6 @@ def mitmdump() -> str:
 def mitm_confdir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="certpin-mitm-") as d:
         yield Path(d)
-
-
-@contextlib.contextmanager
-def mitm(mitmdump: str, mode: str, confdir: Path) -> Iterator[Mitm]:
-    with run_mitmdump(mitmdump, mode, confdir) as m:
-        yield m
 
 
 @pytest.fixture()

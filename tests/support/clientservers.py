@@ -81,6 +81,14 @@ def multi_handler(conn: ssl.SSLSocket, server: RecordingTLSServer) -> None:
                 }
                 authority = headers.get(":authority", "")
                 _log_authority(server, authority)
+                location = getattr(server, "location", None)
+                if location is not None:
+                    h2c.send_headers(
+                        event.stream_id,
+                        [(":status", "302"), ("location", location), ("content-length", "0")],
+                        end_stream=True,
+                    )
+                    continue
                 body = server.body + b" for " + authority.encode()
                 h2c.send_headers(
                     event.stream_id,
@@ -118,7 +126,10 @@ def ws_handler(conn: ssl.SSLSocket, server: RecordingTLSServer) -> None:
 
 
 def redirect_handler(conn: ssl.SSLSocket, server: Any) -> None:
-    """Answer every HTTP/1.1 request with ``302 Found`` to ``server.location``."""
+    """Answer every request with ``302 Found`` to ``server.location`` (HTTP/2 if negotiated)."""
+    if conn.selected_alpn_protocol() == "h2":
+        multi_handler(conn, server)
+        return
     buf = b""
     while True:
         data = server.recv(conn)

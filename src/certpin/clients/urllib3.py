@@ -129,16 +129,16 @@ class PinnedPoolManager(_PinnedMixin, urllib3.PoolManager):
 
     def __init__(
         self,
-        ssl_context: ssl.SSLContext,
-        guard: RequestGuard,
+        certpin_context: ssl.SSLContext,
+        certpin_guard: RequestGuard,
         num_pools: int = 10,
         headers: Mapping[str, str] | None = None,
         **connection_pool_kw: Any,
     ) -> None:
-        _check_pool_kwargs(connection_pool_kw, ssl_context)
-        self.certpin_context = ssl_context
-        self.certpin_guard = guard
-        connection_pool_kw["ssl_context"] = ssl_context
+        _check_pool_kwargs(connection_pool_kw, certpin_context)
+        self.certpin_context = certpin_context
+        self.certpin_guard = certpin_guard
+        connection_pool_kw["ssl_context"] = certpin_context
         super().__init__(num_pools, headers, **connection_pool_kw)
 
 
@@ -149,8 +149,8 @@ class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
     def __init__(
         self,
         proxy_url: str,
-        ssl_context: ssl.SSLContext,
-        guard: RequestGuard,
+        certpin_context: ssl.SSLContext,
+        certpin_guard: RequestGuard,
         *,
         num_pools: int = 10,
         headers: Mapping[str, str] | None = None,
@@ -158,10 +158,10 @@ class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
         proxy_ssl_context: ssl.SSLContext | None = None,
         **connection_pool_kw: Any,
     ) -> None:
-        _check_pool_kwargs(connection_pool_kw, ssl_context)
-        self.certpin_context = ssl_context
-        self.certpin_guard = guard
-        connection_pool_kw["ssl_context"] = ssl_context
+        _check_pool_kwargs(connection_pool_kw, certpin_context)
+        self.certpin_context = certpin_context
+        self.certpin_guard = certpin_guard
+        connection_pool_kw["ssl_context"] = certpin_context
         if connection_pool_kw.get("use_forwarding_for_https"):
             raise PinnedRequestError(
                 "use_forwarding_for_https=True lets the proxy make the origin's TLS connection, "
@@ -169,8 +169,8 @@ class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
                 "(HTTP CONNECT)"
             )
         if parse_url(proxy_url).scheme == "https" and proxy_ssl_context is None:
-            proxy_ssl_context = ssl_context
-        _check_pool_kwargs({"proxy_ssl_context": proxy_ssl_context}, ssl_context)
+            proxy_ssl_context = certpin_context
+        _check_pool_kwargs({"proxy_ssl_context": proxy_ssl_context}, certpin_context)
         super().__init__(
             proxy_url,
             num_pools,
