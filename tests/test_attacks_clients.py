@@ -161,3 +161,23 @@ def test_legitimate_server_keep_alive(client: str, certs: Certs) -> None:
     else:
         assert [r[0] for r in results] == [200] * 5  # type: ignore[index]
         assert server.connections == 1  # keep-alive: one TLS connection for five requests
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx", "aiohttp"])
+def test_mitmproxy_control_unpinned_host_is_intercepted(
+    client: str, certs: Certs, mitmdump: str, mitm_confdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Control for the test above: for a host the policy does NOT pin, the same mitmproxy setup
+    succeeds (its CA is trusted), so the refusals above come from the pins alone."""
+    legit = serve(certs.legit, client)
+    with legit, run_mitmdump(mitmdump, "regular", mitm_confdir) as m:
+        for var in ("HTTPS_PROXY", "https_proxy"):
+            monkeypatch.setenv(var, f"http://127.0.0.1:{m.port}")
+        for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(var, raising=False)
+        (res,) = fetch(client, [f"https://127.0.0.1:{legit.port}/"], rotation_policy(certs),
+                       certs.cadata + m.ca_pem)
+    assert not isinstance(res, BaseException), repr(res)
+    assert res[0] == 200
+    assert legit.received  # mitmproxy forwarded the request: it really was in the path

@@ -506,3 +506,44 @@ def test_many_asyncio_tasks_one_client(client: str, certs: Certs) -> None:
         assert sorted(out) == sorted(f"echo: {i}" for i in range(10))
     else:
         assert out == [200] * 30
+
+
+# ------------------------------------------------------------------ mTLS
+@pytest.mark.parametrize("client", ["requests", "httpx", "aiohttp"])
+def test_client_certificate_via_base_context(client: str, certs: Certs, ca: trustme.CA) -> None:
+    """mTLS keeps working: the client certificate lives in the base= context (TLS 1.3 only, so
+    it is encrypted), the server requires and verifies it, and pins are still checked."""
+    server_ctx = certs.legit.context()
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    server_ctx.load_verify_locations(cadata=ca.cert_pem.bytes().decode())
+    client_leaf = ca.issue_cert("client.test")
+
+    def base() -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cadata=certs.cadata)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        client_leaf.configure_cert(ctx)
+        return ctx
+
+    policy = main_policy(certs)
+    with QuickServer(server_ctx, multi_handler) as server, local_names("pinned.test"):
+        url = f"https://pinned.test:{server.port}/"
+        if client == "requests":
+            from certpin.clients.requests import PinnedSession
+
+            with PinnedSession(policy, base=base()) as s:
+                status = s.get(url, timeout=10).status_code
+        elif client == "httpx":
+            from certpin.clients.httpx import pinned_client
+
+            with pinned_client(policy, base=base()) as c:
+                status = c.get(url).status_code
+        else:
+            from certpin.clients.aiohttp import pinned_session
+
+            async def go() -> int:
+                async with pinned_session(policy, base=base()) as s, s.get(url) as r:
+                    await r.read()
+                    return r.status
+            status = asyncio.run(go())
+    assert status == 200
+    assert server.received

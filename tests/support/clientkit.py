@@ -161,11 +161,11 @@ def make_certs(ca: trustme.CA, attacker_ca: trustme.CA, server_cert: trustme.Lea
 
 
 def main_policy(certs: Certs) -> certpin.PinPolicy:
-    """pinned.test (and www., localhost) pinned to the legitimate leaf key and CA; the
+    """pinned.test (and www., localhost, 127.0.0.1) pinned to the legitimate leaf key and CA; the
     self-signed key is a backup pin, so "self-signed with a matching pin" is tested."""
     pins = certpin.PinSet([certs.legit.pin, certs.ca_pin], backup_pins=[certs.selfsigned.pin])
     return certpin.PinPolicy(
-        {"pinned.test": pins, "www.pinned.test": pins, "localhost": pins}
+        {"pinned.test": pins, "www.pinned.test": pins, "localhost": pins, "127.0.0.1": pins}
     )
 
 
