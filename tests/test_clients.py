@@ -27,6 +27,7 @@ from support.clientkit import (
     expected_error,
     fetch,
     find_error,
+    forged_leaf_setup,
     main_policy,
     one,
     served,
@@ -275,17 +276,27 @@ def test_urllib3_weakening_refused(kwargs: dict[str, Any], certs: Certs) -> None
 @pytest.mark.parametrize("kwargs", [
     {"cert_reqs": "CERT_NONE"}, {"assert_hostname": False}, {"assert_fingerprint": "AA" * 32},
 ], ids=lambda k: next(iter(k)))
-def test_plain_urllib3_with_pinning_context_cannot_weaken_it(kwargs: dict[str, Any],
-                                                              certs: Certs) -> None:
-    """Without the helper: urllib3 handed the pinning context plus an option that weakens it
-    surfaces certpin.PolicyError (the context refuses), never a silent unpinned connection."""
+def test_plain_urllib3_with_pinning_context_cannot_weaken_it(
+    kwargs: dict[str, Any], certs: Certs, ca: trustme.CA
+) -> None:
+    """Without the helper: urllib3 handed the pinning context plus an option that weakens it,
+    against a forged leaf naming the pinned intermediate (real intermediate appended), surfaces
+    certpin.PolicyError (the context refuses to be weakened), never a silent unpinned
+    connection; the forger receives zero bytes. Control: the same context passes the
+    legitimate leaf under that intermediate."""
     import urllib3
 
-    ctx = certpin.create_ssl_context(main_policy(certs), cadata=certs.cadata)
-    with serve(certs.impostor, "urllib3") as server, local_names("pinned.test"), \
-            urllib3.PoolManager(ssl_context=ctx, retries=False, **kwargs) as pm, \
-            pytest.raises(Exception) as info:
-        pm.request("GET", f"https://pinned.test:{server.port}/", timeout=10)
+    legit, forged, inter_pin = forged_leaf_setup(ca)
+    policy = certpin.PinPolicy({"pinned.test": certpin.PinSet([inter_pin, legit.pin])})
+    ctx = certpin.create_ssl_context(policy, cadata=certs.cadata)
+    with QuickServer(forged.context(), multi_handler) as server, \
+            QuickServer(legit.context(), multi_handler) as good, local_names("pinned.test"):
+        with urllib3.PoolManager(ssl_context=ctx, retries=False) as plain:
+            r = plain.request("GET", f"https://pinned.test:{good.port}/", timeout=10)
+            assert r.status == 200
+        with urllib3.PoolManager(ssl_context=ctx, retries=False, **kwargs) as pm, \
+                pytest.raises(Exception) as info:
+            pm.request("GET", f"https://pinned.test:{server.port}/", timeout=10)
     assert find_error(info.value, certpin.PolicyError) is not None, repr(info.value)
     assert server.received == b""
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname

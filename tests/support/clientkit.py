@@ -376,3 +376,37 @@ def run_mitmdump(mitmdump: str, mode: str, confdir: Path) -> Iterator[Mitm]:
 
 
 Runner = Callable[..., list[tuple[int, bytes]]]
+
+
+def forged_leaf_setup(ca: trustme.CA) -> tuple[ServedCert, ServedCert, Pin]:
+    """``(legit, forged, intermediate pin)``: a legitimate leaf issued by an intermediate of
+    ``ca``, and a forged leaf that NAMES that intermediate as its issuer but is signed by another
+    key, served with the real intermediate and root appended. Under a verifying context the
+    forged chain fails; under CERT_NONE OpenSSL would still build [forged, intermediate, root]
+    and an intermediate pin would "match"."""
+    inter = ca.create_child_ca()
+    names = ("pinned.test", "localhost")
+    legit = served(inter.issue_cert(*names))
+    inter_cert = cert_of(inter.cert_pem.bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    forged_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(inter_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    chain = (forged_cert.public_bytes(serialization.Encoding.PEM) + inter.cert_pem.bytes()
+             + ca.cert_pem.bytes())
+    forged = ServedCert(chain, key_pem, certpin.spki_pin(forged_cert))
+    return legit, forged, certpin.spki_pin(inter_cert)
