@@ -26,16 +26,35 @@ from support.servers import RecordingTLSServer, http_handler
 
 
 class QuickServer(RecordingTLSServer):
-    """RecordingTLSServer that stops at once: shutting the listening socket down wakes the
-    thread blocked in accept() (closing it alone does not on Linux, which costs a 5 s join)."""
+    """RecordingTLSServer that stops at once. Its stop() shuts down the raw sockets, but after
+    wrap_socket a raw socket is detached, so a handler blocked reading an idle keep-alive
+    connection waits for its 10 s timeout (a 5 s join each); this also shuts the TLS sockets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tls_conns: list[ssl.SSLSocket] = []
+        inner = self.handler
+
+        def handler(conn: ssl.SSLSocket, server: RecordingTLSServer) -> None:
+            with self._lock:
+                self._tls_conns.append(conn)
+            inner(conn, server)
+
+        self.handler = handler
 
     def stop(self) -> None:
         import contextlib
         import socket
 
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            conns = list(self._tls_conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                # the plain socket's shutdown: wakes the reader without touching the SSL object
+                # (SSLSocket.shutdown would drop it under the reading thread)
+                socket.socket.shutdown(c, socket.SHUT_RDWR)
         super().stop()
+
 
 _authority_lock = threading.Lock()
 

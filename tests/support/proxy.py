@@ -95,6 +95,8 @@ class ConnectProxy:
             raw.settimeout(10)
             if self.tls is not None:
                 client = self.tls.wrap_socket(raw, server_side=True)
+                with self._lock:
+                    self._socks.append(client)  # raw is detached now: stop() needs this one
             head = b""
             while b"\r\n\r\n" not in head:
                 chunk = client.recv(4096)
@@ -161,12 +163,14 @@ class ConnectProxy:
     def stop(self) -> None:
         self._stop.set()
         with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # close() alone does not wake accept()
+        with contextlib.suppress(OSError):
             self._sock.close()
         with self._lock:
             socks = list(self._socks)
         for s in socks:
             with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
+                socket.socket.shutdown(s, socket.SHUT_RDWR)  # plain shutdown, even for TLS
             with contextlib.suppress(OSError):
                 s.close()
         self._acceptor.join(timeout=5)
