@@ -130,9 +130,11 @@ def _der_list(chain: Any) -> list[bytes]:
 def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
     """Return the chain OpenSSL verified for ``conn``, as DER certificates, leaf first.
 
-    Uses ``get_verified_chain()`` (public on Python 3.13+, returning DER bytes; on 3.11/3.12 the
-    private ``_sslobj.get_verified_chain()``, returning ``_ssl.Certificate`` objects or None,
-    converted here to DER).
+    Python 3.13 added a public ``get_verified_chain()`` returning DER bytes; it wraps the C
+    method ``conn._sslobj.get_verified_chain()`` that 3.10-3.12 already have, which returns
+    ``_ssl.Certificate`` objects (or None). That C method is called directly on every version
+    (one Python frame less per handshake) and its certificates turned into DER here; the public
+    method is the fallback should a future Python drop the private one.
 
     Args:
         conn: a handshaken :class:`ssl.SSLSocket` or :class:`ssl.SSLObject` (client side).
@@ -147,14 +149,16 @@ def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
     inner = getattr(conn, "_sslobj", None)
     if inner is None:  # not connected, closed, or unwrapped
         return []
-    # 3.13+: the public method (DER bytes); 3.10-3.12: the private one on the _ssl object.
-    getter = getattr(conn, "get_verified_chain", None) or getattr(
-        inner, "get_verified_chain", None
-    )
-    if getter is None:  # pragma: no cover - every supported Python has one of them
-        return []
     try:
-        return _der_list(getter())
+        getter = inner.get_verified_chain
+    except AttributeError:  # pragma: no cover - a future Python without the private method
+        public = getattr(conn, "get_verified_chain", None)
+        return _der_list(public()) if public is not None else []
+    try:
+        chain = getter()
+        if not chain:
+            return []
+        return [cert.public_bytes(_ENCODING_DER) for cert in chain]
     except (ValueError, OSError):
         return []
 
