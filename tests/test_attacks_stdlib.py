@@ -28,6 +28,7 @@ from certpin.verify import Outcome, check
 from support.enforce import (
     HOST,
     RecordingTLSServer,
+    TunnelProxy,
     appending_impostor_context,
     expired_leaf,
     forged_leaf_context,
@@ -665,6 +666,18 @@ def test_http_client_refuses_foreign_host_header(pinned_ctx: ssl.SSLContext,
     assert legit_server.received == b""
 
 
+def test_urllib_refuses_foreign_host_header(pinned_ctx: ssl.SSLContext,
+                                           legit_server: RecordingTLSServer) -> None:
+    import urllib.request
+
+    req = urllib.request.Request(f"https://{HOST}:{legit_server.port}/",
+                                 headers={"Host": "other.test"})
+    with local_names(HOST), pytest.raises(PolicyError, match="Host header"):
+        stdlib.build_opener(pinned_ctx).open(req, timeout=10)
+    settle(legit_server)
+    assert legit_server.received == b""
+
+
 def test_urllib_refuses_plain_http_to_pinned_host(pinned_ctx: ssl.SSLContext) -> None:
     opener = stdlib.build_opener(pinned_ctx)
     with pytest.raises(urllib.error.URLError) as info:
@@ -684,3 +697,72 @@ def test_helpers_refuse_plain_context() -> None:
 
 def test_http_client_plain_connection_type() -> None:
     assert issubclass(stdlib.HTTPSConnection, http.client.HTTPSConnection)
+
+
+# ----------------------------------------------------------------------------- through a proxy
+
+
+@pytest.fixture()
+def https_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[TunnelProxy]:
+    """An HTTP CONNECT proxy set as HTTPS_PROXY (urllib picks it up from the environment)."""
+    with TunnelProxy() as proxy:
+        for var in ("HTTPS_PROXY", "https_proxy"):
+            monkeypatch.setenv(var, proxy.url)
+        for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(var, raising=False)
+        yield proxy
+
+
+def _via_proxy(via: str, ctx: ssl.SSLContext, port: int, proxy: TunnelProxy) -> bytes:
+    if via == "urllib":  # HTTPS_PROXY from the environment
+        with stdlib.build_opener(ctx).open(f"https://{HOST}:{port}/secret?token=hunter2",
+                                           timeout=10) as resp:
+            data: bytes = resp.read()
+            return data
+    conn = stdlib.HTTPSConnection("127.0.0.1", proxy.port, policy=ctx, timeout=10)
+    conn.set_tunnel(HOST, port)
+    try:
+        conn.request("GET", "/secret?token=hunter2")
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("via", ["urllib", "http.client-tunnel"])
+def test_through_proxy_pins_checked_on_the_origin(
+    via: str, pinned_ctx: ssl.SSLContext, https_proxy: TunnelProxy,
+    legit_server: RecordingTLSServer, impostor: RecordingTLSServer,
+) -> None:
+    assert _via_proxy(via, pinned_ctx, legit_server.port, https_proxy).endswith(BODY)
+    assert b"token=hunter2" in legit_server.received
+    with pytest.raises((ssl.SSLError, urllib.error.URLError)) as info:
+        _via_proxy(via, pinned_ctx, impostor.port, https_proxy)
+    err = find(info.value, PinMismatchError)
+    assert isinstance(err, PinMismatchError)
+    assert err.hostname == HOST  # the origin's name, not the proxy's
+    assert https_proxy.targets == [f"{HOST}:{legit_server.port}", f"{HOST}:{impostor.port}"]
+    settle(impostor)
+    assert impostor.received == b""
+
+
+# ----------------------------------------------------------------------------- TLS 1.2
+
+
+def test_tls12_impostor_refused(client: Client, pinned_ctx: ssl.SSLContext,
+                                impostor_leaf: trustme.LeafCert) -> None:
+    """On TLS 1.2 the client speaks last in the handshake: still nothing after it."""
+    srv_ctx = leaf_context(impostor_leaf)
+    srv_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with RecordingTLSServer(srv_ctx) as srv:
+        err = expect_refused(client, pinned_ctx, srv.port, PinMismatchError)
+        assert str(err).startswith("Certificate pinning failure for pinned.test")
+        settle(srv)
+        assert srv.received == b""
+
+
+def test_tls12_legitimate_server_passes(client: Client, pinned_ctx: ssl.SSLContext,
+                                        legit_leaf: trustme.LeafCert) -> None:
+    srv_ctx = leaf_context(legit_leaf)
+    srv_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with RecordingTLSServer(srv_ctx) as srv:
+        assert client(pinned_ctx, srv.port).endswith(BODY)

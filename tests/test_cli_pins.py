@@ -261,6 +261,9 @@ def test_ipv6_target(capsys: pytest.CaptureFixture[str], pki: TestPKI, leaf: Lea
         ["http://example.test/"],
         ["-", "-"],
         ["--cafile", "/nonexistent/ca.pem", "example.test"],
+        ["--servername", "bad name", "example.test"],
+        ["a..b"],
+        ["ftp://example.test/"],
     ],
 )
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
@@ -303,3 +306,29 @@ def test_as_a_subprocess(server: RecordingTLSServer, pki: TestPKI, leaf: Leaf,
     bad = subprocess.run([sys.executable, "-m", "certpin", "pins"], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_unsupported_key_algorithm_still_gives_the_certificate_pin(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import os
+
+    import cryptography_vectors
+
+    gost = os.path.join(os.path.dirname(cryptography_vectors.__file__), "x509", "e-trust.ru.der")
+    code, out, err = run(capsys, gost, "--format", "json")
+    assert (code, err) == (0, "")
+    (cert,) = json.loads(out)[0]["certificates"]
+    assert cert["spki_pin"] is None and "cannot decode" in cert["spki_error"]
+    assert cert["key_type"].startswith("unsupported (1.2.643.")  # a GOST key
+    assert cert["cert_pin"].startswith("cert-sha256/")
+    code, out, _ = run(capsys, gost)
+    assert code == 0 and "spki pin   (none: " in out
+    code, out, _ = run(capsys, gost, "--format", "hpkp")
+    assert (code, out) == (0, "\n")  # nothing to pin by key
+
+
+def test_a_directory_is_a_failed_target(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, str(tmp_path))
+    assert code == 1 and out == ""
+    assert err.strip().endswith("is a directory")

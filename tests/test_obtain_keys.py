@@ -155,3 +155,48 @@ def test_private_key_encrypted_is_a_clear_error(leaves: dict[str, Leaf]) -> None
     )
     with pytest.raises(CertificateError, match="encrypted"):
         spki_pin(encrypted)
+
+
+@pytest.mark.parametrize("kind", [k for k in KEY_TYPES if k not in NOT_NEGOTIABLE])
+def test_live_handshake_with_openssl_s_server(
+    kind: str, pki: TestPKI, leaves: dict[str, Leaf], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """An independent TLS server (openssl s_server) sending leaf + intermediate."""
+    import socket
+    import time
+
+    leaf = leaves[kind]
+    cert_file = tmp_path / "leaf.pem"
+    cert_file.write_bytes(pem(leaf.cert))
+    chain_file = tmp_path / "chain.pem"
+    chain_file.write_bytes(pem(pki.intermediate))
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(key_pem(leaf.key))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["openssl", "s_server", "-quiet", "-www", "-accept", f"127.0.0.1:{port}",
+         "-cert", str(cert_file), "-key", str(key_file), "-cert_chain", str(chain_file)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail(f"openssl s_server did not start: {proc.stderr.read()!r}")  # type: ignore[union-attr]
+                time.sleep(0.05)
+        chain = fetch_chain("127.0.0.1", port, cafile=pki.ca_file, timeout=10)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stderr.close()  # type: ignore[union-attr]
+    assert chain.verified is not None
+    assert [spki_pin(c) for c in chain.verified] == [
+        _expected(leaf), spki_pin(pki.intermediate), spki_pin(pki.root)
+    ]
+    assert [spki_pin(c) for c in chain.served] == [_expected(leaf), spki_pin(pki.intermediate)]

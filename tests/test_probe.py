@@ -153,6 +153,29 @@ def test_handshake_timeout_names_host_and_port() -> None:
         fetch_chain("127.0.0.1", port, timeout=0.5)
 
 
+def test_connect_timeout_names_host_and_port() -> None:
+    """A listener whose accept queue is full drops new SYNs: the TCP connect itself times out."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(0)
+        port = s.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(4):
+                c = socket.socket()
+                c.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    c.connect(("127.0.0.1", port))
+                fillers.append(c)
+            with pytest.raises(
+                ProbeError, match=rf"^127\.0\.0\.1:{port}: connection timed out after 0\.5 s"
+            ):
+                fetch_chain("127.0.0.1", port, timeout=0.5)
+        finally:
+            for c in fillers:
+                c.close()
+
+
 @contextlib.contextmanager
 def plain_http_server() -> Iterator[tuple[int, list[bytes]]]:
     """An HTTP (not HTTPS) server: answers anything with a 400 and closes."""
@@ -239,8 +262,76 @@ def test_parse_host_port(text: str, expected: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize(
     "text", ["", ":443", "host:0", "host:65536", "host:x", "[::1", "[::1]x", "[host]:1",
-             "a b", "a/b", "1::2::3", "host:\x1b"]
+             "a b", "a/b", "1::2::3", "host:\x1b", "a..b", "x" * 300 + ".test", "."]
 )
 def test_parse_host_port_rejects(text: str) -> None:
     with pytest.raises(ProbeError, match="invalid target"):
         parse_host_port(text)
+
+
+@pytest.mark.parametrize(
+    ("host", "server_name"),
+    [("127.0.0.1", "bad name"), ("127.0.0.1", "a..b"), ("127.0.0.1", "x\x00y"),
+     ("127.0.0.1", ""), ("127.0.0.1", "a" * 300), ("", None), ("exa mple.test", None),
+     ("\x00", None), ("a" * 300, None)],
+)
+def test_impossible_names_are_probe_errors_before_connecting(
+    host: str, server_name: str | None, server: RecordingTLSServer
+) -> None:
+    with pytest.raises(ProbeError, match="not a host name or IP address") as info:
+        fetch_chain(host, server.port, server_name=server_name, timeout=3)
+    assert "\x00" not in str(info.value) and len(str(info.value)) < 200
+    assert server.connections == 0
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), "5", True])
+def test_bad_timeouts_are_probe_errors(timeout: object) -> None:
+    with pytest.raises(ProbeError, match="timeout must be a positive number"):
+        fetch_chain("127.0.0.1", 443, timeout=timeout)  # type: ignore[arg-type]
+
+
+def test_a_host_that_is_not_text_is_a_probe_error() -> None:
+    with pytest.raises(ProbeError, match="expected text"):
+        fetch_chain(None, 443)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("port", [0, 65536, -1, True, "443"])
+def test_bad_ports_are_probe_errors(port: object) -> None:
+    with pytest.raises(ProbeError, match="port must be 1-65535"):
+        fetch_chain("127.0.0.1", port)  # type: ignore[arg-type]
+
+
+def test_public_names_are_exported_sorted() -> None:
+    import certpin
+
+    assert certpin.__all__ == sorted(certpin.__all__)
+    assert {"FetchedChain", "fetch_chain"} <= set(certpin.__all__)
+
+
+def test_an_intermediate_in_the_store_can_be_the_trust_anchor(
+    pki: TestPKI, leaf: Leaf, tmp_path, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+) -> None:
+    """With partial chains (Python 3.13's default) the verified chain ends at the trusted
+    intermediate: the served root is not part of it. Without, validation fails."""
+    import json
+
+    from certpin.cli import main
+    from support.obtain_certs import pem
+
+    anchor = tmp_path / "intermediate.pem"
+    anchor.write_bytes(pem(pki.intermediate))
+    context = leaf.server_context(pki.directory, "partial", extra=(pki.root,))
+    with RecordingTLSServer(context) as srv:
+        chain = fetch_chain("127.0.0.1", srv.port, cafile=str(anchor))
+        main(["pins", f"127.0.0.1:{srv.port}", "--cafile", str(anchor), "--format", "json"])
+    assert len(chain.served) == 3
+    (target,) = json.loads(capsys.readouterr().out)
+    if ssl.create_default_context().verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN:
+        assert chain.verified is not None
+        assert [cert_pin(c) for c in chain.verified] == [cert_pin(leaf.cert),
+                                                         cert_pin(pki.intermediate)]
+        positions = [(c["position"], c["in_verified_chain"]) for c in target["certificates"]]
+        assert positions == [("leaf", True), ("intermediate", True), ("root", False)]
+    else:
+        assert chain.verified is None and chain.verify_error
+        assert target["verified"] is False

@@ -70,6 +70,28 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _quote(text: str, limit: int = 80) -> str:
+    shown = text if len(text) <= limit else text[:limit] + "..."
+    return f"'{escape(shown)}'"
+
+
+def _check_name(name: str, what: str) -> None:
+    """Refuse a host or server name that no DNS name or IP literal can be (ProbeError)."""
+    if not isinstance(name, str):
+        raise ProbeError(f"invalid {what}: expected text, got {type(name).__name__}")
+    if _is_ip(name):
+        return
+    bad = not name or any(c.isspace() or not c.isprintable() or c in "/\\@" for c in name)
+    if not bad:
+        try:
+            name.rstrip(".").encode("idna")  # what socket and ssl do with a str host name
+        except UnicodeError:
+            bad = True
+        bad = bad or name in (".", "")
+    if bad:
+        raise ProbeError(f"invalid {what} {_quote(name)}: not a host name or IP address")
+
+
 def _where(host: str, port: int) -> str:
     shown = escape(host)
     return f"[{shown}]:{port}" if ":" in host else f"{shown}:{port}"
@@ -93,36 +115,42 @@ def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
     if s.startswith("["):
         close = s.find("]")
         if close < 0:
-            raise ProbeError(f"invalid target {escape(text)!r}: '[' without ']'")
+            raise ProbeError(f"invalid target {_quote(text)}: '[' without ']'")
         host = s[1:close]
         rest = s[close + 1 :]
         if rest:
             if not rest.startswith(":"):
-                raise ProbeError(f"invalid target {escape(text)!r}: expected ':PORT' after ']'")
+                raise ProbeError(f"invalid target {_quote(text)}: expected ':PORT' after ']'")
             port_text = rest[1:]
         if not _is_ip(host) or ":" not in host:
-            raise ProbeError(f"invalid target {escape(text)!r}: brackets hold an IPv6 address")
+            raise ProbeError(f"invalid target {_quote(text)}: brackets hold an IPv6 address")
     elif s.count(":") > 1:
         host = s  # a bare IPv6 literal: no port possible
         if not _is_ip(host):
             raise ProbeError(
-                f"invalid target {escape(text)!r}: write an IPv6 address with a port as [v6]:port"
+                f"invalid target {_quote(text)}: write an IPv6 address with a port as [v6]:port"
             )
     elif ":" in s:
         host, port_text = s.split(":", 1)
     else:
         host = s
     if not host:
-        raise ProbeError(f"invalid target {escape(text)!r}: no host")
+        raise ProbeError(f"invalid target {_quote(text)}: no host")
     if any(c.isspace() or not c.isprintable() or c in "/\\@?#" for c in host):
-        raise ProbeError(f"invalid target {escape(text)!r}: not a host name")
+        raise ProbeError(f"invalid target {_quote(text)}: not a host name")
     port = default_port
     if port_text is not None:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ProbeError(f"invalid target {escape(text)!r}: port must be 1-65535")
+            raise ProbeError(f"invalid target {_quote(text)}: port must be 1-65535")
         port = int(port_text)
     if _is_ip(host):
         host = str(ipaddress.ip_address(host))
+    try:
+        _check_name(host, "host")
+    except ProbeError:
+        raise ProbeError(
+            f"invalid target {_quote(text)}: not a host name or IP address"
+        ) from None
     return host, port
 
 
@@ -209,19 +237,29 @@ def fetch_chain(
     Raises:
         ProbeError: the host cannot be resolved, the connection is refused or times out, the
             handshake fails or times out (e.g. the server does not speak TLS); the message names
-            host and port.
-        CertificateError: ``cafile`` cannot be read as a CA file.
+            host and port. Also for arguments no connection could use (an impossible host or
+            server name, a port outside 1-65535, a timeout that is not positive), before any
+            connection is made.
+        CertificateError: ``cafile`` cannot be read as a CA file, or a certificate the server
+            sent cannot be parsed by cryptography.
+
+    Note:
+        When validation fails, ``served`` comes from the second connection; a server behind a
+        load balancer may present another chain there.
     """
-    if host.startswith("[") and host.endswith("]"):
+    if isinstance(host, str) and host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if _is_ip(host):
         host = str(ipaddress.ip_address(host))
-    if not host:
-        raise ProbeError("no host given")
-    if not isinstance(port, int) or not 0 < port < 65536:
+    _check_name(host, "host")
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ProbeError(f"{escape(host)}: port must be 1-65535, got {port!r}")
     where = _where(host, port)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ProbeError(f"{where}: timeout must be a positive number of seconds, got {timeout!r}")
     name = server_name if server_name is not None else host
+    if server_name is not None:
+        _check_name(server_name, f"server name for {where}")
     sni: str | None = name
     if _is_ip(name):
         sni = str(ipaddress.ip_address(name))  # Python's ssl sends no SNI for IP addresses

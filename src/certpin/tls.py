@@ -94,16 +94,25 @@ _FAILED: Final = 2
 _CBase: Any = ssl.SSLContext.__mro__[1]
 
 
+_get_verify_mode: Any = _CBase.verify_mode.__get__
+_get_check_hostname: Any = _CBase.check_hostname.__get__
+_get_options: Any = _CBase.options.__get__
+# Plain ints: comparing with the IntEnum/IntFlag members runs Python-level enum code, and this
+# runs on every handshake.
+_CERT_REQUIRED: Final = int(ssl.CERT_REQUIRED)
+_OP_NO_RENEGOTIATION: Final = int(ssl.OP_NO_RENEGOTIATION)
+
+
 def _real_verify_mode(ctx: ssl.SSLContext) -> int:
-    return int(_CBase.verify_mode.__get__(ctx))
+    return int(_get_verify_mode(ctx))
 
 
 def _real_check_hostname(ctx: ssl.SSLContext) -> bool:
-    return bool(_CBase.check_hostname.__get__(ctx))
+    return bool(_get_check_hostname(ctx))
 
 
 def _real_options(ctx: ssl.SSLContext) -> int:
-    return int(_CBase.options.__get__(ctx))
+    return int(_get_options(ctx))
 
 
 def _der_list(chain: Any) -> list[bytes]:
@@ -121,9 +130,11 @@ def _der_list(chain: Any) -> list[bytes]:
 def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
     """Return the chain OpenSSL verified for ``conn``, as DER certificates, leaf first.
 
-    Uses ``get_verified_chain()`` (public on Python 3.13+, returning DER bytes; on 3.11/3.12 the
-    private ``_sslobj.get_verified_chain()``, returning ``_ssl.Certificate`` objects or None,
-    converted here to DER).
+    Python 3.13 added a public ``get_verified_chain()`` returning DER bytes; it wraps the C
+    method ``conn._sslobj.get_verified_chain()`` that 3.10-3.12 already have, which returns
+    ``_ssl.Certificate`` objects (or None). That C method is called directly on every version
+    (one Python frame less per handshake) and its certificates turned into DER here; the public
+    method is the fallback should a future Python drop the private one.
 
     Args:
         conn: a handshaken :class:`ssl.SSLSocket` or :class:`ssl.SSLObject` (client side).
@@ -136,13 +147,18 @@ def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
         failure, never as "nothing to check".
     """
     inner = getattr(conn, "_sslobj", None)
-    if inner is None:
-        return []
-    getter = getattr(inner, "get_verified_chain", None)
-    if getter is None:  # pragma: no cover - every supported Python has it
+    if inner is None:  # not connected, closed, or unwrapped
         return []
     try:
-        return _der_list(getter())
+        getter = inner.get_verified_chain
+    except AttributeError:  # pragma: no cover - a future Python without the private method
+        public = getattr(conn, "get_verified_chain", None)
+        return _der_list(public()) if public is not None else []
+    try:
+        chain = getter()
+        if not chain:
+            return []
+        return [cert.public_bytes(_ENCODING_DER) for cert in chain]
     except (ValueError, OSError):
         return []
 
@@ -150,8 +166,12 @@ def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
 def _served_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> tuple[bytes, ...]:
     """The chain the server sent (for violation reports only: never matched against pins)."""
     inner = getattr(conn, "_sslobj", None)
-    getter = getattr(inner, "get_unverified_chain", None)
-    if getter is None:
+    if inner is None:
+        return ()
+    getter = getattr(conn, "get_unverified_chain", None) or getattr(
+        inner, "get_unverified_chain", None
+    )
+    if getter is None:  # pragma: no cover
         return ()
     try:
         return tuple(_der_list(getter()))
@@ -191,34 +211,40 @@ def _context_of(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
 
 def _check_strength(ctx: ssl.SSLContext, hostname: str) -> None:
     """Fail closed unless ``ctx`` verifies certificates and host names and refuses renegotiation."""
-    if _real_verify_mode(ctx) != ssl.CERT_REQUIRED:
+    if _get_verify_mode(ctx) != _CERT_REQUIRED:
         raise _failure(
             hostname,
             "the pinning context's verify_mode was lowered below CERT_REQUIRED; "
             "pins are only matched on a chain OpenSSL verified",
         )
-    if not _real_check_hostname(ctx):
+    if not _get_check_hostname(ctx):
         raise _failure(
             hostname,
             "check_hostname was turned off on the pinning context; "
             "pins are only matched after the host name was verified",
         )
-    if not _real_options(ctx) & ssl.OP_NO_RENEGOTIATION:
+    if not _get_options(ctx) & _OP_NO_RENEGOTIATION:
         raise _failure(hostname, "OP_NO_RENEGOTIATION was cleared on the pinning context")
 
 
 def _precheck(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
+    """Before the handshake: the context, the side and the server name.
+
+    The context's strength is checked when the connection is created
+    (:meth:`PinningSSLContext.wrap_socket`/``wrap_bio``: OpenSSL copies ``verify_mode`` and the
+    host to check into the connection then) and again right after the handshake
+    (:func:`_postcheck`), which is what catches a connection created behind the wrappers' back.
+    """
     ctx = _context_of(conn)
     hostname = _hostname_of(conn)
     if conn.server_side:
         raise _failure(hostname, "a pinning context cannot be used on the server side")
     if not hostname:
         raise _failure(hostname, "no server_hostname was given, so there is no host to check")
-    _check_strength(ctx, hostname)
     return ctx
 
 
-def _emit(
+def _event(
     ctx: PinningSSLContext,
     kind: str,
     conn: ssl.SSLSocket | ssl.SSLObject,
@@ -227,12 +253,12 @@ def _emit(
     verdict: Verdict | None,
     verified: tuple[bytes, ...],
     error: str | None,
-) -> None:
-    reporter = ctx.reporter
-    if reporter is None:
-        return
+) -> PinEvent | None:
+    """The event for the reporter (None without one); read while the connection is open."""
+    if ctx.reporter is None:
+        return None
     try:
-        event = PinEvent(
+        return PinEvent(
             kind=kind,
             hostname=hostname,
             port=_port_of(conn),
@@ -242,9 +268,24 @@ def _emit(
             error=error,
             time=datetime.now(UTC),
         )
+    except Exception:  # reporting must never break (or weaken) the connection
+        log.exception("certpin: could not build the pin event; not reported")
+        return None
+
+
+def _deliver(ctx: PinningSSLContext, event: PinEvent | None) -> None:
+    """Hand ``event`` to the reporter; its exceptions are logged and ignored."""
+    reporter = ctx.reporter
+    if event is None or reporter is None:
+        return
+    try:
         reporter(event)
-    except Exception:  # a reporter must never break (or weaken) the connection
+    except Exception:
         log.exception("certpin: the pin event reporter raised; ignored")
+
+
+def _deliver_attached(ctx: PinningSSLContext, exc: BaseException) -> None:
+    _deliver(ctx, getattr(exc, "certpin_event", None))
 
 
 def _is_pinned(policy: PinPolicy, hostname: str) -> bool:
@@ -274,37 +315,44 @@ def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> N
     except Exception as exc:
         raise _failure(hostname, f"the pin check could not run: {escape(str(exc))}") from exc
     if verdict.outcome == Outcome.REPORT_ONLY_MISMATCH:
-        _emit(
+        _deliver(ctx, _event(
             ctx, "report-only-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
             verified=chain, error=verdict.message or None,
-        )
+        ))
     if verdict.passed:
         return
     message = verdict.message or f"Certificate pinning failure for {escape(hostname)}"
-    _emit(
-        ctx, "pin-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
-        verified=chain, error=message,
-    )
     expected = verdict.pin_set.all_pins if verdict.pin_set is not None else ()
-    raise PinMismatchError(
+    error = PinMismatchError(
         message,
         hostname=verdict.hostname,
         expected=expected,
         chain=verdict.chain or chain,
     )
+    # Delivered by the caller once the connection is closed (close, report, raise).
+    error.certpin_event = _event(  # type: ignore[attr-defined]
+        ctx, "pin-mismatch", conn, hostname=verdict.hostname, verdict=verdict,
+        verified=chain, error=message,
+    )
+    raise error
 
 
 def _on_verify_error(
     conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext, exc: BaseException
 ) -> None:
-    """OpenSSL rejected the certificate: report it for pinned hosts (the error is re-raised)."""
+    """OpenSSL rejected the certificate: attach a report event for pinned hosts.
+
+    The caller closes the connection, delivers the event, then re-raises ``exc``.
+    """
     hostname = _hostname_of(conn)
     if isinstance(exc, PinValidationError) or not _is_pinned(ctx.policy, hostname):
         return
-    _emit(
+    event = _event(
         ctx, "certificate-invalid", conn, hostname=hostname, verdict=None, verified=(),
         error=escape(str(exc)),
     )
+    with contextlib.suppress(AttributeError, TypeError):
+        exc.certpin_event = event  # type: ignore[attr-defined]
 
 
 class PinnedSSLSocket(ssl.SSLSocket):
@@ -343,11 +391,13 @@ class PinnedSSLSocket(ssl.SSLSocket):
         except ssl.SSLCertVerificationError as exc:
             _on_verify_error(self, ctx, exc)
             self._certpin_fail()
+            _deliver_attached(ctx, exc)
             raise
         try:
             _postcheck(self, ctx)
-        except BaseException:
+        except BaseException as exc:
             self._certpin_fail()
+            _deliver_attached(ctx, exc)
             raise
         self._certpin_state = _PASSED
 
@@ -428,11 +478,13 @@ class PinnedSSLObject(ssl.SSLObject):
         except ssl.SSLCertVerificationError as exc:
             _on_verify_error(self, ctx, exc)
             self._certpin_state = _FAILED
+            _deliver_attached(ctx, exc)
             raise
         try:
             _postcheck(self, ctx)
-        except BaseException:
+        except BaseException as exc:
             self._certpin_state = _FAILED
+            _deliver_attached(ctx, exc)
             raise
         self._certpin_state = _PASSED
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import select
 import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -38,17 +40,24 @@ HOST = "pinned.test"
 
 
 class RecordingTLSServer(_SharedServer):
-    """The shared recording server, stopping promptly.
+    """The shared recording server, stopping promptly and quietly.
 
-    On Linux, closing a listening socket does not wake a thread blocked in ``accept()``, so
-    the shared ``stop()`` waits 5 s for its acceptor thread; shutting the socket down first
-    wakes it at once.
+    On Linux, closing a listening socket does not wake a thread blocked in ``accept()``;
+    shutting it down first wakes it at once (the shared server does this too by now).
     """
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         super().stop()
+
+    def _serve(self, raw: socket.socket) -> None:
+        # stop() may close an accepted socket before its thread ran (the shared _serve then
+        # fails in settimeout with EBADF, an unhandled thread exception): record it instead.
+        try:
+            super()._serve(raw)
+        except OSError as exc:
+            self.errors.append(exc)
 
 
 def cert_of(pem: bytes) -> x509.Certificate:
@@ -236,3 +245,91 @@ def legit_server(legit_leaf: trustme.LeafCert) -> Iterator[RecordingTLSServer]:
 def impostor(impostor_leaf: trustme.LeafCert) -> Iterator[RecordingTLSServer]:
     with RecordingTLSServer(leaf_context(impostor_leaf)) as srv:
         yield srv
+
+
+class TunnelProxy:
+    """A minimal HTTP CONNECT proxy on 127.0.0.1 (every target is sent to 127.0.0.1:port).
+
+    Records the CONNECT targets; it pipes the (encrypted) stream without looking into it.
+    Use as a context manager; ``url`` is ``http://127.0.0.1:PORT``.
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(32)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.targets: list[str] = []
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> TunnelProxy:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            c.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._conns.append(client)
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        client.settimeout(10)
+        head = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+        method, target, *_ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+        if method != "CONNECT":
+            with contextlib.suppress(OSError):
+                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        with self._lock:
+            self.targets.append(target)
+        port = int(target.rsplit(":", 1)[1])
+        try:
+            upstream = socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            with contextlib.suppress(OSError):
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            return
+        with self._lock:
+            self._conns.append(upstream)
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        pair = {client: upstream, upstream: client}
+        try:
+            while True:
+                ready, _, _ = select.select(list(pair), [], [], 10)
+                if not ready:
+                    return
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    pair[s].sendall(data)
+        except OSError:
+            return
+        finally:  # one side closed: close both, so the other end sees EOF at once
+            for s in pair:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()

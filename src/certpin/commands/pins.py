@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 
 from ..errors import CertificateError, CertpinError, ProbeError, escape
 from ..pins import _load_key_source, _quiet_cryptography, cert_pin, load_certificates, spki_pin
-from ..probe import FetchedChain, fetch_chain, parse_host_port
+from ..probe import FetchedChain, _check_name, fetch_chain, parse_host_port
 
 __all__ = ["HELP", "add_arguments", "describe_certificate", "describe_key", "run"]
 
@@ -111,7 +111,7 @@ def _parse_target(text: str) -> _Target:
         host, port = parse_host_port(netloc)
         return _Target(text, "host", host=host, port=port)
     if "://" in text:
-        raise ProbeError(f"invalid target {escape(text)!r}: only https:// URLs are supported")
+        raise ProbeError(f"invalid target '{escape(text)}': only https:// URLs are supported")
     if os.path.exists(text):
         return _Target(text, "file", path=text)
     if "/" in text or os.sep in text or lower.endswith(_FILE_SUFFIXES):
@@ -206,7 +206,11 @@ def _live_result(target: _Target, fetched: FetchedChain) -> dict[str, Any]:
         verified_der = [c.public_bytes(serialization.Encoding.DER) for c in fetched.verified]
         last = len(fetched.verified) - 1
         for i, cert in enumerate(fetched.verified):
-            position = "leaf" if i == 0 else "root" if i == last else "intermediate"
+            # the last certificate is the trust anchor: a root, unless the store trusts an
+            # intermediate directly (partial chains, the default on Python 3.13)
+            position = "leaf" if i == 0 else "intermediate"
+            if i == last and i > 0 and cert.subject == cert.issuer:
+                position = "root"
             info = describe_certificate(cert, position)
             info.update(in_verified_chain=True, served=verified_der[i] in served_der)
             certs.append(info)
@@ -295,10 +299,11 @@ def _text_block(result: dict[str, Any]) -> str:
     if "host" in result:
         where = f"[{result['host']}]" if ":" in result["host"] else result["host"]
         sni = result["server_name"] or "(none: IP address)"
-        lines.append(
-            f"{result['target']}  ->  {where}:{result['port']}  server name {sni}  "
-            f"{result['tls_version'] or ''}".rstrip()
+        address = f"{where}:{result['port']}"
+        head = result["target"] if result["target"] == address else (
+            f"{result['target']}  ->  {address}"
         )
+        lines.append(f"{head}  server name {sni}  {result['tls_version'] or ''}".rstrip())
         if result["verified"]:
             lines.append("  chain verified against the trust store; pinning sees the chain below")
         else:
@@ -361,6 +366,12 @@ def run(args: argparse.Namespace) -> int:
     except ProbeError as exc:
         print(f"certpin pins: error: {_printable(str(exc))}", file=sys.stderr)
         return 2
+    if args.servername is not None:
+        try:
+            _check_name(args.servername, "--servername")
+        except ProbeError as exc:
+            print(f"certpin pins: error: {exc}", file=sys.stderr)
+            return 2
     if sum(t.kind == "stdin" for t in targets) > 1:
         print("certpin pins: error: '-' (stdin) may be given once", file=sys.stderr)
         return 2
