@@ -558,3 +558,16 @@ def test_client_certificate_via_base_context(client: str, certs: Certs, ca: trus
             status = asyncio.run(go())
     assert status == 200
     assert server.received
+
+
+def test_core_imports_no_client_library() -> None:
+    """`import certpin` and `certpin.clients` load no HTTP client (they are optional extras)."""
+    import subprocess
+
+    code = ("import sys, certpin, certpin.clients; "
+            "print(sorted(m for m in ('requests', 'urllib3', 'httpx', 'httpcore', 'aiohttp', "
+            "'websockets', 'h2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+    assert certpin.PinnedRequestError is PinnedRequestError

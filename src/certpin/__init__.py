@@ -5,6 +5,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 (policy files, mobile formats, health checks, violation reports).
 """
 
+from .clients import PinnedRequestError
 from .context import create_ssl_context
 from .errors import (
     CertificateError,
@@ -36,6 +37,7 @@ __all__ = [
     "PinPolicy",
     "PinSet",
     "PinValidationError",
+    "PinnedRequestError",
     "PolicyError",
     "ProbeError",
     "Verdict",
