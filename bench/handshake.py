@@ -1,7 +1,8 @@
 """Loopback TLS handshake cost: plain verified context vs pinning context vs leaf-hash check.
 
-One embedded TLS server on 127.0.0.1 (a trustme chain root -> intermediate -> leaf), three
-client variants, in one run, interleaved round by round (the order rotates each round), each
+One TLS server on 127.0.0.1 in its own process (so it shares no GIL with the client being
+measured; a trustme chain root -> intermediate -> leaf), three client variants, in one run,
+interleaved round by round (the order rotates each round), each
 handshake timed on its own; medians are printed, with ratios.
 
 * ``plain``: ``ssl.create_default_context(cadata=<root>)``: validation only.
@@ -24,13 +25,14 @@ import argparse
 import contextlib
 import hashlib
 import hmac
+import multiprocessing
 import socket
 import ssl
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import trustme
 from cryptography import x509
@@ -43,35 +45,41 @@ from certpin.tls import verified_chain
 HOST = "bench.pinned.test"
 
 
-class Server:
-    """Accepts, handshakes, waits for the client to close."""
+def _serve_forever(chain_pem: bytes, key_pem: bytes, ready: Any) -> None:
+    """The server, in its own process (no GIL shared with the client being measured)."""
+    import tempfile
 
-    def __init__(self, ctx: ssl.SSLContext) -> None:
-        self.ctx = ctx
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self) -> None:
-        while True:
-            try:
-                raw, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(raw,), daemon=True).start()
-
-    def serve(self, raw: socket.socket) -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    with tempfile.NamedTemporaryFile(suffix=".pem") as f:
+        f.write(key_pem + chain_pem)
+        f.flush()
+        ctx.load_cert_chain(f.name)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    ready.send(sock.getsockname()[1])
+    while True:  # one connection at a time: handshake, wait for the client to close
+        raw, _ = sock.accept()
         raw.settimeout(10)
-        with contextlib.suppress(OSError), self.ctx.wrap_socket(raw, server_side=True) as conn:
+        with contextlib.suppress(OSError), ctx.wrap_socket(raw, server_side=True) as conn:
             conn.recv(1)
+        raw.close()
+
+
+class Server:
+    """The TLS server in a child process; ``port`` once started."""
+
+    def __init__(self, chain_pem: bytes, key_pem: bytes) -> None:
+        mp = multiprocessing.get_context("spawn")
+        parent, child = mp.Pipe()
+        self.proc = mp.Process(target=_serve_forever, args=(chain_pem, key_pem, child),
+                               daemon=True)
+        self.proc.start()
+        self.port: int = parent.recv()
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
+        self.proc.terminate()
+        self.proc.join(10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,9 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     root = trustme.CA(key_type=key_type)
     inter = root.create_child_ca(key_type=key_type)
     leaf = inter.issue_cert(HOST, key_type=key_type)
-    srv_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    leaf.configure_cert(srv_ctx)
-    server = Server(srv_ctx)
+    server = Server(b"".join(p.bytes() for p in leaf.cert_chain_pems),
+                    leaf.private_key_pem.bytes())
 
     cadata = root.cert_pem.bytes().decode()
     root_cert = x509.load_pem_x509_certificate(root.cert_pem.bytes())

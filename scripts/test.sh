@@ -7,6 +7,8 @@ py311=$(scripts/find-python.sh 3.11 || command -v python3)
 scripts/bootstrap.sh .venv "$py311" test
 echo "== ruff"; .venv/bin/ruff check src tests bench
 echo "== mypy"; .venv/bin/mypy
+# mitmproxy (a real interception proxy for the client attack tests) in its own venv, once.
+scripts/mitm-setup.sh >/dev/null 2>.venv-mitm.log || echo "mitmproxy unavailable (see .venv-mitm.log); its tests will skip"
 status=0
 if py313=$(scripts/find-python.sh 3.13); then
   scripts/bootstrap.sh .venv313 "$py313" test

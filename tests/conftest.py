@@ -40,3 +40,7 @@ def server(server_cert: trustme.LeafCert) -> Iterator[RecordingTLSServer]:
     """The legitimate HTTPS server on 127.0.0.1, certificate for pinned.test from ``ca``."""
     with RecordingTLSServer(server_context(server_cert)) as srv:
         yield srv
+
+
+# Fixtures of the client tests (certpin.clients): certificates, env proxy, mitmproxy.
+pytest_plugins = ["support.clientfixtures"]

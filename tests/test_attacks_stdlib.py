@@ -666,6 +666,18 @@ def test_http_client_refuses_foreign_host_header(pinned_ctx: ssl.SSLContext,
     assert legit_server.received == b""
 
 
+def test_urllib_refuses_foreign_host_header(pinned_ctx: ssl.SSLContext,
+                                           legit_server: RecordingTLSServer) -> None:
+    import urllib.request
+
+    req = urllib.request.Request(f"https://{HOST}:{legit_server.port}/",
+                                 headers={"Host": "other.test"})
+    with local_names(HOST), pytest.raises(PolicyError, match="Host header"):
+        stdlib.build_opener(pinned_ctx).open(req, timeout=10)
+    settle(legit_server)
+    assert legit_server.received == b""
+
+
 def test_urllib_refuses_plain_http_to_pinned_host(pinned_ctx: ssl.SSLContext) -> None:
     opener = stdlib.build_opener(pinned_ctx)
     with pytest.raises(urllib.error.URLError) as info:

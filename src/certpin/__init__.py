@@ -6,6 +6,7 @@ enforce them inside the TLS layer (:func:`create_ssl_context`) and manage them o
 """
 
 from .backup import BackupKey, generate_backup_key
+from .clients import PinnedRequestError
 from .config import dump_policy, dumps_policy, load_policy, loads_policy
 from .context import create_ssl_context
 from .errors import (
@@ -43,6 +44,7 @@ __all__ = [
     "PinPolicy",
     "PinSet",
     "PinValidationError",
+    "PinnedRequestError",
     "PolicyError",
     "ProbeError",
     "Verdict",

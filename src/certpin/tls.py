@@ -94,16 +94,25 @@ _FAILED: Final = 2
 _CBase: Any = ssl.SSLContext.__mro__[1]
 
 
+_get_verify_mode: Any = _CBase.verify_mode.__get__
+_get_check_hostname: Any = _CBase.check_hostname.__get__
+_get_options: Any = _CBase.options.__get__
+# Plain ints: comparing with the IntEnum/IntFlag members runs Python-level enum code, and this
+# runs on every handshake.
+_CERT_REQUIRED: Final = int(ssl.CERT_REQUIRED)
+_OP_NO_RENEGOTIATION: Final = int(ssl.OP_NO_RENEGOTIATION)
+
+
 def _real_verify_mode(ctx: ssl.SSLContext) -> int:
-    return int(_CBase.verify_mode.__get__(ctx))
+    return int(_get_verify_mode(ctx))
 
 
 def _real_check_hostname(ctx: ssl.SSLContext) -> bool:
-    return bool(_CBase.check_hostname.__get__(ctx))
+    return bool(_get_check_hostname(ctx))
 
 
 def _real_options(ctx: ssl.SSLContext) -> int:
-    return int(_CBase.options.__get__(ctx))
+    return int(_get_options(ctx))
 
 
 def _der_list(chain: Any) -> list[bytes]:
@@ -121,9 +130,11 @@ def _der_list(chain: Any) -> list[bytes]:
 def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
     """Return the chain OpenSSL verified for ``conn``, as DER certificates, leaf first.
 
-    Uses ``get_verified_chain()`` (public on Python 3.13+, returning DER bytes; on 3.11/3.12 the
-    private ``_sslobj.get_verified_chain()``, returning ``_ssl.Certificate`` objects or None,
-    converted here to DER).
+    Python 3.13 added a public ``get_verified_chain()`` returning DER bytes; it wraps the C
+    method ``conn._sslobj.get_verified_chain()`` that 3.10-3.12 already have, which returns
+    ``_ssl.Certificate`` objects (or None). That C method is called directly on every version
+    (one Python frame less per handshake) and its certificates turned into DER here; the public
+    method is the fallback should a future Python drop the private one.
 
     Args:
         conn: a handshaken :class:`ssl.SSLSocket` or :class:`ssl.SSLObject` (client side).
@@ -138,14 +149,16 @@ def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
     inner = getattr(conn, "_sslobj", None)
     if inner is None:  # not connected, closed, or unwrapped
         return []
-    # 3.13+: the public method (DER bytes); 3.10-3.12: the private one on the _ssl object.
-    getter = getattr(conn, "get_verified_chain", None) or getattr(
-        inner, "get_verified_chain", None
-    )
-    if getter is None:  # pragma: no cover - every supported Python has one of them
-        return []
     try:
-        return _der_list(getter())
+        getter = inner.get_verified_chain
+    except AttributeError:  # pragma: no cover - a future Python without the private method
+        public = getattr(conn, "get_verified_chain", None)
+        return _der_list(public()) if public is not None else []
+    try:
+        chain = getter()
+        if not chain:
+            return []
+        return [cert.public_bytes(_ENCODING_DER) for cert in chain]
     except (ValueError, OSError):
         return []
 
@@ -198,30 +211,36 @@ def _context_of(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
 
 def _check_strength(ctx: ssl.SSLContext, hostname: str) -> None:
     """Fail closed unless ``ctx`` verifies certificates and host names and refuses renegotiation."""
-    if _real_verify_mode(ctx) != ssl.CERT_REQUIRED:
+    if _get_verify_mode(ctx) != _CERT_REQUIRED:
         raise _failure(
             hostname,
             "the pinning context's verify_mode was lowered below CERT_REQUIRED; "
             "pins are only matched on a chain OpenSSL verified",
         )
-    if not _real_check_hostname(ctx):
+    if not _get_check_hostname(ctx):
         raise _failure(
             hostname,
             "check_hostname was turned off on the pinning context; "
             "pins are only matched after the host name was verified",
         )
-    if not _real_options(ctx) & ssl.OP_NO_RENEGOTIATION:
+    if not _get_options(ctx) & _OP_NO_RENEGOTIATION:
         raise _failure(hostname, "OP_NO_RENEGOTIATION was cleared on the pinning context")
 
 
 def _precheck(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
+    """Before the handshake: the context, the side and the server name.
+
+    The context's strength is checked when the connection is created
+    (:meth:`PinningSSLContext.wrap_socket`/``wrap_bio``: OpenSSL copies ``verify_mode`` and the
+    host to check into the connection then) and again right after the handshake
+    (:func:`_postcheck`), which is what catches a connection created behind the wrappers' back.
+    """
     ctx = _context_of(conn)
     hostname = _hostname_of(conn)
     if conn.server_side:
         raise _failure(hostname, "a pinning context cannot be used on the server side")
     if not hostname:
         raise _failure(hostname, "no server_hostname was given, so there is no host to check")
-    _check_strength(ctx, hostname)
     return ctx
 
 

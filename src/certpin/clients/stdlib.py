@@ -83,7 +83,27 @@ def _pinned(policy: PinPolicy, host: str | None) -> bool:
         return False
 
 
-class HTTPSConnection(http.client.HTTPSConnection):
+class _HostGuard(http.client.HTTPSConnection):
+    """Refuses a ``Host`` header naming another host than the connection's TLS name."""
+
+    def _tls_host(self) -> str:
+        tunnel = getattr(self, "_tunnel_host", None)
+        return str(tunnel or self.host)
+
+    def putheader(self, header: str | bytes, *values: Any) -> None:
+        name = header.decode("latin-1") if isinstance(header, bytes) else header
+        if name.strip().lower() == "host" and values:
+            raw = values[0]
+            value = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+            if not _same_host(value, self._tls_host()):
+                raise PolicyError(
+                    f"Host header {escape(value)!r} differs from the TLS host "
+                    f"{escape(self._tls_host())!r} of this pinned connection"
+                )
+        super().putheader(header, *values)
+
+
+class HTTPSConnection(_HostGuard):
     """:class:`http.client.HTTPSConnection` over a pinning context.
 
     Args:
@@ -115,22 +135,6 @@ class HTTPSConnection(http.client.HTTPSConnection):
         self.certpin_context = pinned_context(policy, **context_kwargs)
         super().__init__(host, port, context=self.certpin_context, **conn_kwargs)
 
-    def _tls_host(self) -> str:
-        tunnel = getattr(self, "_tunnel_host", None)
-        return str(tunnel or self.host)
-
-    def putheader(self, header: str | bytes, *values: Any) -> None:
-        name = header.decode("latin-1") if isinstance(header, bytes) else header
-        if name.strip().lower() == "host" and values:
-            raw = values[0]
-            value = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
-            if not _same_host(value, self._tls_host()):
-                raise PolicyError(
-                    f"Host header {escape(value)!r} differs from the TLS host "
-                    f"{escape(self._tls_host())!r} of this pinned connection"
-                )
-        super().putheader(header, *values)
-
 
 def _same_host(host_header: str, tls_host: str) -> bool:
     value = host_header.strip()
@@ -144,6 +148,9 @@ def _same_host(host_header: str, tls_host: str) -> bool:
 class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
     """:class:`urllib.request.HTTPSHandler` whose connections use a pinning context.
 
+    A request whose ``Host`` header names another host than the URL's raises
+    :class:`certpin.PolicyError` before anything is sent.
+
     Args:
         policy_or_context: a :class:`certpin.PinPolicy` or a pinning context.
         **context_kwargs: for :func:`certpin.create_ssl_context`.
@@ -154,6 +161,10 @@ class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
     ) -> None:
         self.certpin_context = pinned_context(policy_or_context, **context_kwargs)
         super().__init__(context=self.certpin_context)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        """Open ``req`` on a connection that also refuses a foreign ``Host`` header."""
+        return self.do_open(_HostGuard, req, context=self.certpin_context)
 
 
 class _RefusePlainHTTP(urllib.request.BaseHandler):

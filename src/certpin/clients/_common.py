@@ -1,0 +1,218 @@
+"""What every client helper shares: building the pinning context and the request guard.
+
+The pinning itself happens inside the TLS layer (:func:`certpin.create_ssl_context`): every
+handshake made with the context is checked against the policy before a byte is sent. The helpers
+add what a TLS context cannot see, at the HTTP layer, before a request is sent (issue 3, item 4):
+
+* a plain ``http://`` (or ``ws://``) request to a pinned host is refused, including a redirect
+  hop from ``https://`` to ``http://``;
+* a ``Host`` header (HTTP/2 ``:authority``) that names another host than the URL, whose name is
+  the TLS name the pins were checked for, is refused;
+* a TLS name override (``server_hostname``) that differs from the URL host is refused.
+
+A refusal raises :class:`PinnedRequestError` (a :class:`certpin.PolicyError`, so a
+``ValueError``) before any connection is opened.
+"""
+
+from __future__ import annotations
+
+import ssl
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PolicyError, escape
+
+if TYPE_CHECKING:
+    from ..policy import PinPolicy
+
+__all__ = ["PinnedRequestError", "RequestGuard", "resolve_context"]
+
+
+class PinnedRequestError(PolicyError):
+    """A request that a certpin client helper refuses before anything is sent.
+
+    Raised for a plain ``http://``/``ws://`` request (or redirect hop) to a pinned host, a
+    ``Host`` header that differs from the URL's host, a TLS name override that differs from the
+    URL's host, and client options that would bypass or weaken the pinning context
+    (``verify=False``, ``ssl=False``, another ``SSLContext``, ``assert_fingerprint`` ...).
+    """
+
+
+def resolve_context(
+    policy_or_context: PinPolicy | ssl.SSLContext,
+    *,
+    cafile: str | None = None,
+    capath: str | None = None,
+    cadata: str | bytes | None = None,
+    base: ssl.SSLContext | None = None,
+    on_report: Callable[[Any], None] | None = None,
+) -> tuple[ssl.SSLContext, PinPolicy]:
+    """Return ``(pinning context, policy)`` for a helper.
+
+    Args:
+        policy_or_context: a :class:`certpin.PinPolicy` (a context is made with
+            :func:`certpin.create_ssl_context` and the keyword arguments), or a context already
+            made by :func:`certpin.create_ssl_context` (the keyword arguments must then be unset).
+        cafile, capath, cadata, base, on_report: passed to :func:`certpin.create_ssl_context`.
+
+    Returns:
+        The context and the policy it enforces.
+
+    Raises:
+        PinnedRequestError: a context that is not a certpin pinning context, or a context
+            together with context keyword arguments.
+        certpin.PolicyError: from :func:`certpin.create_ssl_context` (bad policy or base).
+    """
+    if isinstance(policy_or_context, ssl.SSLContext):
+        if any(v is not None for v in (cafile, capath, cadata, base, on_report)):
+            raise PinnedRequestError(
+                "context keyword arguments (cafile, capath, cadata, base, on_report) apply only "
+                "when a policy is given, not a ready-made context"
+            )
+        ctx = policy_or_context
+        policy = context_policy(ctx)
+        if policy is None:
+            raise PinnedRequestError(
+                f"{type(ctx).__name__} is not a certpin pinning context: make it with "
+                "certpin.create_ssl_context(policy, ...) or pass the policy itself"
+            )
+        return ctx, policy
+    from ..context import create_ssl_context
+
+    ctx = create_ssl_context(
+        policy_or_context, cafile=cafile, capath=capath, cadata=cadata, base=base,
+        on_report=on_report,
+    )
+    return ctx, policy_or_context
+
+
+def context_policy(ctx: ssl.SSLContext) -> PinPolicy | None:
+    """The policy a certpin pinning context enforces, or None for any other context."""
+    from ..tls import PinningSSLContext
+
+    return ctx.policy if isinstance(ctx, PinningSSLContext) else None
+
+
+def is_pinning_context(ctx: ssl.SSLContext) -> bool:
+    """True when ``ctx`` checks pins at every handshake (made by certpin)."""
+    return context_policy(ctx) is not None
+
+
+def _host_of_authority(authority: str) -> str:
+    """``"a.test:443"`` -> ``"a.test"``; ``"[::1]:8443"`` -> ``"::1"``."""
+    authority = authority.strip()
+    if authority.startswith("["):
+        end = authority.find("]")
+        return authority[1:end] if end > 0 else authority
+    if authority.count(":") == 1:
+        return authority.split(":", 1)[0]
+    return authority
+
+
+def _header_values(headers: object, name: str) -> list[str]:
+    """All values of header ``name`` (case-insensitive) in a mapping or a list of pairs."""
+    if headers is None:
+        return []
+    wanted = name.lower()
+    items: Iterable[Any]
+    if isinstance(headers, Mapping):
+        getall = getattr(headers, "getall", None) or getattr(headers, "get_list", None)
+        if getall is not None:  # multidicts (aiohttp, httpx): every value of the name
+            values: list[str] = []
+            for key in {str(k) for k in headers}:
+                if key.lower() == wanted:
+                    values.extend(_text(v) for v in getall(key))
+            return values
+        items = headers.items()
+    else:
+        items = headers  # type: ignore[assignment]
+    return [_text(v) for k, v in items if _text(k).lower() == wanted]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("latin-1")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class RequestGuard:
+    """Checks each request (and each redirect hop) before a helper sends it.
+
+    Attributes:
+        policy: the enforced policy, or None when unknown (then every host counts as pinned).
+    """
+
+    policy: PinPolicy | None
+
+    def normalize(self, host: str) -> str:
+        """The host in the policy's normal form (certpin.policy.normalize_host).
+
+        Raises:
+            PinnedRequestError: a host that cannot be normalised.
+        """
+        from ..policy import normalize_host
+
+        try:
+            return normalize_host(host)
+        except (PolicyError, ValueError) as exc:
+            raise PinnedRequestError(f"invalid host {escape(host)!r}: {exc}") from exc
+
+    def is_pinned(self, host: str) -> bool:
+        """True when the policy has a pin set for ``host`` (expired or not), when it rejects
+        unknown hosts (every TLS connection must match a pin set), or when it is unknown."""
+        if self.policy is None:
+            return True
+        if self.policy.unknown_hosts == "reject":
+            return True
+        return self.policy.pin_set_for(self.normalize(host)) is not None
+
+    def check(
+        self,
+        url: str,
+        headers: object = None,
+        *,
+        server_hostname: str | None = None,
+    ) -> None:
+        """Refuse the request described by ``url`` and ``headers`` if the helpers must.
+
+        Args:
+            url: the absolute request URL (``http``, ``https``, ``ws`` or ``wss``).
+            headers: the request headers (a mapping, a multidict or a list of pairs), or None.
+            server_hostname: a TLS name override given by the caller, or None.
+
+        Raises:
+            PinnedRequestError: plain ``http``/``ws`` to a pinned host; a ``Host`` header or a
+                ``server_hostname`` naming another host than the URL.
+        """
+        parts = urllib.parse.urlsplit(str(url))
+        scheme = parts.scheme.lower()
+        host = parts.hostname or ""
+        if not host:
+            raise PinnedRequestError(f"no host in URL {escape(str(url))!r}")
+        if scheme in ("http", "ws") and self.is_pinned(host):
+            raise PinnedRequestError(
+                f"refusing plain {scheme}:// request to pinned host {escape(host)}: pins can only "
+                f"be checked over TLS; use {scheme}s://{escape(host)}/ (an https-to-http redirect "
+                "to a pinned host is refused the same way)"
+            )
+        if scheme not in ("http", "https", "ws", "wss"):
+            raise PinnedRequestError(
+                f"unsupported URL scheme {escape(scheme)!r} in {escape(url)!r}"
+            )
+        want = self.normalize(host)
+        for value in _header_values(headers, "host"):
+            named = _host_of_authority(value)
+            if self.normalize(named) != want:
+                raise PinnedRequestError(
+                    f"refusing request to {escape(host)} with Host header {escape(value)!r}: the "
+                    f"connection's pins are checked for the TLS name {escape(host)}, not for "
+                    f"{escape(named)}; request https://{escape(named)}/ instead"
+                )
+        if server_hostname is not None and self.normalize(server_hostname) != want:
+            raise PinnedRequestError(
+                f"refusing TLS name override {escape(server_hostname)!r} for a request to "
+                f"{escape(host)}: pins would be checked for another host than the one addressed"
+            )

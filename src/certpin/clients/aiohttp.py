@@ -1,0 +1,106 @@
+"""aiohttp with pinning: :func:`pinned_session` (an :class:`aiohttp.ClientSession`).
+
+The session's :class:`aiohttp.TCPConnector` holds the pinning context (``ssl=context``), so every
+TLS connection it opens checks the policy on asyncio's ``SSLObject`` path: direct, through an
+HTTP CONNECT proxy (``proxy=`` or ``HTTPS_PROXY`` with ``trust_env=True``; the TLS inside the tunnel
+is the origin's), and the TLS to an ``https://`` proxy. aiohttp pools connections per
+(host, port, ssl, proxy), never across host names.
+
+The session's request class checks every request and every redirect hop before it is sent:
+``ssl=False``, a ``Fingerprint`` or another ``SSLContext`` per request (which aiohttp would use
+instead of the connector's context), a ``server_hostname`` override, a plain ``http://`` request to
+a pinned host and a ``Host`` header naming another host are refused with
+:class:`~certpin.clients.PinnedRequestError`.
+
+Needs ``pip install 'certpin[aiohttp]'`` (aiohttp >= 3.9).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from ._common import PinnedRequestError, RequestGuard, resolve_context
+
+if TYPE_CHECKING:
+    from ..policy import PinPolicy
+
+__all__ = ["pinned_session"]
+
+
+def _request_class(ctx: ssl.SSLContext, guard: RequestGuard) -> type[aiohttp.ClientRequest]:
+    class PinnedClientRequest(aiohttp.ClientRequest):
+        """Refuses, before connecting, what would bypass the connector's pinning context."""
+
+        def __init__(self, method: str, url: Any, *args: Any, **kwargs: Any) -> None:
+            ssl_arg = kwargs.get("ssl", True)
+            if ssl_arg is not True and ssl_arg is not None and ssl_arg is not ctx:
+                raise PinnedRequestError(
+                    f"ssl={ssl_arg!r} is refused by a pinned aiohttp session: aiohttp would use "
+                    "it instead of the pinning context (no pins checked)"
+                )
+            guard.check(
+                str(url), kwargs.get("headers"), server_hostname=kwargs.get("server_hostname")
+            )
+            super().__init__(method, url, *args, **kwargs)
+
+    return PinnedClientRequest
+
+
+def pinned_session(
+    policy: PinPolicy | ssl.SSLContext,
+    *,
+    cafile: str | None = None,
+    capath: str | None = None,
+    cadata: str | bytes | None = None,
+    base: ssl.SSLContext | None = None,
+    on_report: Callable[[Any], None] | None = None,
+    connector_kwargs: dict[str, Any] | None = None,
+    **session_kwargs: Any,
+) -> aiohttp.ClientSession:
+    """An :class:`aiohttp.ClientSession` whose every TLS connection checks ``policy``.
+
+    Call it from a coroutine (aiohttp binds the session to the running loop); use it as
+    ``async with pinned_session(policy) as session: ...``.
+
+    Args:
+        policy: a :class:`certpin.PinPolicy`, or a context from :func:`certpin.create_ssl_context`.
+        cafile, capath, cadata, base, on_report: how to build the context (with a policy only).
+        connector_kwargs: extra :class:`aiohttp.TCPConnector` arguments (``limit``, ...);
+            ``ssl`` is refused.
+        **session_kwargs: :class:`aiohttp.ClientSession` arguments (``trust_env=True`` for
+            ``HTTPS_PROXY``, ``proxy=``, ``headers``, ``timeout`` ...); ``connector`` and
+            ``request_class`` are refused (they would replace the pinning ones).
+
+    Returns:
+        The session. A failed pin check raises
+        :class:`aiohttp.ClientConnectorCertificateError` whose ``certificate_error`` (and
+        ``__cause__``) is :class:`certpin.PinMismatchError`; nothing of the request is sent.
+        Requests raise :class:`~certpin.clients.PinnedRequestError` as described in the module.
+
+    Raises:
+        certpin.clients.PinnedRequestError: ``connector``, ``request_class`` or a connector
+            ``ssl`` given.
+        certpin.PolicyError: from :func:`certpin.create_ssl_context`.
+        RuntimeError: no running event loop.
+    """
+    for key in ("connector", "request_class"):
+        if key in session_kwargs:
+            raise PinnedRequestError(
+                f"{key}= is refused by pinned_session: it would replace the pinning one"
+            )
+    conn_kw = dict(connector_kwargs or {})
+    if "ssl" in conn_kw:
+        raise PinnedRequestError("connector ssl= is refused: the connector's ssl is the pinning "
+                                 "context")
+    ctx, pol = resolve_context(
+        policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
+    )
+    guard = RequestGuard(pol)
+    connector = aiohttp.TCPConnector(ssl=ctx, **conn_kw)
+    return aiohttp.ClientSession(
+        connector=connector, request_class=_request_class(ctx, guard), **session_kwargs
+    )
