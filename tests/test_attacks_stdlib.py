@@ -855,3 +855,27 @@ def test_asyncio_start_tls_upgrade(target: str, pinned_ctx: ssl.SSLContext,
             asyncio.run(main())
         settle(srv)
         assert srv.received == b""
+
+
+@pytest.mark.parametrize("name", ["PINNED.TEST", "Pinned.Test.", "www.PINNED.test", "pinned.test."])
+def test_other_spellings_of_the_pinned_host_are_pinned(name: str, pinned_ctx: ssl.SSLContext,
+                                                       impostor: RecordingTLSServer,
+                                                       legit_server: RecordingTLSServer) -> None:
+    """No spelling of a pinned name falls through to "not pinned"."""
+    raw = socket.create_connection(("127.0.0.1", impostor.port), timeout=10)
+    with pytest.raises(ssl.SSLError) as info, pinned_ctx.wrap_socket(
+        raw, server_hostname=name
+    ) as tls:
+        tls.sendall(REQUEST)
+    if name.endswith("."):  # OpenSSL's host name check refuses it before any pin check
+        assert isinstance(info.value, ssl.SSLCertVerificationError)
+        assert "Hostname mismatch" in str(info.value)
+    else:  # ssl keeps the case; certpin normalises it and finds the pin set
+        assert isinstance(info.value, PinMismatchError)
+        assert info.value.hostname in (HOST, "www." + HOST)
+    settle(impostor)
+    assert impostor.received == b""
+    if not name.endswith("."):  # OpenSSL matches the certificate without the trailing dot only
+        raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
+        with pinned_ctx.wrap_socket(raw, server_hostname=name) as tls:
+            assert len(verified_chain(tls)) == 3
