@@ -766,3 +766,116 @@ def test_tls12_legitimate_server_passes(client: Client, pinned_ctx: ssl.SSLConte
     srv_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     with RecordingTLSServer(srv_ctx) as srv:
         assert client(pinned_ctx, srv.port).endswith(BODY)
+
+
+# ----------------------------------------------------------------------------- asyncio paths
+
+
+class _EagerProtocol(asyncio.Protocol):
+    """Writes the request as soon as asyncio reports the connection made."""
+
+    def __init__(self) -> None:
+        self.made = False
+        self.data = b""
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.made = True
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(REQUEST)
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+        if self.data.endswith(BODY) and not self.done.done():
+            self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for fut in (self.done, self.lost):
+            if not fut.done():
+                fut.set_result(None)
+
+
+@pytest.mark.parametrize("target", ["legit", "impostor"])
+def test_asyncio_create_connection_protocol(target: str, pinned_ctx: ssl.SSLContext,
+                                            legit_server: RecordingTLSServer,
+                                            impostor: RecordingTLSServer) -> None:
+    """loop.create_connection: the protocol only hears of a connection that passed."""
+    srv = legit_server if target == "legit" else impostor
+    made: list[_EagerProtocol] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def factory() -> _EagerProtocol:
+            made.append(_EagerProtocol())
+            return made[-1]
+
+        transport, proto = await loop.create_connection(
+            factory, "127.0.0.1", srv.port, ssl=pinned_ctx, server_hostname=HOST
+        )
+        await asyncio.wait_for(proto.done, 10)
+        transport.close()
+        await asyncio.wait_for(proto.lost, 10)  # let the socket close before the loop ends
+
+    if target == "legit":
+        asyncio.run(main())
+        assert made[0].made and made[0].data.endswith(BODY)
+    else:
+        with pytest.raises(PinMismatchError):
+            asyncio.run(main())
+        assert not made or not made[0].made  # connection_made never ran: nothing written
+        settle(srv)
+        assert srv.received == b""
+
+
+@pytest.mark.parametrize("target", ["legit", "impostor"])
+def test_asyncio_start_tls_upgrade(target: str, pinned_ctx: ssl.SSLContext,
+                                   legit_server: RecordingTLSServer,
+                                   impostor: RecordingTLSServer) -> None:
+    """STARTTLS-style upgrade (loop.start_tls, as proxies' CONNECT tunnels use)."""
+    srv = legit_server if target == "legit" else impostor
+
+    async def main() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        try:
+            await writer.start_tls(pinned_ctx, server_hostname=HOST)
+            writer.write(REQUEST)
+            await writer.drain()
+            return await asyncio.wait_for(reader.read(65536), 10)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+    if target == "legit":
+        assert asyncio.run(main()).endswith(BODY)
+    else:
+        with pytest.raises(PinMismatchError):
+            asyncio.run(main())
+        settle(srv)
+        assert srv.received == b""
+
+
+@pytest.mark.parametrize("name", ["PINNED.TEST", "Pinned.Test.", "www.PINNED.test", "pinned.test."])
+def test_other_spellings_of_the_pinned_host_are_pinned(name: str, pinned_ctx: ssl.SSLContext,
+                                                       impostor: RecordingTLSServer,
+                                                       legit_server: RecordingTLSServer) -> None:
+    """No spelling of a pinned name falls through to "not pinned"."""
+    raw = socket.create_connection(("127.0.0.1", impostor.port), timeout=10)
+    with pytest.raises(ssl.SSLError) as info, pinned_ctx.wrap_socket(
+        raw, server_hostname=name
+    ) as tls:
+        tls.sendall(REQUEST)
+    if name.endswith("."):  # OpenSSL's host name check refuses it before any pin check
+        assert isinstance(info.value, ssl.SSLCertVerificationError)
+        assert "Hostname mismatch" in str(info.value)
+    else:  # ssl keeps the case; certpin normalises it and finds the pin set
+        assert isinstance(info.value, PinMismatchError)
+        assert info.value.hostname in (HOST, "www." + HOST)
+    settle(impostor)
+    assert impostor.received == b""
+    if not name.endswith("."):  # OpenSSL matches the certificate without the trailing dot only
+        raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
+        with pinned_ctx.wrap_socket(raw, server_hostname=name) as tls:
+            assert len(verified_chain(tls)) == 3

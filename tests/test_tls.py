@@ -18,7 +18,6 @@ from certpin.verify import Outcome, PinEvent
 from support.enforce import (
     HOST,
     RecordingTLSServer,
-    context_from_pems,
     der_of,
     impostor,
     impostor_leaf,
@@ -392,11 +391,26 @@ def test_server_side_use_is_refused(pinned_ctx: ssl.SSLContext) -> None:
         pinned_ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
 
 
-def test_context_from_pems_roundtrip(legit_leaf: trustme.LeafCert) -> None:
-    """The helper the attack tests rely on sends exactly the certificates given."""
-    pems = [b.bytes() for b in legit_leaf.cert_chain_pems]
-    ctx = context_from_pems(pems, legit_leaf.private_key_pem.bytes())
-    assert isinstance(ctx, ssl.SSLContext)
+def test_appending_impostor_sends_the_pinned_certificates(
+    trust_pem: str, impostor_leaf: trustme.LeafCert, legit_leaf: trustme.LeafCert,
+    ca: trustme.CA,
+) -> None:
+    """The attacker helper really sends the pinned leaf and root after its own leaf."""
+    from certpin.tls import _served_chain
+    from support.enforce import appending_impostor_context
+
+    plain = ssl.create_default_context(cadata=trust_pem)
+    with RecordingTLSServer(appending_impostor_context(impostor_leaf, legit_leaf, ca)) as srv:
+        raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        with plain.wrap_socket(raw, server_hostname=HOST) as tls:
+            served = _served_chain(tls)
+            verified = verified_chain(tls)
+    assert served == (
+        der_of(impostor_leaf.cert_chain_pems[0].bytes()),
+        der_of(legit_leaf.cert_chain_pems[0].bytes()),
+        der_of(ca.cert_pem.bytes()),
+    )
+    assert der_of(ca.cert_pem.bytes()) not in verified
 
 
 # ----------------------------------------------------------------------------- verdict cache

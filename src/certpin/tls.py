@@ -20,11 +20,19 @@ sent or read:
    on the chain the server sent (an attacker can append the pinned certificate to what it
    sends, CVE-2016-2402 in another library).
 
-On failure the socket is shut down and closed (an :class:`ssl.SSLObject` is marked failed:
-every later ``read``/``write`` raises) and :class:`certpin.PinMismatchError` is raised (a
-:class:`ssl.SSLCertVerificationError`, so every client reports it as a certificate error); for a
-context that was weakened, a resumed session or a missing server name, its base class
-:class:`certpin.PinValidationError` is raised instead.
+On failure, in this order: the socket is shut down and closed (an :class:`ssl.SSLObject` is
+marked failed: every later ``do_handshake``/``read``/``write`` raises, and asyncio closes the
+transport); the injected reporter, if any, gets a :class:`certpin.verify.PinEvent`
+(``pin-mismatch``; ``report-only-mismatch`` for report-only pin sets, which pass;
+``certificate-invalid`` when OpenSSL itself rejected the certificate of a pinned host); then
+:class:`certpin.PinMismatchError` is raised (a :class:`ssl.SSLCertVerificationError`, so every
+client reports it as a certificate error). For a context that was weakened, a resumed session or
+a missing server name, its base class :class:`certpin.PinValidationError` is raised instead.
+
+The context's strength is checked when a connection is created (``wrap_socket``/``wrap_bio``:
+OpenSSL copies ``verify_mode`` and the host to verify into the connection at that moment) and
+again right after the handshake, which also catches connections created by calling
+``ssl.SSLContext.wrap_socket`` on it directly.
 
 A client that skips ``do_handshake()`` (``do_handshake_on_connect=False``, then ``sendall``) does
 not escape: ``read``, ``write``, ``recv``, ``recv_into``, ``send`` and ``sendall`` run the handshake
