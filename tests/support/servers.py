@@ -128,8 +128,9 @@ class RecordingTLSServer:
             t.start()
 
     def _serve(self, raw: socket.socket) -> None:
-        raw.settimeout(10)
         try:
+            # stop() may already have closed ``raw`` (EBADF here): that is a served connection too.
+            raw.settimeout(10)
             conn = self.context.wrap_socket(raw, server_side=True)
         except (OSError, ssl.SSLError) as exc:
             self.errors.append(exc)
