@@ -315,6 +315,9 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
                 f"not valid TOML: {escape(msg)}", path=source,
                 location=f"line {lineno}" if lineno else None,
             ) from None
+        except RecursionError:
+            # tomllib recurses once per nested array or inline table.
+            raise ConfigError("not valid TOML: nested too deeply", path=source) from None
     else:
         try:
             data = json.loads(doc, object_pairs_hook=_no_duplicate_keys(loc))

@@ -1,0 +1,39 @@
+"""Findings of the review: hostile or out-of-range input that used to escape as a traceback."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from certpin import ConfigError
+from certpin.cli import main
+from certpin.config import loads_policy
+
+K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_deeply_nested_toml_is_a_config_error() -> None:
+    # tomllib recurses per nesting level: 5000 brackets raised RecursionError.
+    doc = "a = " + "[" * 5000 + "]" * 5000
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        loads_policy(doc, "toml", source="deep.toml")
+
+
+def test_deeply_nested_toml_cli_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "{a=" * 3000 + "1" + "}" * 3000 + "\n")
+    for cmd in ("lint", "export"):
+        argv = [cmd, str(path)] + (["--format", "android"] if cmd == "export" else [])
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert "deep.toml" in out + err
+        assert "Traceback" not in out + err
