@@ -37,3 +37,17 @@ def test_deeply_nested_toml_cli_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
         out, err = capsys.readouterr()
         assert "deep.toml" in out + err
         assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:00:00+01:00",   # one hour before datetime.min in UTC
+    "9999-12-31T23:59:59-01:00",   # one hour after datetime.max in UTC
+])
+def test_expiry_out_of_range_is_a_config_error(value: str) -> None:
+    doc = f'[hosts."a.test"]\npins = ["{K1}"]\nallow_single_pin = true\nexpires = {value}\n'
+    with pytest.raises(ConfigError, match=r"line 4 .*expires.*out of range"):
+        loads_policy(doc, "toml", source="p.toml")
+    jdoc = ('{"hosts": {"a.test": {"pins": ["%s"], "allow_single_pin": true, "expires": "%s"}}}'
+            % (K1, value))
+    with pytest.raises(ConfigError, match="expires.*out of range"):
+        loads_policy(jdoc, "json", source="p.json")
