@@ -51,3 +51,17 @@ def test_expiry_out_of_range_is_a_config_error(value: str) -> None:
             % (K1, value))
     with pytest.raises(ConfigError, match="expires.*out of range"):
         loads_policy(jdoc, "json", source="p.json")
+
+
+@pytest.mark.parametrize("cmd", ["lint", "check"])
+def test_days_too_large_is_a_usage_error(
+    cmd: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(f'[hosts."a.test"]\npins = ["{K1}"]\nallow_single_pin = true\n')
+    # 10**12 overflowed timedelta (C int); 10**7 days overflowed datetime (year 9999).
+    for days in ("999999999999", "10000000"):
+        assert main([cmd, str(path), "--days", days]) == 2
+        out, err = capsys.readouterr()
+        assert "--days" in one_error_line(err.splitlines()[-1])
+        assert "Traceback" not in out + err

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--days",
-        type=_non_negative_int,
+        type=_days,
         default=30,
         metavar="N",
         help="warn about certificates and pin sets expiring within N days (default 30)",
@@ -58,6 +58,16 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+MAX_DAYS = 36500  # 100 years; beyond this now + days leaves datetime's range (year 9999)
+
+
+def _days(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_DAYS} days, got {value}")
     return value
 
 
