@@ -65,3 +65,18 @@ def test_days_too_large_is_a_usage_error(
         out, err = capsys.readouterr()
         assert "--days" in one_error_line(err.splitlines()[-1])
         assert "Traceback" not in out + err
+
+
+def test_import_output_in_missing_folder_names_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "curl.txt"
+    src.write_text(f"sha256//{K1.split('/', 1)[1]}\n")
+    out = tmp_path / "no" / "such" / "p.toml"
+    code = main(["import", str(src), "--from", "curl", "--host", "a.test", "-o", str(out)])
+    _, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert code == 2
+    assert str(out) in line          # the file the user named, not the temporary file
+    assert ".tmp" not in line
+    assert not out.parent.exists()
