@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -47,9 +48,9 @@ def test_expiry_out_of_range_is_a_config_error(value: str) -> None:
     doc = f'[hosts."a.test"]\npins = ["{K1}"]\nallow_single_pin = true\nexpires = {value}\n'
     with pytest.raises(ConfigError, match=r"line 4 .*expires.*out of range"):
         loads_policy(doc, "toml", source="p.toml")
-    jdoc = ('{"hosts": {"a.test": {"pins": ["%s"], "allow_single_pin": true, "expires": "%s"}}}'
-            % (K1, value))
-    with pytest.raises(ConfigError, match="expires.*out of range"):
+    host = {"pins": [K1], "allow_single_pin": True, "expires": value}
+    jdoc = json.dumps({"hosts": {"a.test": host}})
+    with pytest.raises(ConfigError, match=r"expires.*out of range"):
         loads_policy(jdoc, "json", source="p.json")
 
 
@@ -80,3 +81,20 @@ def test_import_output_in_missing_folder_names_the_output(
     assert str(out) in line          # the file the user named, not the temporary file
     assert ".tmp" not in line
     assert not out.parent.exists()
+
+
+def test_collect_address_in_use_names_the_address(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["collect", "--port", str(port)]) == 2
+    _, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert f"127.0.0.1:{port}" in line
+
+
+def test_collect_unresolvable_host_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["collect", "--port", "0", "--host", "no-such-host.invalid"]) == 2
+    _, err = capsys.readouterr()
+    assert "no-such-host.invalid" in one_error_line(err)

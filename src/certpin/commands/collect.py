@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     """Serve until interrupted.
 
     Returns:
-        0 when stopped with Ctrl-C; 2 (one stderr line) for a bad ``--max-body`` or ``--port``;
-        an address that cannot be bound is an ``OSError``, which the CLI prints as one line.
+        0 when stopped with Ctrl-C; 2 (one stderr line naming the address) for a bad
+        ``--max-body`` or ``--port`` or an address that cannot be resolved or bound.
     """
     if args.max_body < 0:
         print("certpin collect: error: --max-body must be >= 0", file=sys.stderr)
@@ -133,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
         max_body = args.max_body
 
     server_class: type[_Server] = _Server6 if ":" in args.host else _Server
-    server = server_class((args.host, args.port), Handler)
+    try:
+        server = server_class((args.host, args.port), Handler)
+    except OSError as exc:
+        shown = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"certpin collect: error: cannot listen on {escape(shown)}:{args.port}: "
+              f"{escape(exc.strerror or str(exc))}", file=sys.stderr)
+        return 2
     host, port = str(server.server_address[0]), int(server.server_address[1])
     shown = f"[{host}]" if ":" in host else host
     _emit(f"certpin collect: listening on http://{shown}:{port}/ (Ctrl-C to stop)", sys.stderr)
