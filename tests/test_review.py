@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import warnings
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,20 @@ def test_collect_unresolvable_host_names_it(capsys: pytest.CaptureFixture[str]) 
     assert main(["collect", "--port", "0", "--host", "no-such-host.invalid"]) == 2
     _, err = capsys.readouterr()
     assert "no-such-host.invalid" in one_error_line(err)
+
+
+def test_pins_of_a_root_whose_extensions_warn_under_w_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Go Daddy Class 2 (in Debian's system store): cryptography warns when its extensions are
+    # parsed; `certpin pins /etc/ssl/certs/ca-certificates.crt` under -W error crashed in
+    # _position_in_file, outside the warning filter that load_certificates uses.
+    pem = Path(__file__).parent / "fixtures" / "godaddy-class2-root.pem"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["pins", "--format", "json", str(pem)]) == 0
+    out, err = capsys.readouterr()
+    (cert,) = json.loads(out)[0]["certificates"]
+    assert cert["position"] == "root"
+    assert cert["spki_pin"] == "sha256/VjLZe/p3W/PJnd6lL8JVNBCGQBZynFLdZSTIqcO0SJ8="
+    assert err == ""

@@ -149,7 +149,8 @@ def describe_key(key: object) -> tuple[str, int | None]:
 
 def _position_in_file(cert: x509.Certificate) -> str:
     try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        with _quiet_cryptography():  # roots with serial number 0 warn when extensions parse
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except (x509.ExtensionNotFound, ValueError):
         is_ca = False
     if is_ca:
