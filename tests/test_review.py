@@ -116,3 +116,20 @@ def test_pins_of_a_root_whose_extensions_warn_under_w_error(
     assert cert["position"] == "root"
     assert cert["spki_pin"] == "sha256/VjLZe/p3W/PJnd6lL8JVNBCGQBZynFLdZSTIqcO0SJ8="
     assert err == ""
+
+
+def test_android_bad_include_subdomains_names_the_location_once() -> None:
+    # The attribute's ConfigError (already located) was caught as a PolicyError and wrapped
+    # again: "a.xml, line 2: domain 'a.test': a.xml, line 2: <domain> includeSubdomains ...".
+    from certpin.config import from_android
+
+    xml = ('<?xml version="1.0" encoding="utf-8"?>\n<network-security-config><domain-config>'
+           '<domain includeSubdomains="yes">a.test</domain><pin-set>'
+           '<pin digest="SHA-256">gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=</pin>'
+           '<pin digest="SHA-256">sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=</pin>'
+           '</pin-set></domain-config></network-security-config>')
+    with pytest.raises(ConfigError) as info:
+        from_android(xml, source="a.xml")
+    message = str(info.value)
+    assert message.count("a.xml") == 1, message
+    assert 'includeSubdomains must be "true" or "false"' in message
