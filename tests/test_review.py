@@ -133,3 +133,26 @@ def test_android_bad_include_subdomains_names_the_location_once() -> None:
     message = str(info.value)
     assert message.count("a.xml") == 1, message
     assert 'includeSubdomains must be "true" or "false"' in message
+
+
+@pytest.mark.parametrize("target", [
+    "https://[::1/",          # urlsplit raised ValueError("Invalid IPv6 URL")
+    "https://[::1]x:443/",
+    "localhost..:443",        # passed the name check, then socket's idna codec raised
+    "a..:443",
+])
+def test_pins_malformed_target_is_one_line(
+    target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["pins", "--timeout", "1", target])
+    _, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert code in (1, 2)
+    assert line.startswith("certpin pins: error:")
+
+
+def test_fetch_chain_refuses_two_trailing_dots() -> None:
+    from certpin import ProbeError, fetch_chain
+
+    with pytest.raises(ProbeError, match="not a host name"):
+        fetch_chain("localhost..", 1, timeout=1)

@@ -84,7 +84,7 @@ def _check_name(name: str, what: str) -> None:
     bad = not name or any(c.isspace() or not c.isprintable() or c in "/\\@" for c in name)
     if not bad:
         try:
-            name.rstrip(".").encode("idna")  # what socket and ssl do with a str host name
+            name.encode("idna")  # what socket and ssl do with a str host name ("a.." fails)
         except UnicodeError:
             bad = True
         bad = bad or name in (".", "")

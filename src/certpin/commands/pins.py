@@ -106,7 +106,10 @@ def _parse_target(text: str) -> _Target:
         return _Target(text, "stdin")
     lower = text.lower()
     if lower.startswith("https://"):
-        parts = urllib.parse.urlsplit(text)
+        try:
+            parts = urllib.parse.urlsplit(text)
+        except ValueError as exc:  # "Invalid IPv6 URL" (an unclosed bracket)
+            raise ProbeError(f"invalid target '{escape(text)}': {exc}") from None
         netloc = parts.netloc.rpartition("@")[2]
         host, port = parse_host_port(netloc)
         return _Target(text, "host", host=host, port=port)
