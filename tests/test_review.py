@@ -156,3 +156,17 @@ def test_fetch_chain_refuses_two_trailing_dots() -> None:
 
     with pytest.raises(ProbeError, match="not a host name"):
         fetch_chain("localhost..", 1, timeout=1)
+
+
+def test_library_days_past_year_9999_is_a_value_error() -> None:
+    # lint_policy and check_policy documented ValueError for bad days but leaked
+    # OverflowError from now + timedelta(days=days).
+    from certpin import check_policy, lint_policy
+    from certpin.policy import PinPolicy
+
+    empty = PinPolicy({})
+    for days in (10**7, 10**12):
+        with pytest.raises(ValueError, match="days"):
+            lint_policy(empty, days=days)
+        with pytest.raises(ValueError, match="days"):
+            check_policy(empty, days=days)
