@@ -170,3 +170,16 @@ def test_library_days_past_year_9999_is_a_value_error() -> None:
             lint_policy(empty, days=days)
         with pytest.raises(ValueError, match="days"):
             check_policy(empty, days=days)
+
+
+@pytest.mark.parametrize("timeout", ["1e308", "1e10"])
+def test_check_huge_timeout_is_a_usage_error(
+    timeout: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 1e308 seconds overflowed time_t deep inside the probe (traceback); pins caps at 3600.
+    path = tmp_path / "p.toml"
+    path.write_text(f'[hosts."a.test"]\npins = ["{K1}"]\nallow_single_pin = true\n')
+    assert main(["check", str(path), "--host", "127.0.0.1:1", "--timeout", timeout]) == 2
+    out, err = capsys.readouterr()
+    assert "--timeout" in err.strip().splitlines()[-1]
+    assert "Traceback" not in out + err

@@ -83,8 +83,10 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    if not 0 < value <= 3600:  # as `certpin pins --timeout`; huge values overflow time_t
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds up to 3600, got {text!r}"
+        )
     return value
 
 
