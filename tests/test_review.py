@@ -183,3 +183,12 @@ def test_check_huge_timeout_is_a_usage_error(
     out, err = capsys.readouterr()
     assert "--timeout" in err.strip().splitlines()[-1]
     assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("timeout", [1e10, 1e308, float("inf")])
+def test_fetch_chain_timeout_too_large_is_a_probe_error(timeout: float) -> None:
+    # socket.settimeout accepted it, then connect raised OverflowError (time_t) from inside.
+    from certpin import ProbeError, fetch_chain
+
+    with pytest.raises(ProbeError, match="timeout"):
+        fetch_chain("127.0.0.1", 1, timeout=timeout)
