@@ -192,3 +192,19 @@ def test_fetch_chain_timeout_too_large_is_a_probe_error(timeout: float) -> None:
 
     with pytest.raises(ProbeError, match="timeout"):
         fetch_chain("127.0.0.1", 1, timeout=timeout)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--cn", "api\x1b[31m.example.com"],
+    ["--cn", "api.example.com", "--san", "www\x07.example.com"],
+])
+def test_backup_key_refuses_control_characters(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # They went into the CSR subject/SAN (and the file name as '_'): a CA refuses such a
+    # CSR only after the key's pin shipped in the app.
+    assert main(["backup-key", "--out", str(tmp_path), *argv]) == 2
+    _, err = capsys.readouterr()
+    assert "\x1b" not in err and "\x07" not in err
+    assert one_error_line(err).startswith("certpin backup-key: error:")
+    assert list(tmp_path.iterdir()) == []
