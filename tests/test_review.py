@@ -208,3 +208,17 @@ def test_backup_key_refuses_control_characters(
     assert "\x1b" not in err and "\x07" not in err
     assert one_error_line(err).startswith("certpin backup-key: error:")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_collect_accepts_a_bracketed_ipv6_host(capsys: pytest.CaptureFixture[str]) -> None:
+    # '--host [::1]' (the URL form the collector itself prints) failed to resolve; a busy
+    # port makes the command return at once and shows the address it tried.
+    with socket.socket(socket.AF_INET6) as busy:
+        busy.bind(("::1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["collect", "--port", str(port), "--host", "[::1]"]) == 2
+    _, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert f"cannot listen on [::1]:{port}:" in line
+    assert "[[" not in line

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, required=True,
                         help="TCP port to listen on (0 picks a free one, printed on stderr)")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1; use ::1 for IPv6)")
+                        help="address to bind (default 127.0.0.1; ::1 or [::1] for IPv6)")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                         help=f"largest request body accepted, bytes (default {DEFAULT_MAX_BODY})")
 
@@ -132,11 +132,14 @@ def run(args: argparse.Namespace) -> int:
     class Handler(_Handler):
         max_body = args.max_body
 
-    server_class: type[_Server] = _Server6 if ":" in args.host else _Server
+    host = args.host
+    if host.startswith("[") and host.endswith("]"):  # [::1], as URLs and our banner write it
+        host = host[1:-1]
+    server_class: type[_Server] = _Server6 if ":" in host else _Server
     try:
-        server = server_class((args.host, args.port), Handler)
+        server = server_class((host, args.port), Handler)
     except OSError as exc:
-        shown = f"[{args.host}]" if ":" in args.host else args.host
+        shown = f"[{host}]" if ":" in host else host
         print(f"certpin collect: error: cannot listen on {escape(shown)}:{args.port}: "
               f"{escape(exc.strerror or str(exc))}", file=sys.stderr)
         return 2
