@@ -169,6 +169,9 @@ def generate_backup_key(
         raise BackupKeyError("the passphrase is empty")
     if not common_name or not common_name.strip():
         raise BackupKeyError("the common name is empty")
+    for name in (common_name, *sans):
+        if not name.isprintable():  # would go into the CSR as is; a CA refuses it later
+            raise BackupKeyError(f"control characters in the name {escape(name)!r}")
     out = Path(out_dir)
     if not out.is_dir():
         raise BackupKeyError(f"{escape(str(out))} is not a directory")

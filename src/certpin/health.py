@@ -672,7 +672,7 @@ def check_policy(
         ProbeError: a host in ``hosts`` cannot be parsed (bad brackets, bad port).
         PolicyError: a host name in ``hosts`` is refused by normalisation.
         CertificateError: ``cafile`` cannot be loaded as a CA file.
-        ValueError: ``days`` < 0, ``concurrency`` < 1 or ``now`` is naive.
+        ValueError: ``days`` < 0 or past year 9999, ``concurrency`` < 1 or ``now`` is naive.
     """
     if days < 0:
         raise ValueError(f"days must be >= 0, got {days}")
@@ -682,6 +682,10 @@ def check_policy(
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         raise ValueError("now must be an aware datetime (e.g. with tzinfo=UTC)")
+    try:
+        now + timedelta(days=days)
+    except OverflowError:
+        raise ValueError(f"days={days} puts the expiry horizon past year 9999") from None
     if cafile is not None:
         try:
             ssl.create_default_context(cafile=cafile)

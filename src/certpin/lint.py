@@ -178,7 +178,7 @@ def lint_policy(
         The findings, errors first, then warnings, then notes; within a level in pattern order.
 
     Raises:
-        ValueError: ``days`` < 0 or ``now`` is naive.
+        ValueError: ``days`` < 0 or past year 9999, or ``now`` is naive.
     """
     if days < 0:
         raise ValueError(f"days must be >= 0, got {days}")
@@ -186,6 +186,10 @@ def lint_policy(
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    try:
+        now + timedelta(days=days)
+    except OverflowError:
+        raise ValueError(f"days={days} puts the expiry horizon past year 9999") from None
     is_public = public_suffix or is_public_suffix
     horizon = now + timedelta(days=days)
     out: list[LintFinding] = []

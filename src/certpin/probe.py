@@ -62,6 +62,10 @@ class FetchedChain:
     tls_version: str | None
 
 
+#: Largest accepted timeout in seconds (one day); far larger values overflow time_t in socket.
+MAX_TIMEOUT = 86400
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -84,7 +88,7 @@ def _check_name(name: str, what: str) -> None:
     bad = not name or any(c.isspace() or not c.isprintable() or c in "/\\@" for c in name)
     if not bad:
         try:
-            name.rstrip(".").encode("idna")  # what socket and ssl do with a str host name
+            name.encode("idna")  # what socket and ssl do with a str host name ("a.." fails)
         except UnicodeError:
             bad = True
         bad = bad or name in (".", "")
@@ -238,8 +242,8 @@ def fetch_chain(
         ProbeError: the host cannot be resolved, the connection is refused or times out, the
             handshake fails or times out (e.g. the server does not speak TLS); the message names
             host and port. Also for arguments no connection could use (an impossible host or
-            server name, a port outside 1-65535, a timeout that is not positive), before any
-            connection is made.
+            server name, a port outside 1-65535, a timeout that is not positive or is over
+            :data:`MAX_TIMEOUT`), before any connection is made.
         CertificateError: ``cafile`` cannot be read as a CA file, or a certificate the server
             sent cannot be parsed by cryptography.
 
@@ -255,8 +259,10 @@ def fetch_chain(
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ProbeError(f"{escape(host)}: port must be 1-65535, got {port!r}")
     where = _where(host, port)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise ProbeError(f"{where}: timeout must be a positive number of seconds, got {timeout!r}")
+    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+            or not 0 < timeout <= MAX_TIMEOUT):
+        raise ProbeError(f"{where}: timeout must be a positive number of seconds up to "
+                         f"{MAX_TIMEOUT}, got {timeout!r}")
     name = server_name if server_name is not None else host
     if server_name is not None:
         _check_name(server_name, f"server name for {where}")

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--days",
-        type=_non_negative_int,
+        type=_days,
         default=30,
         metavar="N",
         help="warn about certificates and pin sets expiring within N days (default 30)",
@@ -61,6 +61,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+MAX_DAYS = 36500  # 100 years; beyond this now + days leaves datetime's range (year 9999)
+
+
+def _days(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_DAYS} days, got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = _non_negative_int(text)
     if value < 1:
@@ -73,8 +83,10 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    if not 0 < value <= 3600:  # as `certpin pins --timeout`; huge values overflow time_t
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds up to 3600, got {text!r}"
+        )
     return value
 
 

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, required=True,
                         help="TCP port to listen on (0 picks a free one, printed on stderr)")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1; use ::1 for IPv6)")
+                        help="address to bind (default 127.0.0.1; ::1 or [::1] for IPv6)")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                         help=f"largest request body accepted, bytes (default {DEFAULT_MAX_BODY})")
 
@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     """Serve until interrupted.
 
     Returns:
-        0 when stopped with Ctrl-C; 2 (one stderr line) for a bad ``--max-body`` or ``--port``;
-        an address that cannot be bound is an ``OSError``, which the CLI prints as one line.
+        0 when stopped with Ctrl-C; 2 (one stderr line naming the address) for a bad
+        ``--max-body`` or ``--port`` or an address that cannot be resolved or bound.
     """
     if args.max_body < 0:
         print("certpin collect: error: --max-body must be >= 0", file=sys.stderr)
@@ -132,8 +132,17 @@ def run(args: argparse.Namespace) -> int:
     class Handler(_Handler):
         max_body = args.max_body
 
-    server_class: type[_Server] = _Server6 if ":" in args.host else _Server
-    server = server_class((args.host, args.port), Handler)
+    host = args.host
+    if host.startswith("[") and host.endswith("]"):  # [::1], as URLs and our banner write it
+        host = host[1:-1]
+    server_class: type[_Server] = _Server6 if ":" in host else _Server
+    try:
+        server = server_class((host, args.port), Handler)
+    except OSError as exc:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"certpin collect: error: cannot listen on {escape(shown)}:{args.port}: "
+              f"{escape(exc.strerror or str(exc))}", file=sys.stderr)
+        return 2
     host, port = str(server.server_address[0]), int(server.server_address[1])
     shown = f"[{host}]" if ":" in host else host
     _emit(f"certpin collect: listening on http://{shown}:{port}/ (Ctrl-C to stop)", sys.stderr)

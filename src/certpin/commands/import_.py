@@ -60,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
     if out is None:
         sys.stdout.write(dumps_policy(policy, "toml"))
     else:
-        dump_policy(policy, out, overwrite=args.force)
+        try:
+            dump_policy(policy, out, overwrite=args.force)
+        except OSError as exc:
+            # The raw error names the temporary file next to ``out``; name the file asked for.
+            raise ConfigError(f"cannot write: {escape(exc.strerror or str(exc))}",
+                              path=out) from None
         print(f"certpin import: wrote {len(policy.pin_sets)} pin set(s) to {escape(out)}",
               file=sys.stderr)
     return 0

@@ -11,7 +11,7 @@ import json
 import sys
 
 from ..errors import escape
-from .check import _non_negative_int
+from .check import _days
 
 HELP = "check a policy file offline: backup pins, expiry, overlapping and public-suffix patterns"
 
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="the policy file (TOML or JSON)")
     parser.add_argument(
         "--days",
-        type=_non_negative_int,
+        type=_days,
         default=30,
         metavar="N",
         help="warn about pin sets expiring within N days (default 30)",

@@ -106,7 +106,10 @@ def _parse_target(text: str) -> _Target:
         return _Target(text, "stdin")
     lower = text.lower()
     if lower.startswith("https://"):
-        parts = urllib.parse.urlsplit(text)
+        try:
+            parts = urllib.parse.urlsplit(text)
+        except ValueError as exc:  # "Invalid IPv6 URL" (an unclosed bracket)
+            raise ProbeError(f"invalid target '{escape(text)}': {exc}") from None
         netloc = parts.netloc.rpartition("@")[2]
         host, port = parse_host_port(netloc)
         return _Target(text, "host", host=host, port=port)
@@ -149,7 +152,8 @@ def describe_key(key: object) -> tuple[str, int | None]:
 
 def _position_in_file(cert: x509.Certificate) -> str:
     try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        with _quiet_cryptography():  # roots with serial number 0 warn when extensions parse
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except (x509.ExtensionNotFound, ValueError):
         is_ca = False
     if is_ca:

@@ -153,9 +153,10 @@ def from_android(data: str | bytes, *, source: str | None = None,
                 unpinned.append((pattern, d))
                 continue
             pins, expiration = info
+            include_subdomains = _bool_attr(doc, d, "includeSubdomains")  # located already
             try:
                 sets[pattern] = PinSet(
-                    pins, include_subdomains=_bool_attr(doc, d, "includeSubdomains"),
+                    pins, include_subdomains=include_subdomains,
                     expires=parse_date(expiration) if expiration else None,
                     allow_single_pin=len(set(pins)) < 2,
                 )

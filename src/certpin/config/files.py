@@ -162,7 +162,11 @@ def _parse_expires(value: object, err: Callable[[str], ConfigError]) -> datetime
             "a date-time needs a UTC offset (e.g. 2027-01-31T12:00:00Z); "
             "local times are ambiguous"
         )
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:
+        # e.g. 0001-01-01T00:00:00+01:00 lies before datetime.min once converted to UTC.
+        raise err(f"date-time {escape(dt.isoformat())!r} is out of range in UTC") from None
 
 
 def _policy_from_data(data: object, loc: _Locator) -> PinPolicy:
@@ -315,6 +319,9 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
                 f"not valid TOML: {escape(msg)}", path=source,
                 location=f"line {lineno}" if lineno else None,
             ) from None
+        except RecursionError:
+            # tomllib recurses once per nested array or inline table.
+            raise ConfigError("not valid TOML: nested too deeply", path=source) from None
     else:
         try:
             data = json.loads(doc, object_pairs_hook=_no_duplicate_keys(loc))
