@@ -81,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args))
     except CertpinError as exc:
-        print(f"certpin {args.command}: error: {escape(str(exc))}", file=sys.stderr)
+        # certpin's messages escape what they quote already; only stray controls are left here.
+        print(
+            f"certpin {args.command}: error: {escape(str(exc), backslashes=False)}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"certpin {args.command}: interrupted", file=sys.stderr)

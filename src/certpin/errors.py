@@ -37,7 +37,7 @@ __all__ = [
 X509_V_ERR_APPLICATION_VERIFICATION = 50
 
 
-def escape(text: str) -> str:
+def escape(text: str, *, backslashes: bool = True) -> str:
     """Return ``text`` with control and other non-printable characters escaped.
 
     Args:
@@ -46,13 +46,15 @@ def escape(text: str) -> str:
     Returns:
         A string of printable characters only: ``\\n`` becomes the two characters ``\\n``,
         other non-printables become ``\\xNN``/``\\uNNNN``/``\\UNNNNNNNN`` escapes. Printable
-        non-ASCII (e.g. ``é``) is kept. A backslash is doubled, so the escaping is unambiguous.
+        non-ASCII (e.g. ``é``) is kept. A backslash is doubled, so the escaping is unambiguous,
+        unless ``backslashes`` is False: use that for text that was escaped once already (a
+        certpin error message), so that a second pass only catches stray control characters.
     """
-    if text.isprintable() and "\\" not in text:
+    if text.isprintable() and (not backslashes or "\\" not in text):
         return text
     out: list[str] = []
     for ch in text:
-        if ch == "\\":
+        if ch == "\\" and backslashes:
             out.append("\\\\")
         elif ch.isprintable():
             out.append(ch)

@@ -366,6 +366,16 @@ _EXPIRES_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def _parse_expires(value: object) -> datetime | None:
     """``expires`` to an aware UTC datetime; see :class:`PinSet`."""
+    try:
+        return _parse_expires_unchecked(value)
+    except OverflowError:
+        raise PolicyError(
+            f"expires {_quote(value if isinstance(value, str) else str(value))} is out of range "
+            "once converted to UTC (years 1 to 9999)"
+        ) from None
+
+
+def _parse_expires_unchecked(value: object) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
