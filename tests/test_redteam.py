@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import trustme
@@ -102,3 +103,30 @@ def test_httpx_sni_hostname_naming_the_url_host_still_works(
         )
     assert resp.status_code == 200
     assert b"Host: pinned.test" in legit_server.received
+
+
+# --------------------------------------------------------------------------- requests mount
+
+
+@pytest.mark.parametrize("prefix", ["https://", "HTTPS://", "https://pinned", "http", ""])
+def test_requests_pinned_session_refuses_a_plain_adapter_over_https(
+    pinned_ctx: ssl.SSLContext,
+    impostor: RecordingTLSServer,
+    trust_pem: str,
+    tmp_path: Path,
+    prefix: str,
+) -> None:
+    """The common retry recipe ``session.mount("https://", HTTPAdapter(max_retries=...))`` on a
+    PinnedSession would replace the pinning adapter for every https:// URL (requests picks the
+    longest matching prefix), silently sending requests with requests' own context."""
+    requests = pytest.importorskip("requests")
+    from certpin.clients.requests import PinnedSession
+
+    bundle = tmp_path / "trust.pem"  # the client trusts the attacker's CA (system store)
+    bundle.write_text(trust_pem)
+    with local_names(HOST), PinnedSession(pinned_ctx) as session:
+        with pytest.raises(PinnedRequestError, match="adapter"):
+            session.mount(prefix, requests.adapters.HTTPAdapter(max_retries=3))
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(f"https://{HOST}:{impostor.port}/secret", verify=str(bundle))
+    assert impostor.received == b""
