@@ -6,13 +6,19 @@ client trusts (``attacker_ca``), and asserts that the impostor received zero app
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
 
+from certpin import PinMismatchError
 from certpin.clients import PinnedRequestError
 from support.enforce import (
     HOST,
@@ -130,3 +136,130 @@ def test_requests_pinned_session_refuses_a_plain_adapter_over_https(
         with pytest.raises(requests.exceptions.SSLError):
             session.get(f"https://{HOST}:{impostor.port}/secret", verify=str(bundle))
     assert impostor.received == b""
+
+
+# --------------------------------------------------------------------------- websockets redirects
+
+
+class PlainRedirector:
+    """A plain-TCP HTTP server on 127.0.0.1 that answers every request head with a redirect to
+    ``location`` (a MITM on a plain ``ws://`` connection can inject that) and records what it
+    received."""
+
+    def __init__(self, location: str = "") -> None:
+        self.location = location
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._received = bytearray()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    @property
+    def received(self) -> bytes:
+        with self._lock:
+            return bytes(self._received)
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                buf = b""
+                with contextlib.suppress(OSError):
+                    while b"\r\n\r\n" not in buf:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        buf += data
+                with self._lock:
+                    self._received += buf
+                with contextlib.suppress(OSError):
+                    conn.sendall(
+                        b"HTTP/1.1 302 Found\r\nLocation: " + self.location.encode()
+                        + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+
+    def __enter__(self) -> PlainRedirector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+
+def _ws_connect(uri: str, ctx: ssl.SSLContext, **kwargs: Any) -> None:
+    from certpin.clients.websockets import connect
+
+    async def go() -> None:
+        async with connect(uri, ctx, open_timeout=5, **kwargs):
+            pass
+
+    asyncio.run(go())
+
+
+def test_websockets_plain_redirect_to_wss_pinned_host_keeps_the_pinning_context(
+    pinned_ctx: ssl.SSLContext,
+    impostor: RecordingTLSServer,
+    trust_pem: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ws:// to an unpinned host is allowed; a MITM there answers with a redirect to
+    wss://pinned.test. websockets then used ``ssl=True`` (a default context, no pins) for
+    the new hop, and the impostor got the opening handshake (path, query, headers)."""
+    pytest.importorskip("websockets")
+    bundle = tmp_path / "system.pem"  # the system store trusts the attacker's CA too
+    bundle.write_text(trust_pem)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    target = f"wss://{HOST}:{impostor.port}/feed?token=hunter2"
+    with PlainRedirector(target) as mitm, local_names(HOST, UNPINNED):
+        with pytest.raises(PinMismatchError):
+            _ws_connect(f"ws://{UNPINNED}:{mitm.port}/feed", pinned_ctx)
+        assert mitm.received.startswith(b"GET /feed HTTP/1.1")
+    assert impostor.received == b""
+
+
+def test_websockets_redirect_to_plain_ws_pinned_host_refused(
+    pinned_ctx: ssl.SSLContext,
+) -> None:
+    """A redirect hop to ws://pinned.test (plain text to a pinned host) is refused like a first
+    request to it is."""
+    pytest.importorskip("websockets")
+    with PlainRedirector() as pinned_plain, PlainRedirector() as mitm, local_names(HOST, UNPINNED):
+        mitm.location = f"ws://{HOST}:{pinned_plain.port}/feed?token=hunter2"
+        with pytest.raises(PinnedRequestError, match="plain ws://"):
+            _ws_connect(f"ws://{UNPINNED}:{mitm.port}/feed", pinned_ctx)
+        assert pinned_plain.received == b""
+
+
+def test_websockets_redirect_keeps_a_server_hostname_override_only_for_its_own_host(
+    pinned_ctx: ssl.SSLContext, attacker_ca: trustme.CA, impostor: RecordingTLSServer
+) -> None:
+    """wss://evil.test with server_hostname='evil.test' (allowed: it names the URI's host),
+    redirected to wss://pinned.test: websockets kept server_hostname='evil.test' for the new
+    hop, so the pins looked up were evil.test's (none) while the handshake went to pinned.test."""
+    pytest.importorskip("websockets")
+    evil_ctx = leaf_context(attacker_ca.issue_cert(UNPINNED))
+
+    def redirect(conn: ssl.SSLSocket, server: RecordingTLSServer) -> None:
+        server.recv(conn)
+        conn.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: wss://" + HOST.encode() + b":"
+            + str(impostor_evil.port).encode() + b"/feed\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    with (
+        RecordingTLSServer(evil_ctx) as impostor_evil,
+        RecordingTLSServer(evil_ctx, handler=redirect) as evil,
+        local_names(HOST, UNPINNED),
+        pytest.raises(PinnedRequestError, match="TLS name override"),
+    ):
+        _ws_connect(f"wss://{UNPINNED}:{evil.port}/feed", pinned_ctx, server_hostname=UNPINNED)
+    assert impostor_evil.received == b""
+    del impostor
