@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import trustme
 
-from certpin import PinMismatchError
+from certpin import PinMismatchError, PinValidationError
 from certpin.clients import PinnedRequestError
 from support.enforce import (
     HOST,
@@ -263,3 +263,53 @@ def test_websockets_redirect_keeps_a_server_hostname_override_only_for_its_own_h
         _ws_connect(f"wss://{UNPINNED}:{evil.port}/feed", pinned_ctx, server_hostname=UNPINNED)
     assert impostor_evil.received == b""
     del impostor
+
+
+# --------------------------------------------------------------------------- core socket paths
+
+
+@pytest.mark.parametrize("path", ["makefile", "sendfile"])
+def test_file_style_writes_before_the_handshake_are_held_to_the_pins(
+    pinned_ctx: ssl.SSLContext, impostor: RecordingTLSServer, tmp_path: Path, path: str
+) -> None:
+    """``makefile('wb')`` and ``sendfile`` on a socket made with do_handshake_on_connect=False:
+    both reach OpenSSL only through ``send`` (a future kTLS ``sendfile`` that skipped it would
+    make OpenSSL handshake implicitly and send without a pin check)."""
+    payload = tmp_path / "body"
+    payload.write_bytes(b"GET /secret?token=hunter2 HTTP/1.1\r\nHost: pinned.test\r\n\r\n")
+    raw = socket.create_connection(("127.0.0.1", impostor.port))
+    tls = pinned_ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False)
+    with pytest.raises(PinMismatchError):
+        if path == "makefile":
+            tls.makefile("wb", buffering=0).write(payload.read_bytes())
+        else:
+            with payload.open("rb") as f:
+                tls.sendfile(f)
+    tls.close()
+    impostor.settle()
+    assert impostor.received == b""
+
+
+def test_anonymous_cipher_suite_without_certificate_fails_closed(
+    pinned_ctx: ssl.SSLContext,
+) -> None:
+    """With an anonymous (aNULL) TLS 1.2 suite the server sends no certificate and OpenSSL
+    completes the handshake under CERT_REQUIRED and check_hostname without verifying anything.
+    A client that enables such suites (``set_ciphers``) must still never send a byte: the
+    verified chain is empty, which certpin treats as a failure, pinned host or not."""
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        server_ctx.set_ciphers("aNULL:@SECLEVEL=0")
+    except ssl.SSLError:  # pragma: no cover - an OpenSSL built without anonymous suites
+        pytest.skip("this OpenSSL has no anonymous cipher suites")
+    pinned_ctx.set_ciphers("aNULL:@SECLEVEL=0")
+    pinned_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    for name in (HOST, UNPINNED):
+        with RecordingTLSServer(server_ctx) as anon:
+            raw = socket.create_connection(("127.0.0.1", anon.port))
+            with pytest.raises(PinValidationError, match="no verified certificate chain"):
+                pinned_ctx.wrap_socket(raw, server_hostname=name)
+            anon.settle()
+            assert anon.handshakes == 1  # OpenSSL really accepted the certificate-less handshake
+            assert anon.received == b""
