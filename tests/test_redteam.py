@@ -313,3 +313,47 @@ def test_anonymous_cipher_suite_without_certificate_fails_closed(
             anon.settle()
             assert anon.handshakes == 1  # OpenSSL really accepted the certificate-less handshake
             assert anon.received == b""
+
+
+# --------------------------------------------------------------------------- context mutations
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_every_legitimate_context_mutation_keeps_the_pins(
+    pinned_ctx: ssl.SSLContext,
+    attacker_ca: trustme.CA,
+    impostor: RecordingTLSServer,
+    legit_server: RecordingTLSServer,
+    version: ssl.TLSVersion,
+) -> None:
+    """What client libraries and users do to a context after creation (more trust, looser
+    verification flags, CN matching, ALPN, post-handshake auth, version bounds, ciphers) may
+    change what OpenSSL accepts, never whether pins are checked; and it cannot be copied into
+    a plain, pin-less context."""
+    import copy
+    import pickle
+
+    ctx = pinned_ctx
+    ctx.load_default_certs()
+    ctx.load_verify_locations(cadata=attacker_ca.cert_pem.bytes().decode())
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_ALLOW_PROXY_CERTS
+    ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    ctx.hostname_checks_common_name = True
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    ctx.post_handshake_auth = True
+    ctx.minimum_version = ctx.maximum_version = version
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    for clone in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError):
+            clone(ctx)
+    request = b"GET /secret?token=hunter2 HTTP/1.1\r\nHost: pinned.test\r\n\r\n"
+    with pytest.raises(PinMismatchError):
+        ctx.wrap_socket(socket.create_connection(("127.0.0.1", impostor.port)),
+                        server_hostname=HOST).sendall(request)
+    impostor.settle()
+    assert impostor.received == b""
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", legit_server.port)),
+                         server_hostname=HOST) as tls:
+        assert tls.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2"}.get(version, "TLSv1.3")
+        tls.sendall(request)
+        assert tls.recv(1024).startswith(b"HTTP/1.1 200")
