@@ -357,3 +357,24 @@ def test_every_legitimate_context_mutation_keeps_the_pins(
         assert tls.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2"}.get(version, "TLSv1.3")
         tls.sendall(request)
         assert tls.recv(1024).startswith(b"HTTP/1.1 200")
+
+
+# ------------------------------------------------------------------ URL parser differential
+
+
+def test_urllib3_guard_reads_the_url_as_urllib3_does(
+    pinned_ctx: ssl.SSLContext, attacker_ca: trustme.CA
+) -> None:
+    """``https://evil.test\\@pinned.test/``: urllib.parse (the guard) sees pinned.test, urllib3
+    connects to evil.test. With ``Host: pinned.test`` the request meant for the pinned host went
+    over a connection whose pins were checked for evil.test (none) to the impostor."""
+    pytest.importorskip("urllib3")
+    from certpin.clients.urllib3 import pinned_pool_manager
+
+    with RecordingTLSServer(leaf_context(attacker_ca.issue_cert(UNPINNED))) as evil:
+        url = f"https://{UNPINNED}:{evil.port}\\@{HOST}/secret?token=hunter2"
+        pm = pinned_pool_manager(pinned_ctx)
+        with local_names(HOST, UNPINNED), pytest.raises(PinnedRequestError, match="Host header"):
+            pm.request("GET", url, headers={"Host": HOST}, retries=False)
+        evil.settle()
+        assert evil.received == b""
