@@ -378,3 +378,18 @@ def test_urllib3_guard_reads_the_url_as_urllib3_does(
             pm.request("GET", url, headers={"Host": HOST}, retries=False)
         evil.settle()
         assert evil.received == b""
+
+
+def test_websockets_headers_with_repeated_names_are_checked_not_crashed_on() -> None:
+    """websockets' own ``Headers`` (what a redirect leaves in ``additional_headers``) raises on
+    ``items()`` when a name repeats; the guard reads every value instead, so a second ``Host``
+    is seen and a harmless repeated header does not break the connection."""
+    pytest.importorskip("websockets")
+    from websockets.datastructures import Headers
+
+    from certpin.clients._common import RequestGuard
+
+    guard = RequestGuard(None)
+    guard.check(f"wss://{HOST}/", Headers([("X-A", "1"), ("X-A", "2"), ("Host", HOST)]))
+    with pytest.raises(PinnedRequestError, match="Host header"):
+        guard.check(f"wss://{HOST}/", Headers([("Host", HOST), ("host", UNPINNED)]))
