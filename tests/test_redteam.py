@@ -393,3 +393,42 @@ def test_websockets_headers_with_repeated_names_are_checked_not_crashed_on() -> 
     guard.check(f"wss://{HOST}/", Headers([("X-A", "1"), ("X-A", "2"), ("Host", HOST)]))
     with pytest.raises(PinnedRequestError, match="Host header"):
         guard.check(f"wss://{HOST}/", Headers([("Host", HOST), ("host", UNPINNED)]))
+
+
+# --------------------------------------------------------------------------- verdict cache races
+
+
+def test_interleaved_threads_with_a_thrashing_verdict_cache(
+    pinned_ctx: ssl.SSLContext,
+    legit_server: RecordingTLSServer,
+    impostor: RecordingTLSServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Threads on one context interleave the legitimate server, the impostor (same host name)
+    and an unpinned name while the verdict cache is cleared at almost every insert: a pass
+    cached for one (host, chain) is never served for another, whatever the interleaving."""
+    import concurrent.futures
+
+    import certpin.tls
+
+    monkeypatch.setattr(certpin.tls, "VERDICT_CACHE_SIZE", 1)
+    request = b"GET /secret?token=hunter2 HTTP/1.1\r\nHost: pinned.test\r\n\r\n"
+
+    def one(i: int) -> str:
+        port = impostor.port if i % 2 else legit_server.port
+        name = (HOST, "localhost")[i % 3 == 0 and i % 2 == 0]
+        raw = socket.create_connection(("127.0.0.1", port))
+        try:
+            with pinned_ctx.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(request)
+                tls.recv(1024)
+        except PinMismatchError:
+            return "refused"
+        return "passed"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(one, range(240)))
+    assert results[1::2] == ["refused"] * 120
+    assert results[0::2] == ["passed"] * 120
+    impostor.settle()
+    assert impostor.received == b""
