@@ -117,6 +117,9 @@ def _header_values(headers: object, name: str) -> list[str]:
         return []
     wanted = name.lower()
     items: Iterable[Any]
+    raw_items = getattr(headers, "raw_items", None)
+    if callable(raw_items):  # websockets.datastructures.Headers: items() raises on repeats
+        return [_text(v) for k, v in raw_items() if _text(k).lower() == wanted]
     if isinstance(headers, Mapping):
         getall = getattr(headers, "getall", None) or getattr(headers, "get_list", None)
         if getall is not None:  # multidicts (aiohttp, httpx): every value of the name

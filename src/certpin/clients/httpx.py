@@ -8,7 +8,9 @@ with ``trust_env``), over HTTP/1.1 or HTTP/2. httpcore pools connections by orig
 checked for ``a.test`` is never used for ``b.test``.
 
 A request event hook, run by httpx before every request and every redirect hop, refuses plain
-``http://`` to a pinned host and a ``Host`` header naming another host. It cannot be removed
+``http://`` to a pinned host, a ``Host`` header naming another host, and an ``sni_hostname``
+request extension naming another host than the URL (httpcore would handshake, and so look up
+pins, for that name while sending the request for the URL's host). It cannot be removed
 through ``client.event_hooks`` (the setter keeps it first).
 
 Needs ``pip install 'certpin[httpx]'`` (httpx >= 0.27, h2 for HTTP/2).
@@ -57,6 +59,17 @@ def _prepare(
     return ctx, RequestGuard(pol)
 
 
+def _sni_of(request: httpx.Request) -> str | None:
+    """httpcore's ``sni_hostname`` request extension: a TLS name override (the handshake, and
+    so the pin lookup, uses it instead of the URL host), checked like ``server_hostname``."""
+    sni = request.extensions.get("sni_hostname")
+    if sni is None:
+        return None
+    if isinstance(sni, bytes | bytearray):
+        return bytes(sni).decode("ascii", "replace")
+    return str(sni)
+
+
 class PinnedClient(httpx.Client):
     """An :class:`httpx.Client` that checks pins (made by :func:`pinned_client`)."""
 
@@ -66,7 +79,9 @@ class PinnedClient(httpx.Client):
         self.event_hooks = self.event_hooks  # puts the guard hook first
 
     def _certpin_hook(self, request: httpx.Request) -> None:
-        self.certpin_guard.check(str(request.url), request.headers.raw)
+        self.certpin_guard.check(
+            str(request.url), request.headers.raw, server_hostname=_sni_of(request)
+        )
 
     @property
     def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
@@ -90,7 +105,9 @@ class PinnedAsyncClient(httpx.AsyncClient):
         self.event_hooks = self.event_hooks  # puts the guard hook first
 
     async def _certpin_hook(self, request: httpx.Request) -> None:
-        self.certpin_guard.check(str(request.url), request.headers.raw)
+        self.certpin_guard.check(
+            str(request.url), request.headers.raw, server_hostname=_sni_of(request)
+        )
 
     @property
     def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:

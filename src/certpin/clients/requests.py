@@ -198,6 +198,7 @@ class PinnedSession(requests.Session):
         on_report: Callable[[Any], None] | None = None,
         **adapter_kwargs: Any,
     ) -> None:
+        self._certpin_mounted = False  # requests.Session.__init__ mounts plain adapters first
         super().__init__()
         self.certpin_adapter = PinnedAdapter(
             policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report,
@@ -205,3 +206,32 @@ class PinnedSession(requests.Session):
         )
         self.mount("https://", self.certpin_adapter)
         self.mount("http://", self.certpin_adapter)
+        self._certpin_mounted = True
+
+    def mount(self, prefix: str, adapter: requests.adapters.BaseAdapter) -> None:
+        """:meth:`requests.Session.mount`, refusing an adapter that would bypass the pins.
+
+        requests sends a URL through the adapter with the longest prefix it starts with (case
+        insensitively), so mounting a plain adapter on any prefix an ``http(s)://`` URL can
+        start with (``"https://"``, ``"https://api."``, ``"http"``, ``""``) would take such URLs
+        away from the pinning adapter: the common retry recipe
+        ``session.mount("https://", HTTPAdapter(max_retries=3))`` would silently turn pinning
+        off. Pass ``max_retries`` (and the other adapter arguments) to :class:`PinnedSession`,
+        or mount a :class:`PinnedAdapter`. Other schemes (``file://``) may be mounted freely.
+
+        Raises:
+            PinnedRequestError: ``adapter`` is not a :class:`PinnedAdapter` and ``prefix``
+                can match an ``http://`` or ``https://`` URL.
+        """
+        low = prefix.lower()
+        web = ("http://", "https://")
+        if getattr(self, "_certpin_mounted", True) and not isinstance(adapter, PinnedAdapter) and (
+            low.startswith(web) or any(scheme.startswith(low) for scheme in web)
+        ):
+            raise PinnedRequestError(
+                f"refusing to mount {type(adapter).__name__} on {prefix!r} in a PinnedSession: "
+                "that adapter would carry https:// requests without the pinning context (no pins "
+                "checked); pass max_retries and the other adapter arguments to PinnedSession, or "
+                "mount a PinnedAdapter"
+            )
+        super().mount(prefix, adapter)

@@ -113,7 +113,17 @@ class _PinnedMixin(_ManagerBase):
         # Called again by urllib3 for each redirect hop: every hop is checked here, and its
         # connection carries the pinning context, so each hop's host is held to its own pins.
         headers = kw.get("headers")
-        self.certpin_guard.check(url, headers if headers is not None else self.headers)
+        headers = headers if headers is not None else self.headers
+        self.certpin_guard.check(url, headers)
+        # The guard parses with urllib.parse, urllib3 with its own parser, and they disagree on
+        # some URLs ("https://a.test\@b.test/": b.test for urllib.parse, a.test for urllib3).
+        # Check the request as urllib3 will make it too, so that a Host header is compared with
+        # the host urllib3 really connects to.
+        target = parse_url(url)
+        if target.host:
+            self.certpin_guard.check(
+                f"{target.scheme or 'http'}://{_bracket(target.host)}/", headers
+            )
         return super().urlopen(method, url, redirect=redirect, **kw)
 
 

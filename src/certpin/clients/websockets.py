@@ -2,9 +2,11 @@
 
 The opening handshake's TLS connection uses the pinning context (``ssl=context``), directly or
 through an HTTP CONNECT proxy (websockets >= 15 reads ``HTTPS_PROXY``; the TLS inside the tunnel is
-the origin's). Redirects are followed by websockets with the same context, so every hop is held to
-its own host's pins; websockets itself refuses a ``wss://`` to ``ws://`` redirect
-(:class:`websockets.exceptions.SecurityError`).
+the origin's). Every redirect hop websockets follows is checked like the first URI (a ``ws://``
+hop to a pinned host, a ``server_hostname`` naming another host than the hop's are refused) and a
+``wss://`` hop uses the pinning context, also after a ``ws://`` start (websockets would otherwise
+use a default context, without pins, for it); websockets itself refuses a ``wss://`` to ``ws://``
+redirect (:class:`websockets.exceptions.SecurityError`).
 
 Needs ``pip install 'certpin[websockets]'`` (websockets >= 13).
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._common import PinnedRequestError, RequestGuard, resolve_context
 
@@ -76,4 +78,35 @@ def connect(
         kwargs.setdefault("proxy_ssl", ctx)
     if uri.lower().startswith("wss://"):
         kwargs["ssl"] = ctx
-    return ws_connect(uri, **kwargs)
+    return _pinned_connect_class(ws_connect, ctx, guard)(uri, **kwargs)
+
+
+def _pinned_connect_class(
+    base: type[_connect], ctx: ssl.SSLContext, guard: RequestGuard
+) -> type[_connect]:
+    """websockets' ``connect`` whose redirect hops are held to the same rules as the first URI.
+
+    A ``ws://`` start carries no ``ssl`` (websockets refuses one for ``ws://``), and on a redirect
+    to ``wss://`` websockets fills in ``ssl=True``, a default context without pins: a MITM on the
+    plain connection could send the client to an impostor of a pinned host. So each hop is
+    checked by ``guard`` and a ``wss://`` hop gets the pinning context.
+    """
+
+    class PinnedConnect(base):  # type: ignore[misc,valid-type]
+        def process_redirect(self, exc: Exception) -> Exception | str:
+            new_uri: Exception | str = super().process_redirect(exc)
+            if isinstance(new_uri, Exception):
+                return new_uri
+            kwargs = self.create_connection_kwargs
+            try:
+                guard.check(
+                    new_uri, self.additional_headers,
+                    server_hostname=kwargs.get("server_hostname"),
+                )
+            except PinnedRequestError as refused:
+                return refused
+            if str(new_uri).lower().startswith("wss://"):
+                kwargs["ssl"] = ctx
+            return new_uri
+
+    return cast("type[_connect]", PinnedConnect)
