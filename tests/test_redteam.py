@@ -432,3 +432,21 @@ def test_interleaved_threads_with_a_thrashing_verdict_cache(
     assert results[0::2] == ["passed"] * 120
     impostor.settle()
     assert impostor.received == b""
+
+
+def test_pin_lookup_uses_the_name_openssl_verified_not_the_python_attribute(
+    impostor: RecordingTLSServer, pinned_ctx: ssl.SSLContext
+) -> None:
+    """Reassigning SSLSocket.server_hostname cannot move the pin lookup to an unpinned name."""
+    raw = socket.create_connection(("127.0.0.1", impostor.port))
+    conn = pinned_ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False)
+    try:
+        conn.server_hostname = UNPINNED  # a plain Python attribute; OpenSSL keeps HOST
+        with pytest.raises(PinMismatchError) as info:
+            conn.do_handshake()
+        assert info.value.hostname == HOST
+        with pytest.raises((ssl.SSLError, OSError)):
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: pinned.test\r\n\r\n")
+    finally:
+        conn.close()
+    assert impostor.settle().received == b""

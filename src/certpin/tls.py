@@ -188,7 +188,15 @@ def _served_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> tuple[bytes, ...]:
 
 
 def _hostname_of(conn: ssl.SSLSocket | ssl.SSLObject) -> str:
-    name = conn.server_hostname
+    """The host name OpenSSL checks the certificate against (and sent as SNI).
+
+    Read from the C-level connection once there is one: ``SSLSocket.server_hostname`` is a plain
+    Python attribute that code could reassign after the handshake, which would move the pin
+    lookup to another name than the one OpenSSL verified. Before the connection exists (a socket
+    not yet connected) the attribute is all there is.
+    """
+    inner = getattr(conn, "_sslobj", None)
+    name = inner.server_hostname if inner is not None else conn.server_hostname
     if isinstance(name, bytes):  # pragma: no cover - ssl always stores str
         name = name.decode("ascii", "replace")
     return name or ""
