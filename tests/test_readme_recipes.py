@@ -25,21 +25,23 @@ from typing import Any
 import pytest
 
 import certpin
+import certpin.clients
 from support.clientkit import Certs, find_error
 from support.clientservers import QuickServer, ws_handler
-from support.servers import http_handler, local_names
+from support.servers import RecordingTLSServer, http_handler, local_names
 
 HOST = "pinned.test"
+Server = RecordingTLSServer
 
 
 @pytest.fixture()
-def legit(certs: Certs) -> Iterator[QuickServer]:
+def legit(certs: Certs) -> Iterator[Server]:
     with QuickServer(certs.legit.context(), http_handler) as srv:
         yield srv
 
 
 @pytest.fixture()
-def impostor(certs: Certs) -> Iterator[QuickServer]:
+def impostor(certs: Certs) -> Iterator[Server]:
     """A trusted-CA impostor for pinned.test: must receive zero bytes when pins are enforced."""
     with QuickServer(certs.impostor.context(), http_handler) as srv:
         yield srv
@@ -57,7 +59,7 @@ def readme_policy(certs: Certs, **pin_set_kwargs: Any) -> certpin.PinPolicy:
         [str(certs.legit.pin), str(certs.ca_pin)], **pin_set_kwargs)})
 
 
-def assert_refused(exc: BaseException, impostor: QuickServer) -> None:
+def assert_refused(exc: BaseException, impostor: Server) -> None:
     assert find_error(exc, certpin.PinMismatchError) is not None, repr(exc)
     impostor.settle()
     assert impostor.handshakes + len(impostor.errors) >= 1  # the client really got there
@@ -98,7 +100,7 @@ def test_pin_policies_recipe_as_written() -> None:
 
 
 # ------------------------------------------------------------------ Enforcing pins
-def test_enforcing_urllib_request(certs: Certs, legit: QuickServer, impostor: QuickServer,
+def test_enforcing_urllib_request(certs: Certs, legit: Server, impostor: Server,
                                   names: None) -> None:
     from certpin.clients import stdlib
 
@@ -121,7 +123,7 @@ def test_enforcing_urllib_request(certs: Certs, legit: QuickServer, impostor: Qu
     assert impostor.received == b""
 
 
-def test_enforcing_http_client(certs: Certs, legit: QuickServer, impostor: QuickServer,
+def test_enforcing_http_client(certs: Certs, legit: Server, impostor: Server,
                                names: None) -> None:
     from certpin.clients import stdlib
 
@@ -157,7 +159,7 @@ def test_enforcing_http_client(certs: Certs, legit: QuickServer, impostor: Quick
         assert_refused(info.value, impostor)
 
 
-def test_enforcing_asyncio(certs: Certs, legit: QuickServer, impostor: QuickServer,
+def test_enforcing_asyncio(certs: Certs, legit: Server, impostor: Server,
                            names: None) -> None:
     from certpin.clients import stdlib
 
@@ -218,7 +220,7 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.mark.parametrize("enforce", [False, True])
-def test_report_only_recipe(certs: Certs, impostor: QuickServer, names: None,
+def test_report_only_recipe(certs: Certs, impostor: Server, names: None,
                             collector: Collector, enforce: bool) -> None:
     from certpin.clients import stdlib
 
@@ -258,7 +260,7 @@ def test_report_only_recipe(certs: Certs, impostor: QuickServer, names: None,
         "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
 
 
-def test_report_only_asyncio_port_is_null(certs: Certs, impostor: QuickServer,
+def test_report_only_asyncio_port_is_null(certs: Certs, impostor: Server,
                                           names: None) -> None:
     """README: ``port`` is null on the asyncio/``wrap_bio`` path; report-only lets it through."""
     from certpin.clients import stdlib
@@ -280,7 +282,7 @@ def test_report_only_asyncio_port_is_null(certs: Certs, impostor: QuickServer,
 
 
 # ------------------------------------------------------------------ Clients
-def test_clients_requests(certs: Certs, legit: QuickServer, impostor: QuickServer,
+def test_clients_requests(certs: Certs, legit: Server, impostor: Server,
                           names: None) -> None:
     import requests
 
@@ -307,7 +309,7 @@ def test_clients_requests(certs: Certs, legit: QuickServer, impostor: QuickServe
         plain.get(f"http://{HOST}:{impostor.port}/", timeout=10)
 
 
-def test_clients_urllib3(certs: Certs, legit: QuickServer, impostor: QuickServer,
+def test_clients_urllib3(certs: Certs, legit: Server, impostor: Server,
                          names: None) -> None:
     import urllib3
 
@@ -327,7 +329,7 @@ def test_clients_urllib3(certs: Certs, legit: QuickServer, impostor: QuickServer
     assert via.proxy is not None and via.proxy.host == "proxy.internal"
 
 
-def test_clients_httpx(certs: Certs, legit: QuickServer, impostor: QuickServer,
+def test_clients_httpx(certs: Certs, legit: Server, impostor: Server,
                        names: None) -> None:
     import httpx
 
@@ -350,7 +352,7 @@ def test_clients_httpx(certs: Certs, legit: QuickServer, impostor: QuickServer,
     asyncio.run(run())
 
 
-def test_clients_aiohttp(certs: Certs, legit: QuickServer, impostor: QuickServer,
+def test_clients_aiohttp(certs: Certs, legit: Server, impostor: Server,
                          names: None) -> None:
     import aiohttp
 
@@ -387,3 +389,37 @@ def test_clients_websockets(certs: Certs, names: None) -> None:
             asyncio.run(chat(bad.port))
         assert_refused(info.value, bad)
 
+
+
+# ------------------------------------------------------------------ rules stated in the prose
+def test_context_cannot_be_weakened_and_base_is_adopted(certs: Certs, legit: Server,
+                                                        names: None) -> None:
+    import ssl
+
+    import urllib3
+
+    policy = readme_policy(certs)
+    ctx = certpin.create_ssl_context(policy, cadata=certs.cadata)
+    with pytest.raises(certpin.PolicyError):
+        ctx.verify_mode = ssl.CERT_NONE
+    with pytest.raises(certpin.PolicyError):
+        ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED  # the same strong values again: fine
+    ctx.check_hostname = True
+
+    # "A plain urllib3 PoolManager(ssl_context=ctx, cert_reqs="CERT_NONE") fails with
+    # certpin.PolicyError from the context itself"
+    pm = urllib3.PoolManager(ssl_context=ctx, cert_reqs="CERT_NONE")
+    with pytest.raises(certpin.PolicyError):
+        pm.request("GET", f"https://{HOST}:{legit.port}/", retries=False)
+    legit.settle()
+    assert legit.received == b""
+
+    my_ctx = ssl.create_default_context(cadata=certs.cadata)
+    my_ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    assert certpin.create_ssl_context(policy, base=my_ctx) is my_ctx
+    with pytest.raises(certpin.PolicyError):
+        my_ctx.check_hostname = False
+
+    assert issubclass(certpin.clients.PinnedRequestError, certpin.PolicyError)
+    assert issubclass(certpin.clients.PinnedRequestError, ValueError)
