@@ -75,7 +75,7 @@ def test_pin_policies_recipe_as_written() -> None:
             "api.example.com": PinSet(
                 ["sha256/r/mIkG3eEpVdm+u/ko/cwxzOMo1bk4TyHIlByibiA5E="],
                 backup_pins=["sha256/YLh1dUR9y6Kja30RrAn7JKnbQG/uEtLMkBgFF2Fuihg="],
-                expires="2027-06-30",
+                expires="2031-06-30",
             ),
             "example.com": PinSet(
                 ["sha256/r/mIkG3eEpVdm+u/ko/cwxzOMo1bk4TyHIlByibiA5E=",
@@ -91,11 +91,11 @@ def test_pin_policies_recipe_as_written() -> None:
     assert pattern == "example.com"
     assert repr(pin_set).startswith("PinSet([")
     assert pin_set is not None and pin_set.enforce is False
-    # the README's line runs today; an injected clock keeps this test valid after 2027-06-30
-    before = datetime(2027, 6, 29, tzinfo=UTC)
+    # the README's line runs today; an injected clock keeps this test valid after 2031-06-30
+    before = datetime(2031, 6, 29, tzinfo=UTC)
     assert check(policy, "api.example.com", [], now=before).outcome == "empty-chain"
     api = policy.pin_set_for("api.example.com")
-    assert api is not None and api.expires == datetime(2027, 6, 30, tzinfo=UTC)
+    assert api is not None and api.expires == datetime(2031, 6, 30, tzinfo=UTC)
     assert len(api.all_pins) == 2
 
 
@@ -180,6 +180,30 @@ def test_enforcing_asyncio(certs: Certs, legit: Server, impostor: Server,
         with pytest.raises(certpin.PinMismatchError) as info:
             asyncio.run(main(impostor.port, helper))
         assert_refused(info.value, impostor)
+
+
+def test_stdlib_open_connection_takes_a_policy_and_trust_like_its_siblings(
+    certs: Certs, legit: Server, impostor: Server, names: None
+) -> None:
+    """``stdlib.open_connection(host, port, policy, cadata=...)`` as build_opener accepts them."""
+    from certpin.clients import stdlib
+
+    async def main(port: int) -> bytes:
+        reader, writer = await stdlib.open_connection(
+            HOST, port, readme_policy(certs), cadata=certs.cadata
+        )
+        writer.write(b"GET / HTTP/1.1\r\nHost: pinned.test\r\n\r\n")
+        data = await reader.read(4096)
+        writer.close()
+        return data
+
+    assert asyncio.run(main(legit.port)).endswith(b"hello from the pinned server")
+    with pytest.raises(certpin.PinMismatchError) as info:
+        asyncio.run(main(impostor.port))
+    assert_refused(info.value, impostor)
+    ctx = certpin.create_ssl_context(readme_policy(certs), cadata=certs.cadata)
+    with pytest.raises(certpin.PolicyError, match="only be given with a PinPolicy"):
+        asyncio.run(stdlib.open_connection(HOST, legit.port, ctx, cadata=certs.cadata))
 
 
 # ------------------------------------------------------------------ Report-only rollout

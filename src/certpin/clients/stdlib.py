@@ -25,6 +25,7 @@ import http.client
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -220,6 +221,11 @@ async def open_connection(
     policy_or_context: PinPolicy | ssl.SSLContext,
     *,
     server_hostname: str | None = None,
+    cafile: str | None = None,
+    capath: str | None = None,
+    cadata: str | bytes | None = None,
+    base: ssl.SSLContext | None = None,
+    on_report: Callable[[Any], None] | None = None,
     **kwargs: Any,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """:func:`asyncio.open_connection` over TLS with a pinning context.
@@ -229,6 +235,9 @@ async def open_connection(
         port: the TCP port.
         policy_or_context: a :class:`certpin.PinPolicy` or a pinning context.
         server_hostname: the TLS name (SNI, certificate and pin set), default ``host``.
+        cafile, capath, cadata, base, on_report: how to build the context
+            (:func:`certpin.create_ssl_context`); only with a policy, as for
+            :func:`build_opener`.
         **kwargs: passed to :func:`asyncio.open_connection` (``limit``,
             ``ssl_handshake_timeout`` in seconds, ...); ``ssl`` is not accepted.
 
@@ -244,7 +253,15 @@ async def open_connection(
     """
     if "ssl" in kwargs:
         raise TypeError("open_connection() takes the context as policy_or_context, not ssl=")
-    ctx = pinned_context(policy_or_context)
+    context_kwargs = {
+        name: value
+        for name, value in (
+            ("cafile", cafile), ("capath", capath), ("cadata", cadata), ("base", base),
+            ("on_report", on_report),
+        )
+        if value is not None
+    }
+    ctx = pinned_context(policy_or_context, **context_kwargs)
     return await asyncio.open_connection(
         host, port, ssl=ctx, server_hostname=server_hostname or host, **kwargs
     )
