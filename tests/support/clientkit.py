@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 import certpin
 from certpin.pins import Pin
+from support.selfsigned import self_signed_pems
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ["requests", "urllib3", "httpx", "httpx-async", "httpx-http2", "aiohttp", "websockets"]
@@ -98,27 +99,8 @@ def served(leaf: trustme.LeafCert, *extra_pems: bytes) -> ServedCert:
 
 def self_signed(*names: str) -> ServedCert:
     """A self-signed (untrusted) server certificate for ``names``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return ServedCert(cert.public_bytes(serialization.Encoding.PEM), key_pem,
-                      certpin.spki_pin(cert))
+    cert, cert_pem, key_pem = self_signed_pems(*names)
+    return ServedCert(cert_pem, key_pem, certpin.spki_pin(cert))
 
 
 @dataclass

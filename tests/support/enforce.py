@@ -34,6 +34,7 @@ from certpin.context import create_ssl_context
 from certpin.pins import Pin, spki_pin
 from certpin.policy import PinPolicy, PinSet
 
+from .selfsigned import san, self_signed_pems
 from .servers import RecordingTLSServer as _SharedServer
 
 HOST = "pinned.test"
@@ -136,7 +137,7 @@ def forged_leaf_context(intermediate: trustme.CA, *names: str) -> ssl.SSLContext
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([san(n) for n in names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
@@ -154,32 +155,8 @@ def forged_leaf_context(intermediate: trustme.CA, *names: str) -> ssl.SSLContext
 
 def self_signed(*names: str) -> tuple[ssl.SSLContext, Pin]:
     """A server context with a self-signed certificate for ``names``, and the pin of its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    return context_from_pems([pem], _key_pem(key)), spki_pin(cert)
-
-
-def _san(name: str) -> x509.GeneralName:
-    import ipaddress
-
-    try:
-        return x509.IPAddress(ipaddress.ip_address(name))
-    except ValueError:
-        return x509.DNSName(name)
+    cert, cert_pem, key_pem = self_signed_pems(*names, ca=True)
+    return context_from_pems([cert_pem], key_pem), spki_pin(cert)
 
 
 def expired_leaf(ca: trustme.CA, *names: str) -> trustme.LeafCert:
