@@ -70,56 +70,51 @@ def _sni_of(request: httpx.Request) -> str | None:
     return str(sni)
 
 
-class PinnedClient(httpx.Client):
+class _GuardFirst:
+    """Keeps the certpin request hook first in ``event_hooks``, whatever the user assigns.
+
+    Mixed in before :class:`httpx.Client` / :class:`httpx.AsyncClient`; the subclass provides
+    ``_certpin_hook`` (a plain function for the sync client, a coroutine for the async one).
+    """
+
+    _event_hooks: dict[str, list[Callable[..., Any]]]
+    _certpin_hook: Callable[[httpx.Request], Any]
+
+    def __init__(self, *, certpin_guard: RequestGuard, **kwargs: Any) -> None:
+        self.certpin_guard = certpin_guard
+        super().__init__(**kwargs)
+        self.event_hooks = self.event_hooks  # puts the guard hook first
+
+    def _certpin_check(self, request: httpx.Request) -> None:
+        self.certpin_guard.check(
+            str(request.url), request.headers.raw, server_hostname=_sni_of(request)
+        )
+
+    @property
+    def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
+        return self._event_hooks
+
+    @event_hooks.setter
+    def event_hooks(self, event_hooks: dict[str, list[Callable[..., Any]]]) -> None:
+        hooks = [h for h in event_hooks.get("request", []) if h != self._certpin_hook]
+        self._event_hooks = {
+            "request": [self._certpin_hook, *hooks],
+            "response": list(event_hooks.get("response", [])),
+        }
+
+
+class PinnedClient(_GuardFirst, httpx.Client):
     """An :class:`httpx.Client` that checks pins (made by :func:`pinned_client`)."""
 
-    def __init__(self, *, certpin_guard: RequestGuard, **kwargs: Any) -> None:
-        self.certpin_guard = certpin_guard
-        super().__init__(**kwargs)
-        self.event_hooks = self.event_hooks  # puts the guard hook first
-
     def _certpin_hook(self, request: httpx.Request) -> None:
-        self.certpin_guard.check(
-            str(request.url), request.headers.raw, server_hostname=_sni_of(request)
-        )
-
-    @property
-    def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
-        return self._event_hooks
-
-    @event_hooks.setter
-    def event_hooks(self, event_hooks: dict[str, list[Callable[..., Any]]]) -> None:
-        hooks = [h for h in event_hooks.get("request", []) if h != self._certpin_hook]
-        self._event_hooks = {
-            "request": [self._certpin_hook, *hooks],
-            "response": list(event_hooks.get("response", [])),
-        }
+        self._certpin_check(request)
 
 
-class PinnedAsyncClient(httpx.AsyncClient):
+class PinnedAsyncClient(_GuardFirst, httpx.AsyncClient):
     """An :class:`httpx.AsyncClient` that checks pins (made by :func:`pinned_async_client`)."""
 
-    def __init__(self, *, certpin_guard: RequestGuard, **kwargs: Any) -> None:
-        self.certpin_guard = certpin_guard
-        super().__init__(**kwargs)
-        self.event_hooks = self.event_hooks  # puts the guard hook first
-
     async def _certpin_hook(self, request: httpx.Request) -> None:
-        self.certpin_guard.check(
-            str(request.url), request.headers.raw, server_hostname=_sni_of(request)
-        )
-
-    @property
-    def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
-        return self._event_hooks
-
-    @event_hooks.setter
-    def event_hooks(self, event_hooks: dict[str, list[Callable[..., Any]]]) -> None:
-        hooks = [h for h in event_hooks.get("request", []) if h != self._certpin_hook]
-        self._event_hooks = {
-            "request": [self._certpin_hook, *hooks],
-            "response": list(event_hooks.get("response", [])),
-        }
+        self._certpin_check(request)
 
 
 def pinned_client(
