@@ -186,10 +186,8 @@ def lazy_bio_client(ctx: ssl.SSLContext, port: int) -> bytes:
         )
 
 
-async def _asyncio_get(ctx: ssl.SSLContext, port: int) -> bytes:
-    reader, writer = await stdlib.open_connection(
-        "127.0.0.1", port, ctx, server_hostname=HOST, ssl_handshake_timeout=10
-    )
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    """Send REQUEST, read until the body arrives, close."""
     try:
         writer.write(REQUEST)
         await writer.drain()
@@ -206,28 +204,21 @@ async def _asyncio_get(ctx: ssl.SSLContext, port: int) -> bytes:
             await writer.wait_closed()
 
 
+async def _asyncio_get(ctx: ssl.SSLContext, port: int) -> bytes:
+    return await _exchange(*await stdlib.open_connection(
+        "127.0.0.1", port, ctx, server_hostname=HOST, ssl_handshake_timeout=10
+    ))
+
+
 def asyncio_client(ctx: ssl.SSLContext, port: int) -> bytes:
     return asyncio.run(_asyncio_get(ctx, port))
 
 
 async def _asyncio_raw_get(ctx: ssl.SSLContext, port: int) -> bytes:
     """asyncio.open_connection itself (no certpin helper) with the pinning context."""
-    reader, writer = await asyncio.open_connection(
+    return await _exchange(*await asyncio.open_connection(
         "127.0.0.1", port, ssl=ctx, server_hostname=HOST
-    )
-    try:
-        writer.write(REQUEST)
-        data = b""
-        while not data.endswith(BODY):
-            chunk = await asyncio.wait_for(reader.read(65536), 10)
-            if not chunk:
-                break
-            data += chunk
-        return data
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
+    ))
 
 
 def asyncio_raw_client(ctx: ssl.SSLContext, port: int) -> bytes:
