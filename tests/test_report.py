@@ -326,6 +326,7 @@ def test_on_report_receives_the_dataclass(
     assert report.known_pins == (f'pin-sha256="{ca_pin(ca).base64}"',
                                  f'pin-sha256="{backup_pin().base64}"')
     assert set(report.to_json()) == KEYS
+    assert attacker.settle().received == b""  # the failing request sent nothing
 
 
 def test_on_report_exception_never_reaches_the_connection(
@@ -340,8 +341,10 @@ def test_on_report_exception_never_reaches_the_connection(
         ctx = create_ssl_context(policy, cadata=trust(ca, attacker_ca), on_report=boom)
         with local_names("pinned.test"):
             if enforce:
+                before = attacker.settle().received  # the report-only request went through
                 with pytest.raises(PinMismatchError):
                     get(ctx, attacker.port)
+                assert attacker.settle().received == before  # the enforced one sent nothing
             else:
                 assert get(ctx, attacker.port)[0] == 200
     assert any("callback broke" in r.getMessage() for r in caplog.records)
@@ -361,6 +364,7 @@ def test_cert_pins_use_cert_sha256_notation(
         get(ctx, attacker.port)
     assert got[0].known_pins == (f'cert-sha256="{cpin.base64}"',
                                  f'pin-sha256="{backup_pin().base64}"')
+    assert attacker.settle().received == b""  # the failing request sent nothing
 
 
 def test_make_reporter_none_when_nothing_to_report(ca: trustme.CA) -> None:
@@ -413,6 +417,7 @@ def test_rate_limit_per_report_uri(
         for c in (one, two):  # each URI has its own bucket
             assert RATE_BURST <= len(c.posts) <= RATE_BURST + refill
             assert len({r["hostname"] for r in c.reports}) == len(c.posts)
+    assert attacker.settle().received == b""  # the failing request sent nothing
 
 
 def test_collector_down_request_fails_fast_and_logs_without_secrets(
@@ -435,6 +440,7 @@ def test_collector_down_request_fails_fast_and_logs_without_secrets(
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("hunter2", "user", "s3cret", "token", "frag"):
         assert secret not in text
+    assert attacker.settle().received == b""  # the failing request sent nothing
 
 
 def test_report_uri_userinfo_is_never_sent_and_query_is_kept(
@@ -457,6 +463,7 @@ def test_report_uri_userinfo_is_never_sent_and_query_is_kept(
     assert f"http://127.0.0.1:{collector.port}/report" in text
     for secret in ("alice", "hunter2", "k3y"):
         assert secret not in text
+    assert attacker.settle().received == b""  # the failing request sent nothing
 
 
 def test_collector_sleeping_does_not_delay_the_failure(
@@ -472,6 +479,7 @@ def test_collector_sleeping_does_not_delay_the_failure(
                     get(ctx, attacker.port)
                 assert time.monotonic() - start < 1.0
         assert slow.wait_for(1, started=True)
+    assert attacker.settle().received == b""  # the failing request sent nothing
 
 
 def test_collector_500_and_redirect_are_only_logged(
