@@ -416,7 +416,7 @@ def test_appending_impostor_sends_the_pinned_certificates(
 # ----------------------------------------------------------------------------- verdict cache
 
 
-def test_verdict_cache_keeps_only_passes_that_cannot_change(
+def test_remembered_passes_are_only_passes_that_cannot_change_but_by_time(
     trust_pem: str, legit_server: RecordingTLSServer, impostor: RecordingTLSServer,
     ca: trustme.CA, intermediate: trustme.CA,
 ) -> None:
@@ -427,26 +427,124 @@ def test_verdict_cache_keeps_only_passes_that_cannot_change(
     pol = PinPolicy({HOST: PinSet(pins), "www.pinned.test": PinSet(pins, expires=far)})
     ctx = create_ssl_context(pol, cadata=trust_pem)
     assert isinstance(ctx, PinningSSLContext)
-    get(ctx, legit_server.port)  # matched, no expiry: kept
-    get(ctx, legit_server.port, "127.0.0.1")  # not pinned: kept
-    get(ctx, legit_server.port, "www.pinned.test")  # matched but expires: not kept
+    _, chain = get(ctx, legit_server.port)  # matched (the intermediate, position 1)
+    get(ctx, legit_server.port, "127.0.0.1")  # not pinned
+    get(ctx, legit_server.port, "www.pinned.test")  # matched, until the pin set expires
     with pytest.raises(PinMismatchError):
         get(ctx, impostor.port)  # failure: never kept
-    kept = ctx._certpin_verdicts
-    assert sorted(host for host, _ in kept) == ["127.0.0.1", HOST]
-    assert {v.outcome for v in kept.values()} == {Outcome.MATCHED, Outcome.NOT_PINNED}
-    # A cached pass is for that exact chain only: the impostor is still refused.
-    with pytest.raises(PinMismatchError):
-        get(ctx, impostor.port)
+    kept = ctx._certpin_passes
+    assert sorted(kept) == ["127.0.0.1", HOST, "www.pinned.test"]
+    assert kept["127.0.0.1"] == (None, None)
+    until, matches = kept[HOST]
+    assert until is None
+    assert matches is not None
+    assert [(pos, ssl.DER_cert_to_PEM_cert(cert.public_bytes(ssl_der())).encode())
+            for pos, cert in matches] == [(1, ssl.DER_cert_to_PEM_cert(chain[1]).encode())]
+    assert kept["www.pinned.test"][0] == far.timestamp()
+    # A remembered pass is for that certificate only: the impostor is still refused, twice.
+    for _ in range(2):
+        with pytest.raises(PinMismatchError):
+            get(ctx, impostor.port)
     assert impostor.received == b""
+    assert legit_server.received.count(b"GET / ") == 3
 
 
-def test_verdict_cache_is_bounded(pinned_ctx: ssl.SSLContext,
-                                  legit_server: RecordingTLSServer) -> None:
-    from certpin.tls import VERDICT_CACHE_SIZE
+def ssl_der() -> int:
+    import _ssl
+
+    return int(_ssl.ENCODING_DER)  # type: ignore[attr-defined]
+
+
+def test_remembered_pass_is_for_the_certificate_that_matched_not_its_issuer(
+    trust_pem: str, intermediate: trustme.CA, legit_leaf: trustme.LeafCert,
+) -> None:
+    """Pinned to the leaf key: after a pass, another leaf from the same intermediate (same
+    issuer, same chain above it) is refused: the remembered match is the leaf, position 0."""
+    other_leaf = intermediate.issue_cert(HOST, "127.0.0.1")
+    pol = PinPolicy({HOST: PinSet([pem_pin(legit_leaf.cert_chain_pems[0].bytes())],
+                                  allow_single_pin=True)})
+    ctx = create_ssl_context(pol, cadata=trust_pem)
+    with RecordingTLSServer(leaf_context(legit_leaf)) as legit, \
+            RecordingTLSServer(leaf_context(other_leaf)) as other:
+        for _ in range(2):
+            get(ctx, legit.port)
+            with pytest.raises(PinMismatchError):
+                get(ctx, other.port)
+        other.settle()
+        assert other.received == b""
+    assert isinstance(ctx, PinningSSLContext)
+    assert [pos for pos, _ in ctx._certpin_passes[HOST][1] or ()] == [0]
+
+
+def test_remembered_pass_ends_when_the_pin_set_expires(
+    trust_pem: str, legit_server: RecordingTLSServer, ca: trustme.CA,
+    intermediate: trustme.CA,
+) -> None:
+    """A pass remembered for a pin set with an expiry is not used after it: the full check
+    runs again and, with expired='reject', refuses the host."""
+    import datetime as dt
+    import time
+
+    pins = [pem_pin(ca.cert_pem.bytes()), pem_pin(intermediate.cert_pem.bytes())]
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
+    pol = PinPolicy({HOST: PinSet(pins, expires=soon)}, expired="reject")
+    ctx = create_ssl_context(pol, cadata=trust_pem)
+    get(ctx, legit_server.port)
+    get(ctx, legit_server.port)  # the remembered pass
+    time.sleep(max(0.0, soon.timestamp() - time.time()) + 0.2)
+    with pytest.raises(certpin.PinValidationError, match="expired"):
+        get(ctx, legit_server.port)
+    assert legit_server.received.count(b"GET / ") == 2
+
+
+@pytest.mark.parametrize("weaken", ["verify_mode", "check_hostname", "options"])
+def test_weakening_behind_its_back_after_a_remembered_pass_fails_closed(
+    weaken: str, pinned_ctx: ssl.SSLContext, legit_server: RecordingTLSServer,
+) -> None:
+    get(pinned_ctx, legit_server.port)  # remembered
+    get(pinned_ctx, legit_server.port)
+    c_level = ssl.SSLContext.__mro__[1]
+    if weaken == "verify_mode":
+        c_level.verify_mode.__set__(pinned_ctx, ssl.CERT_OPTIONAL)  # type: ignore[attr-defined]
+    elif weaken == "check_hostname":
+        c_level.check_hostname.__set__(pinned_ctx, False)  # type: ignore[attr-defined]
+    else:
+        c_level.options.__set__(  # type: ignore[attr-defined]
+            pinned_ctx, pinned_ctx.options & ~ssl.OP_NO_RENEGOTIATION
+        )
+    before = legit_server.received
+    raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
+    with raw, pytest.raises(certpin.PinValidationError):  # bypassing wrap_socket's own check
+        tls = ssl.SSLContext.wrap_socket(pinned_ctx, raw, server_hostname=HOST)
+        tls.sendall(REQUEST)
+    legit_server.settle()
+    assert legit_server.received == before
+
+
+def test_remembered_passes_are_bounded(pinned_ctx: ssl.SSLContext,
+                                       legit_server: RecordingTLSServer) -> None:
+    import certpin.tls
+    from certpin.tls import MATCHED_CERTS_PER_HOST, VERDICT_CACHE_SIZE
+    from certpin.verify import Verdict
 
     assert isinstance(pinned_ctx, PinningSSLContext)
-    _, chain = get(pinned_ctx, legit_server.port)
+    get(pinned_ctx, legit_server.port)
     for i in range(VERDICT_CACHE_SIZE + 10):
-        pinned_ctx._certpin_check(f"host{i}.unpinned.test", tuple(chain))
-    assert 0 < len(pinned_ctx._certpin_verdicts) <= VERDICT_CACHE_SIZE
+        pinned_ctx._certpin_remember(
+            f"host{i}.unpinned.test", Verdict(Outcome.NOT_PINNED, "x", True), ()
+        )
+    assert 0 < len(pinned_ctx._certpin_passes) <= VERDICT_CACHE_SIZE
+    assert certpin.tls.MATCHED_CERTS_PER_HOST == MATCHED_CERTS_PER_HOST
+    pin_set = policy_pin_set(pinned_ctx)
+    for i in range(MATCHED_CERTS_PER_HOST + 5):
+        verdict = Verdict(Outcome.MATCHED, HOST, True, pin_set=pin_set, matched_position=0)
+        pinned_ctx._certpin_remember(HOST, verdict, (f"cert{i}",))
+    matches = pinned_ctx._certpin_passes[HOST][1]
+    assert matches is not None and len(matches) == MATCHED_CERTS_PER_HOST
+    assert matches[-1] == (0, f"cert{MATCHED_CERTS_PER_HOST + 4}")
+
+
+def policy_pin_set(ctx: PinningSSLContext) -> PinSet:
+    found = ctx.policy.pin_set_for(HOST)
+    assert found is not None
+    return found

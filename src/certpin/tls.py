@@ -65,6 +65,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -90,8 +91,12 @@ Reporter = Callable[[PinEvent], None]
 # Used to turn 3.11/3.12 ``_ssl.Certificate`` objects into DER bytes.
 _ENCODING_DER: Final[int] = int(getattr(_ssl, "ENCODING_DER", 2))
 
-#: Passing verdicts remembered per context (see PinningSSLContext._certpin_check).
+#: Host names whose passing verdict is remembered per context (see
+#: :meth:`PinningSSLContext._certpin_remember`); the cache starts over when full.
 VERDICT_CACHE_SIZE: Final = 256
+
+#: Certificates remembered per host name as having matched one of its pins.
+MATCHED_CERTS_PER_HOST: Final = 8
 
 _UNCHECKED: Final = 0
 _PASSED: Final = 1
@@ -135,14 +140,38 @@ def _der_list(chain: Any) -> list[bytes]:
     return out
 
 
+def _verified_certificates(conn: ssl.SSLSocket | ssl.SSLObject) -> tuple[Any, ...]:
+    """The chain OpenSSL verified for ``conn`` as OpenSSL's own objects, leaf first; ``()`` if none.
+
+    These are ``_ssl.Certificate`` objects (from the C method ``conn._sslobj.get_verified_chain()``
+    that 3.10+ have; 3.13's public ``get_verified_chain()`` wraps it and converts to DER), or
+    DER bytes from the public method should a future Python drop the private one. Two
+    ``_ssl.Certificate`` objects compare equal through OpenSSL's ``X509_cmp``: same SHA-1 of the
+    whole certificate and same TBSCertificate encoding, hence the same SubjectPublicKeyInfo.
+    """
+    inner = getattr(conn, "_sslobj", None)
+    if inner is None:  # not connected, closed, or unwrapped
+        return ()
+    try:
+        getter = inner.get_verified_chain
+    except AttributeError:  # pragma: no cover - a future Python without the private method
+        getter = getattr(conn, "get_verified_chain", None)
+        if getter is None:
+            return ()
+    try:
+        return tuple(getter() or ())
+    except (ValueError, OSError):
+        return ()
+
+
 def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
     """Return the chain OpenSSL verified for ``conn``, as DER certificates, leaf first.
 
     Python 3.13 added a public ``get_verified_chain()`` returning DER bytes; it wraps the C
     method ``conn._sslobj.get_verified_chain()`` that 3.10-3.12 already have, which returns
     ``_ssl.Certificate`` objects (or None). That C method is called directly on every version
-    (one Python frame less per handshake) and its certificates turned into DER here; the public
-    method is the fallback should a future Python drop the private one.
+    and its certificates turned into DER here; the public method is the fallback should a
+    future Python drop the private one.
 
     Args:
         conn: a handshaken :class:`ssl.SSLSocket` or :class:`ssl.SSLObject` (client side).
@@ -154,20 +183,9 @@ def verified_chain(conn: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
         session, or a handshake made without verification. Callers must treat ``[]`` as a
         failure, never as "nothing to check".
     """
-    inner = getattr(conn, "_sslobj", None)
-    if inner is None:  # not connected, closed, or unwrapped
-        return []
     try:
-        getter = inner.get_verified_chain
-    except AttributeError:  # pragma: no cover - a future Python without the private method
-        public = getattr(conn, "get_verified_chain", None)
-        return _der_list(public()) if public is not None else []
-    try:
-        chain = getter()
-        if not chain:
-            return []
-        return [cert.public_bytes(_ENCODING_DER) for cert in chain]
-    except (ValueError, OSError):
+        return _der_list(_verified_certificates(conn))
+    except (ValueError, OSError):  # pragma: no cover - OpenSSL could not encode a certificate
         return []
 
 
@@ -244,12 +262,19 @@ def _check_strength(ctx: ssl.SSLContext, hostname: str) -> None:
 
 
 def _precheck(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
-    """Before the handshake: the context, the side and the server name.
+    """Right before every handshake: the context, its strength, the side and the server name.
 
-    The context's strength is checked when the connection is created
-    (:meth:`PinningSSLContext.wrap_socket`/``wrap_bio``: OpenSSL copies ``verify_mode`` and the
-    host to check into the connection then) and again right after the handshake
-    (:func:`_postcheck`), which is what catches a connection created behind the wrappers' back.
+    OpenSSL copies ``verify_mode`` and the host name to verify into a connection when it is
+    created, so the context's strength is checked then (:meth:`PinningSSLContext.wrap_socket`,
+    ``wrap_bio``) and here, at every handshake, which catches a connection created behind the
+    wrappers' back (``ssl.SSLContext.wrap_socket(ctx, ...)``) on a context weakened through the
+    C-level descriptors. A change to the context after this point cannot weaken the
+    connection: its settings were copied already. Checking here, before OpenSSL runs, also
+    costs less than after it (the handshake leaves the CPU caches cold).
+
+    Raises:
+        PinValidationError: the connection's context is not a pinning context, was weakened,
+            the connection is server side, or it has no server name.
     """
     ctx = _context_of(conn)
     hostname = _hostname_of(conn)
@@ -257,6 +282,7 @@ def _precheck(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
         raise _failure(hostname, "a pinning context cannot be used on the server side")
     if not hostname:
         raise _failure(hostname, "no server_hostname was given, so there is no host to check")
+    _check_strength(ctx, hostname)
     return ctx
 
 
@@ -312,22 +338,58 @@ def _is_pinned(policy: PinPolicy, hostname: str) -> bool:
 
 
 def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> None:
-    """Run right after a successful handshake; raises on any failure (the caller closes)."""
+    """Right after a successful handshake (checked by :func:`_precheck` just before it).
+
+    The fast path: a pass remembered for this host name on this context
+    (:meth:`PinningSSLContext._certpin_remember`) covers the connection when the session was
+    not resumed, the remembered pass has not expired, the verified chain is not empty and
+    (for a pinned host) the certificate that matched before is at the same position of the
+    verified chain. ``_ssl.Certificate`` objects compare with OpenSSL's ``X509_cmp`` (SHA-1
+    of the whole certificate, then the TBSCertificate bytes), so equal means the same
+    certificate with the same SubjectPublicKeyInfo: the same pins. Otherwise
+    :func:`_check_chain` decides.
+
+    Raises:
+        PinMismatchError, PinValidationError: see :func:`_check_chain`.
+    """
+    inner: Any = getattr(conn, "_sslobj", None)
+    remembered = ctx._certpin_passes.get(inner.server_hostname) if inner is not None else None
+    if remembered is not None and not inner.session_reused:
+        until, matches = remembered
+        if until is None or until > time.time():
+            chain = inner.get_verified_chain()
+            if chain:
+                if matches is None:  # no pattern covers the host
+                    return
+                for position, cert in matches:
+                    if position < len(chain) and chain[position] == cert:
+                        return
+    _check_chain(conn, ctx)
+
+
+def _check_chain(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> None:
+    """The full pin check of a handshaken connection: :func:`certpin.verify.check`.
+
+    Raises:
+        PinValidationError: no server name, a resumed session, no verified chain, or the
+            check could not run.
+        PinMismatchError: the verdict failed (with the reporter's event attached to it).
+    """
     hostname = _hostname_of(conn)
     if not hostname:
         raise _failure(hostname, "no server_hostname was given, so there is no host to check")
-    _check_strength(ctx, hostname)
     if conn.session_reused:
         raise _failure(
             hostname,
             "the TLS session was resumed; OpenSSL keeps no verified chain for a resumed "
             "session, so the pins cannot be checked (certpin fails closed)",
         )
-    chain = tuple(verified_chain(conn))
+    certs = _verified_certificates(conn)
+    chain = tuple(_der_list(certs))
     if not chain:
         raise _failure(hostname, "OpenSSL returned no verified certificate chain")
     try:
-        verdict = ctx._certpin_check(hostname, chain)
+        verdict = check(ctx._certpin_policy, hostname, chain)
     except Exception as exc:
         raise _failure(hostname, f"the pin check could not run: {escape(str(exc))}") from exc
     if verdict.outcome == Outcome.REPORT_ONLY_MISMATCH:
@@ -336,6 +398,7 @@ def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> N
             verified=chain, error=verdict.message or None,
         ))
     if verdict.passed:
+        ctx._certpin_remember(hostname, verdict, certs)
         return
     message = verdict.message or f"Certificate pinning failure for {escape(hostname)}"
     expected = verdict.pin_set.all_pins if verdict.pin_set is not None else ()
@@ -547,32 +610,50 @@ class PinningSSLContext(ssl.SSLContext):
 
     _certpin_policy: PinPolicy
     _certpin_reporter: Reporter | None
-    _certpin_verdicts: dict[tuple[str, tuple[bytes, ...]], Verdict]
+    #: host name -> (valid until in time.time() seconds or None for ever; the (position,
+    #: certificate) pairs of the verified chains that matched its pins, or None for a host no
+    #: pattern covers)
+    _certpin_passes: dict[str, tuple[float | None, tuple[tuple[int, Any], ...] | None]]
 
-    def _certpin_check(self, hostname: str, chain: tuple[bytes, ...]) -> Verdict:
-        """:func:`certpin.verify.check`, remembering passing verdicts that cannot change.
+    def _certpin_remember(self, hostname: str, verdict: Verdict, certs: tuple[Any, ...]) -> None:
+        """Remember a passing verdict that only time can change (used by ``_postcheck``).
 
-        A passing ``matched`` or ``not-pinned`` verdict for a pin set without expiry depends
-        only on (policy, host name, verified chain), and the policy is immutable, so it is kept
-        (at most :data:`VERDICT_CACHE_SIZE` entries per context, then the cache starts over).
-        Failures, report-only mismatches and pin sets with an expiry are checked every time.
-        Saves most of the check's cost on a freshly handshaken connection (see bench/).
+        A ``matched`` verdict depends only on (policy, host name, verified chain) and the policy
+        is immutable; so later connections to ``hostname`` whose verified chain has, at the same
+        position, the certificate that matched (``certs[verdict.matched_position]``, an
+        ``_ssl.Certificate``) pass without converting the chain to DER and computing pins,
+        until the pin set's ``expires``. A ``not-pinned`` verdict depends on the host name
+        alone. Failures, report-only mismatches and expired pin sets are never remembered:
+        they are checked (and reported) every time. At most :data:`VERDICT_CACHE_SIZE` host
+        names and :data:`MATCHED_CERTS_PER_HOST` certificates per host name.
+
+        Args:
+            hostname: the connection's server name, as OpenSSL holds it.
+            verdict: the passing :class:`certpin.verify.Verdict` for it.
+            certs: the verified chain as returned by ``_verified_certificates``.
         """
-        key = (hostname, chain)
-        verdicts = self._certpin_verdicts
-        cached = verdicts.get(key)
-        if cached is not None:
-            return cached
-        verdict = check(self._certpin_policy, hostname, chain)
-        if (
-            verdict.passed
-            and verdict.outcome in (Outcome.MATCHED, Outcome.NOT_PINNED)
-            and (verdict.pin_set is None or verdict.pin_set.expires is None)
-        ):
-            if len(verdicts) >= VERDICT_CACHE_SIZE:
-                verdicts.clear()
-            verdicts[key] = verdict
-        return verdict
+        passes = self._certpin_passes
+        entry: tuple[float | None, tuple[tuple[int, Any], ...] | None]
+        if verdict.outcome == Outcome.NOT_PINNED:
+            entry = (None, None)
+        elif verdict.outcome == Outcome.MATCHED and verdict.matched_position is not None:
+            position = verdict.matched_position
+            pin_set = verdict.pin_set
+            expires = pin_set.expires if pin_set is not None else None
+            known = passes.get(hostname)
+            kept = known[1] if known is not None and known[1] is not None else ()
+            match = (position, certs[position])
+            if match in kept:
+                return
+            entry = (
+                None if expires is None else expires.timestamp(),
+                (*kept[-(MATCHED_CERTS_PER_HOST - 1) :], match),
+            )
+        else:
+            return
+        if len(passes) >= VERDICT_CACHE_SIZE and hostname not in passes:
+            passes.clear()
+        passes[hostname] = entry
 
     @property
     def policy(self) -> PinPolicy:
@@ -654,18 +735,28 @@ class PinningSSLContext(ssl.SSLContext):
                 closed first (as the stdlib does when a handshake fails).
             PinMismatchError: (during the handshake, when ``do_handshake_on_connect``).
         """
-        try:
-            self._certpin_precheck(server_side, server_hostname)
-        except PinValidationError:
-            with contextlib.suppress(OSError):
-                sock.close()
-            raise
-        return super().wrap_socket(
-            sock,
+        if (
+            server_side
+            or not server_hostname
+            or _get_verify_mode(self) != _CERT_REQUIRED
+            or not _get_check_hostname(self)
+            or not _get_options(self) & _OP_NO_RENEGOTIATION
+        ):
+            try:
+                self._certpin_precheck(server_side, server_hostname)
+            except PinValidationError:
+                with contextlib.suppress(OSError):
+                    sock.close()
+                raise
+        # What ssl.SSLContext.wrap_socket does (3.11 to 3.13), without its frame and the
+        # sslsocket_class lookup: this runs for every connection.
+        return PinnedSSLSocket._create(  # type: ignore[attr-defined,no-any-return]
+            sock=sock,
             server_side=server_side,
             do_handshake_on_connect=do_handshake_on_connect,
             suppress_ragged_eofs=suppress_ragged_eofs,
             server_hostname=server_hostname,
+            context=self,
             session=session,
         )
 
@@ -750,7 +841,7 @@ def _adopt(ctx: ssl.SSLContext, policy: PinPolicy, reporter: Reporter | None) ->
     pinning: PinningSSLContext = ctx  # type: ignore[assignment]
     pinning._certpin_policy = policy
     pinning._certpin_reporter = reporter
-    pinning._certpin_verdicts = {}
+    pinning._certpin_passes = {}
     return pinning
 
 

@@ -124,8 +124,8 @@ class RecordingTLSServer:
                 self.connections += 1
                 self._conns.append(raw)
             t = threading.Thread(target=self._serve, args=(raw,), daemon=True)
+            t.start()  # before it is listed: settle() cannot join a thread not yet started
             self._threads.append(t)
-            t.start()
 
     def _serve(self, raw: socket.socket) -> None:
         try:
