@@ -120,10 +120,6 @@ def _real_verify_mode(ctx: ssl.SSLContext) -> int:
     return int(_get_verify_mode(ctx))
 
 
-def _real_check_hostname(ctx: ssl.SSLContext) -> bool:
-    return bool(_get_check_hostname(ctx))
-
-
 def _real_options(ctx: ssl.SSLContext) -> int:
     return int(_get_options(ctx))
 
@@ -337,38 +333,46 @@ def _is_pinned(policy: PinPolicy, hostname: str) -> bool:
         return False
 
 
-def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> None:
-    """Right after a successful handshake (checked by :func:`_precheck` just before it).
+#: What PinningSSLContext remembers per host name (see PinningSSLContext._certpin_remember).
+_Remembered = tuple[float | None, tuple[tuple[int, Any], ...] | None]
 
-    The fast path: a pass remembered for this host name on this context
-    (:meth:`PinningSSLContext._certpin_remember`) covers the connection when the session was
-    not resumed, the remembered pass has not expired, the verified chain is not empty and
-    (for a pinned host) the certificate that matched before is at the same position of the
-    verified chain. ``_ssl.Certificate`` objects compare with OpenSSL's ``X509_cmp`` (SHA-1
-    of the whole certificate, then the TBSCertificate bytes), so equal means the same
-    certificate with the same SubjectPublicKeyInfo: the same pins. Otherwise
-    :func:`_check_chain` decides.
 
-    Raises:
-        PinMismatchError, PinValidationError: see :func:`_check_chain`.
+def _remembered_pass_covers(inner: Any, remembered: _Remembered) -> bool:
+    """Right after a handshake: True when a pass remembered for the host covers the connection.
+
+    The fast path of the pin check, for a host name whose pins already passed on this context
+    (:meth:`PinningSSLContext._certpin_remember`), after :func:`_precheck`'s checks passed just
+    before the handshake. True when the session was not resumed, the remembered pass has not
+    expired, the verified chain is not empty and (for a pinned host) a certificate that matched
+    before is at the same position of the verified chain. ``_ssl.Certificate`` objects compare
+    with OpenSSL's ``X509_cmp`` (SHA-1 of the whole certificate, then the TBSCertificate bytes),
+    so equal means the same certificate with the same SubjectPublicKeyInfo: the same pins.
+    False sends the connection to the full check (:func:`_postcheck`), which decides, reports
+    and raises.
+
+    Args:
+        inner: the connection's ``_ssl._SSLSocket`` (``conn._sslobj``).
+        remembered: ``(valid until in time.time() seconds or None, ((position, certificate),
+            ...) or None for a host no pattern covers)``.
     """
-    inner: Any = getattr(conn, "_sslobj", None)
-    remembered = ctx._certpin_passes.get(inner.server_hostname) if inner is not None else None
-    if remembered is not None and not inner.session_reused:
-        until, matches = remembered
-        if until is None or until > time.time():
-            chain = inner.get_verified_chain()
-            if chain:
-                if matches is None:  # no pattern covers the host
-                    return
-                for position, cert in matches:
-                    if position < len(chain) and chain[position] == cert:
-                        return
-    _check_chain(conn, ctx)
+    until, matches = remembered
+    if inner.session_reused or (until is not None and until <= time.time()):
+        return False
+    chain = inner.get_verified_chain()
+    if not chain:
+        return False
+    if matches is None:  # no pattern covers the host
+        return True
+    for position, cert in matches:  # noqa: SIM110 (a loop: any() and its generator cost more)
+        if position < len(chain) and chain[position] == cert:
+            return True
+    return False
 
 
-def _check_chain(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> None:
-    """The full pin check of a handshaken connection: :func:`certpin.verify.check`.
+def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> None:
+    """The full pin check right after a handshake: :func:`certpin.verify.check`.
+
+    A pass is remembered on ``ctx`` (:meth:`PinningSSLContext._certpin_remember`).
 
     Raises:
         PinValidationError: no server name, a resumed session, no verified chain, or the
@@ -456,15 +460,33 @@ class PinnedSSLSocket(ssl.SSLSocket):
                 ``certificate-invalid`` for pinned hosts).
             ssl.SSLWantReadError, ssl.SSLWantWriteError: non-blocking socket, call again.
         """
-        if self._certpin_state == _PASSED:
+        state = self._certpin_state
+        if state == _PASSED:
             super().do_handshake(block)
             return
-        try:
-            self._certpin_guard()
-            ctx = _precheck(self)
-        except PinValidationError:
-            self._certpin_fail()
-            raise
+        # Everything _precheck checks, as one expression (this runs for every connection);
+        # on any doubt _precheck decides, and raises.
+        ctx: Any = self._context  # type: ignore[attr-defined]
+        inner: Any = self._sslobj  # type: ignore[attr-defined]
+        name = inner.server_hostname if inner is not None else None
+        if (
+            state == _FAILED
+            or not name
+            or self.server_side
+            or not isinstance(ctx, PinningSSLContext)
+            or _get_verify_mode(ctx) != _CERT_REQUIRED
+            or not _get_check_hostname(ctx)
+            or not _get_options(ctx) & _OP_NO_RENEGOTIATION
+        ):
+            try:
+                self._certpin_guard()
+                ctx = _precheck(self)
+            except PinValidationError:
+                self._certpin_fail()
+                raise
+            remembered = None
+        else:
+            remembered = ctx._certpin_passes.get(name)
         try:
             super().do_handshake(block)
         except ssl.SSLCertVerificationError as exc:
@@ -473,7 +495,8 @@ class PinnedSSLSocket(ssl.SSLSocket):
             _deliver_attached(ctx, exc)
             raise
         try:
-            _postcheck(self, ctx)
+            if remembered is None or not _remembered_pass_covers(inner, remembered):
+                _postcheck(self, ctx)
         except BaseException as exc:
             self._certpin_fail()
             _deliver_attached(ctx, exc)
@@ -552,6 +575,8 @@ class PinnedSSLObject(ssl.SSLObject):
         except PinValidationError:
             self._certpin_state = _FAILED
             raise
+        inner: Any = self._sslobj  # type: ignore[attr-defined]
+        remembered = ctx._certpin_passes.get(inner.server_hostname)
         try:
             super().do_handshake()
         except ssl.SSLCertVerificationError as exc:
@@ -560,7 +585,8 @@ class PinnedSSLObject(ssl.SSLObject):
             _deliver_attached(ctx, exc)
             raise
         try:
-            _postcheck(self, ctx)
+            if remembered is None or not _remembered_pass_covers(inner, remembered):
+                _postcheck(self, ctx)
         except BaseException as exc:
             self._certpin_state = _FAILED
             _deliver_attached(ctx, exc)
@@ -613,7 +639,7 @@ class PinningSSLContext(ssl.SSLContext):
     #: host name -> (valid until in time.time() seconds or None for ever; the (position,
     #: certificate) pairs of the verified chains that matched its pins, or None for a host no
     #: pattern covers)
-    _certpin_passes: dict[str, tuple[float | None, tuple[tuple[int, Any], ...] | None]]
+    _certpin_passes: dict[str, _Remembered]
 
     def _certpin_remember(self, hostname: str, verdict: Verdict, certs: tuple[Any, ...]) -> None:
         """Remember a passing verdict that only time can change (used by ``_postcheck``).
@@ -633,7 +659,7 @@ class PinningSSLContext(ssl.SSLContext):
             certs: the verified chain as returned by ``_verified_certificates``.
         """
         passes = self._certpin_passes
-        entry: tuple[float | None, tuple[tuple[int, Any], ...] | None]
+        entry: _Remembered
         if verdict.outcome == Outcome.NOT_PINNED:
             entry = (None, None)
         elif verdict.outcome == Outcome.MATCHED and verdict.matched_position is not None:
@@ -692,18 +718,17 @@ class PinningSSLContext(ssl.SSLContext):
             )
         _CBase.verify_mode.__set__(self, value)
 
-    @property
-    def check_hostname(self) -> bool:
-        return _real_check_hostname(self)
-
-    @check_hostname.setter
-    def check_hostname(self, value: bool) -> None:
+    def _certpin_set_check_hostname(self, value: bool) -> None:
         if not value:
             raise PolicyError(
                 "cannot turn check_hostname off on a pinning context: pins are only matched "
                 "after OpenSSL verified the host name"
             )
         _CBase.check_hostname.__set__(self, True)
+
+    # The getter is the C-level descriptor itself, no Python frame: ssl.SSLSocket._create reads
+    # check_hostname for every connection.
+    check_hostname = property(_get_check_hostname, _certpin_set_check_hostname)
 
     @property
     def options(self) -> ssl.Options:
@@ -735,12 +760,19 @@ class PinningSSLContext(ssl.SSLContext):
                 closed first (as the stdlib does when a handshake fails).
             PinMismatchError: (during the handshake, when ``do_handshake_on_connect``).
         """
+        # With do_handshake_on_connect, PinnedSSLSocket.do_handshake re-checks the context's
+        # strength right after the connection is created, inside _create: not done twice here.
         if (
             server_side
             or not server_hostname
-            or _get_verify_mode(self) != _CERT_REQUIRED
-            or not _get_check_hostname(self)
-            or not _get_options(self) & _OP_NO_RENEGOTIATION
+            or (
+                not do_handshake_on_connect
+                and (
+                    _get_verify_mode(self) != _CERT_REQUIRED
+                    or not _get_check_hostname(self)
+                    or not _get_options(self) & _OP_NO_RENEGOTIATION
+                )
+            )
         ):
             try:
                 self._certpin_precheck(server_side, server_hostname)
