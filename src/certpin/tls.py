@@ -728,7 +728,11 @@ class PinningSSLContext(ssl.SSLContext):
 
     # The getter is the C-level descriptor itself, no Python frame: ssl.SSLSocket._create reads
     # check_hostname for every connection.
-    check_hostname = property(_get_check_hostname, _certpin_set_check_hostname)
+    check_hostname = property(
+        _get_check_hostname,
+        _certpin_set_check_hostname,
+        doc="Always True; assigning False raises PolicyError (pins need a verified host name).",
+    )
 
     @property
     def options(self) -> ssl.Options:
