@@ -2,9 +2,10 @@
 
 One TLS server on 127.0.0.1 in its own process (so it shares no GIL with the client being
 measured; a trustme chain root -> intermediate -> leaf), client variants in one run, interleaved
-(one handshake of each in turn, the order rotating), each handshake timed on its own; medians
-are printed, with ratios and a bootstrap 95% interval for each ratio. With two or more CPUs the
-client and the server are pinned to different CPUs (less scheduler noise).
+(one handshake of each in turn, in a fresh random order each time), each handshake timed on its
+own, wall clock and client CPU; medians are printed, with ratios and a bootstrap 95% interval for
+each ratio. With two or more CPUs the client and the server are pinned to different CPUs (less
+scheduler noise).
 
 * ``plain``: ``ssl.create_default_context(cadata=<root>)``: validation only.
 * ``pinning``: ``certpin.create_ssl_context(policy, cadata=<root>)`` with the host pinned to
@@ -21,7 +22,8 @@ connection to a host it remembers the certificate that matched (see certpin.tls)
 steady state measured here. Then the per-handshake pin check alone (:func:`certpin.check` on the
 3-certificate verified chain) with the pin cache cleared before each call vs warm.
 
-Run: ``.venv/bin/python bench/handshake.py [--rounds 100] [--per-round 20] [--key rsa|ecdsa]``.
+Run: ``.venv/bin/python bench/handshake.py [--rounds 100] [--per-round 20] [--key rsa|ecdsa]``
+(rounds x per-round handshakes per variant; ``--rounds 300`` for tighter intervals).
 """
 
 from __future__ import annotations
@@ -147,13 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     cpus = _pin_cpus(server.proc.pid)
 
     def handshake(ctx: ssl.SSLContext, check: Callable[[ssl.SSLSocket], None] | None = None
-                  ) -> float:
-        t0 = time.perf_counter()
+                  ) -> tuple[float, float]:
+        """One handshake: (wall-clock seconds, this thread's CPU seconds)."""
+        t0, c0 = time.perf_counter(), time.thread_time()
         raw = socket.create_connection(("127.0.0.1", server.port))
         with ctx.wrap_socket(raw, server_hostname=HOST) as tls:
             if check is not None:
                 check(tls)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.thread_time() - c0
 
     def urllib3_leaf_hash(tls: ssl.SSLSocket) -> None:
         assert_fingerprint(tls.getpeercert(binary_form=True), fingerprint_hex)
@@ -164,23 +167,28 @@ def main(argv: list[str] | None = None) -> int:
         if not hmac.compare_digest(hashlib.sha256(der).digest(), expected_fp):
             raise ssl.SSLError("fingerprint mismatch")
 
-    variants: dict[str, Callable[[], float]] = {
+    variants: dict[str, Callable[[], tuple[float, float]]] = {
         "plain": lambda: handshake(plain),
         "pinning": lambda: handshake(pinning),
         "leaf-hash": lambda: handshake(fp_ctx, urllib3_leaf_hash),
         "leaf-hash-min": lambda: handshake(fp_ctx, minimal_leaf_hash),
     }
     names = list(variants)
-    for name in names:  # warm-up (imports, caches, server threads)
-        for _ in range(5):
+    for name in names:  # warm-up (imports, caches, the remembered pass)
+        for _ in range(20):
             variants[name]()
     samples: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(args.rounds):
-        # Interleave finely: one handshake of each variant in turn, order rotating per round.
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for _ in range(args.per_round):
-            for name in order:
-                samples[name].append(variants[name]())
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    rng = random.Random(1)
+    for _ in range(args.rounds * args.per_round):
+        # Interleave finely: one handshake of each variant in turn, in a fresh random order each
+        # time, so every variant follows every other equally often (the server, one connection
+        # at a time, may still be closing the previous one).
+        order = rng.sample(names, len(names))
+        for name in order:
+            wall, used = variants[name]()
+            samples[name].append(wall)
+            cpu[name].append(used)
 
     # The pin check alone on the 3-certificate verified chain.
     raw = socket.create_connection(("127.0.0.1", server.port))
@@ -220,17 +228,23 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         q = statistics.quantiles(samples[n], n=4)
         print(f"  {n:<13} median {med[n] * 1e6:8.1f} us   (quartiles {q[0] * 1e6:.1f} .. "
-              f"{q[2] * 1e6:.1f} us)")
+              f"{q[2] * 1e6:.1f} us);  client CPU median {statistics.median(cpu[n]) * 1e6:7.1f} us")
 
-    def ratio(a: str, b: str, target: str) -> None:
-        low, high = _ratio_interval(samples[a], samples[b])
-        print(f"  ratio {a + ' / ' + b:<25} {med[a] / med[b]:.3f}   (95% interval "
+    def ratio(data: dict[str, list[float]], a: str, b: str, target: str) -> None:
+        low, high = _ratio_interval(data[a], data[b])
+        value = statistics.median(data[a]) / statistics.median(data[b])
+        print(f"  ratio {a + ' / ' + b:<25} {value:.3f}   (95% interval "
               f"{low:.3f} .. {high:.3f}){target}")
 
-    ratio("pinning", "plain", "   target <= 1.02")
-    ratio("pinning", "leaf-hash", "   target <= 1")
-    ratio("pinning", "leaf-hash-min", "")
-    ratio("leaf-hash", "plain", "")
+    print("wall-clock time per handshake:")
+    ratio(samples, "pinning", "plain", "   target <= 1.02")
+    ratio(samples, "pinning", "leaf-hash", "   target <= 1")
+    ratio(samples, "pinning", "leaf-hash-min", "")
+    ratio(samples, "leaf-hash", "plain", "")
+    print("client CPU time per handshake (less noisy; the server's share left out):")
+    ratio(cpu, "pinning", "plain", "")
+    ratio(cpu, "pinning", "leaf-hash", "")
+    ratio(cpu, "pinning", "leaf-hash-min", "")
     print("pin check alone (certpin.check on the verified 3-certificate chain, match at the root):")
     print(f"  cache cleared before each call: median {statistics.median(cold_s) * 1e6:7.1f} us")
     print(f"  warm cache:                     median {statistics.median(warm_s) * 1e6:7.1f} us")

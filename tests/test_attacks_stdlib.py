@@ -541,6 +541,7 @@ def test_resumption_is_real_on_a_plain_context(legit_server: RecordingTLSServer,
 def test_resumed_session_fails_closed(legit_server: RecordingTLSServer,
                                       pinned_ctx: ssl.SSLContext) -> None:
     session = _get_session(pinned_ctx, legit_server.port)
+    assert HOST in pinned_ctx._certpin_passes  # type: ignore[attr-defined]  # a pass remembered
     before = legit_server.received
     raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
     with pytest.raises(PinValidationError, match="resumed"):
@@ -554,6 +555,7 @@ def test_resumed_session_fails_closed(legit_server: RecordingTLSServer,
 def test_resumed_session_fails_closed_on_sslobject(legit_server: RecordingTLSServer,
                                                    pinned_ctx: ssl.SSLContext) -> None:
     session = _get_session(pinned_ctx, legit_server.port)
+    assert HOST in pinned_ctx._certpin_passes  # type: ignore[attr-defined]  # a pass remembered
     before = legit_server.received
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = pinned_ctx.wrap_bio(incoming, outgoing, server_hostname=HOST, session=session)

@@ -8,17 +8,28 @@ How pins are enforced
 :func:`pinning_context` returns an :class:`ssl.SSLContext` (a :class:`PinningSSLContext`) whose
 sockets (:class:`PinnedSSLSocket`, the ``wrap_socket`` path used by ``http.client``, urllib3,
 requests, httpx, websockets' sync client) and memory-BIO objects (:class:`PinnedSSLObject`, the
-``wrap_bio`` path used by asyncio, anyio, aiohttp, httpx's async client) run, right after
-OpenSSL's handshake and certificate validation succeed and before any application byte is
-sent or read:
+``wrap_bio`` path used by asyncio, anyio, aiohttp, httpx's async client) run, in
+``do_handshake``:
 
-1. a re-check that the context is still ``CERT_REQUIRED`` with ``check_hostname`` on and
-   ``OP_NO_RENEGOTIATION`` set (fail closed otherwise: under ``CERT_NONE`` OpenSSL still builds
-   a chain, and a forged leaf that names the pinned intermediate as its issuer would "match");
-2. a check that the session was not resumed and that a server name was given;
-3. :func:`certpin.verify.check` on the chain OpenSSL **verified** (:func:`verified_chain`), never
-   on the chain the server sent (an attacker can append the pinned certificate to what it
-   sends, CVE-2016-2402 in another library).
+1. right before OpenSSL's handshake (the connection already exists, and OpenSSL copied the
+   context's settings into it when it was created): a re-check that the context is still
+   ``CERT_REQUIRED`` with ``check_hostname`` on and ``OP_NO_RENEGOTIATION`` set (fail closed
+   otherwise: under ``CERT_NONE`` OpenSSL still builds a chain, and a forged leaf that names the
+   pinned intermediate as its issuer would "match"), that it is a client connection and that a
+   server name was given;
+2. right after the handshake and certificate validation succeed, before any application byte
+   is sent or read: a check that the session was not resumed, then :func:`certpin.verify.check`
+   on the chain OpenSSL **verified** (:func:`verified_chain`), never on the chain the server
+   sent (an attacker can append the pinned certificate to what it sends, CVE-2016-2402 in
+   another library).
+
+A pass is remembered per context and host name, as the OpenSSL certificate object that matched
+and its position in the verified chain (a host that no pattern covers: the name alone). The next
+handshake to that host passes without converting the chain to DER or looking at pins when the
+verified chain has an equal certificate (OpenSSL's ``X509_cmp``: same SHA-1 of the whole
+certificate and same TBSCertificate, so the same SubjectPublicKeyInfo) at that position, the
+session is fresh and the pin set has not expired; anything else gets the full check. Failures,
+report-only mismatches and expired pin sets are never remembered.
 
 On failure, in this order: the socket is shut down and closed (an :class:`ssl.SSLObject` is
 marked failed: every later ``do_handshake``/``read``/``write`` raises, and asyncio closes the
@@ -29,10 +40,10 @@ transport); the injected reporter, if any, gets a :class:`certpin.verify.PinEven
 client reports it as a certificate error). For a context that was weakened, a resumed session or
 a missing server name, its base class :class:`certpin.PinValidationError` is raised instead.
 
-The context's strength is checked when a connection is created (``wrap_socket``/``wrap_bio``:
-OpenSSL copies ``verify_mode`` and the host to verify into the connection at that moment) and
-again right after the handshake, which also catches connections created by calling
-``ssl.SSLContext.wrap_socket`` on it directly.
+The context's strength is checked when a connection is created (``wrap_socket`` with
+``do_handshake_on_connect=False``, ``wrap_bio``: OpenSSL copies ``verify_mode`` and the host to
+verify into the connection at that moment) and at every handshake (step 1), which also catches
+connections created by calling ``ssl.SSLContext.wrap_socket`` on it directly.
 
 A client that skips ``do_handshake()`` (``do_handshake_on_connect=False``, then ``sendall``) does
 not escape: ``read``, ``write``, ``recv``, ``recv_into``, ``send`` and ``sendall`` run the handshake
