@@ -388,10 +388,39 @@ def test_weakened_context_fails_closed_in_the_handshake_hook(
                     ssl.SSLContext.wrap_socket(pinned_ctx, raw, server_hostname=HOST)
             else:
                 incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-                obj = ssl.SSLContext.wrap_bio(pinned_ctx, incoming, outgoing,
-                                              server_hostname=HOST)
                 with pytest.raises(PinValidationError, match="verify_mode"):
-                    _bio_pump(raw, obj, outgoing, incoming, lambda: obj.write(REQUEST))
+                    ssl.SSLContext.wrap_bio(pinned_ctx, incoming, outgoing, server_hostname=HOST)
+        settle(srv)
+        assert srv.received == b""
+
+
+@pytest.mark.parametrize("path", ["wrap_socket", "wrap_bio"])
+def test_context_weakened_only_while_a_connection_is_created_fails_closed(
+    path: str, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
+) -> None:
+    """Weaken (C-level descriptors), create a connection past PinningSSLContext.wrap_* (OpenSSL
+    copies CERT_NONE into it), restore, then send: refused at creation, not only at handshake,
+    where the context already looks strong again. (The forged leaf names the pinned
+    intermediate: under CERT_NONE its chain would match.)"""
+    c_level = ssl.SSLContext.__mro__[1]
+    with RecordingTLSServer(forged_leaf_context(intermediate, HOST)) as srv:
+        raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        with raw:
+            c_level.check_hostname.__set__(pinned_ctx, False)  # type: ignore[attr-defined]
+            c_level.verify_mode.__set__(pinned_ctx, ssl.CERT_NONE)  # type: ignore[attr-defined]
+            try:
+                with pytest.raises(PinValidationError, match="new connection.*verify_mode"):
+                    if path == "wrap_socket":
+                        ssl.SSLContext.wrap_socket(pinned_ctx, raw, server_hostname=HOST,
+                                                   do_handshake_on_connect=False)
+                    else:
+                        ssl.SSLContext.wrap_bio(pinned_ctx, ssl.MemoryBIO(), ssl.MemoryBIO(),
+                                                server_hostname=HOST)
+            finally:
+                c_level.verify_mode.__set__(  # type: ignore[attr-defined]
+                    pinned_ctx, ssl.CERT_REQUIRED
+                )
+                c_level.check_hostname.__set__(pinned_ctx, True)  # type: ignore[attr-defined]
         settle(srv)
         assert srv.received == b""
 

@@ -66,7 +66,11 @@ Known limits (by design, fail closed)
 * Code running in the same process can always defeat pinning (for instance by swapping
   ``ssl.SSLContext`` methods); the hook only guarantees that the documented ways of weakening a
   context (``verify_mode``, ``check_hostname``, ``options``, ``sslsocket_class``) raise, and that
-  a context weakened behind its back through the C-level descriptors fails closed.
+  a context weakened behind its back through the C-level descriptors fails closed: at the
+  creation of every connection (also through ``ssl.SSLContext.wrap_socket``/``wrap_bio`` called
+  directly, which read ``sslsocket_class``/``sslobject_class``) and at every handshake. Another
+  thread weakening the context between those checks and OpenSSL's copy of its settings is such
+  in-process code.
 """
 
 from __future__ import annotations
@@ -234,10 +238,10 @@ def _port_of(conn: ssl.SSLSocket | ssl.SSLObject) -> int | None:
     return None
 
 
-def _failure(hostname: str, reason: str) -> PinValidationError:
-    return PinValidationError(
-        f"Certificate pinning failure for {escape(hostname or '<no server name>')}: {reason}"
-    )
+def _failure(hostname: str | None, reason: str) -> PinValidationError:
+    """The error for a failure other than a pin mismatch; ``hostname`` None: not known yet."""
+    shown = "a new connection" if hostname is None else escape(hostname or "<no server name>")
+    return PinValidationError(f"Certificate pinning failure for {shown}: {reason}")
 
 
 def _context_of(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
@@ -250,7 +254,7 @@ def _context_of(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
     return ctx
 
 
-def _check_strength(ctx: ssl.SSLContext, hostname: str) -> None:
+def _check_strength(ctx: ssl.SSLContext, hostname: str | None) -> None:
     """Fail closed unless ``ctx`` verifies certificates and host names and refuses renegotiation."""
     if _get_verify_mode(ctx) != _CERT_REQUIRED:
         raise _failure(
@@ -702,6 +706,18 @@ class PinningSSLContext(ssl.SSLContext):
 
     @property
     def sslsocket_class(self) -> type[ssl.SSLSocket]:
+        """:class:`PinnedSSLSocket`; cannot be replaced.
+
+        ``ssl.SSLContext.wrap_socket`` reads it right before it creates a connection, when OpenSSL
+        copies the context's settings into the connection, so a connection created by calling
+        ``ssl.SSLContext.wrap_socket(ctx, ...)`` directly (past :meth:`wrap_socket`) also gets
+        the strength check at creation: a context weakened through the C-level descriptors and
+        restored before the handshake cannot leave a weak connection behind.
+
+        Raises:
+            PinValidationError: the context was weakened through the C-level descriptors.
+        """
+        _check_strength(self, None)
         return PinnedSSLSocket
 
     @sslsocket_class.setter
@@ -710,6 +726,13 @@ class PinningSSLContext(ssl.SSLContext):
 
     @property
     def sslobject_class(self) -> type[ssl.SSLObject]:
+        """:class:`PinnedSSLObject`; cannot be replaced. Checks the context like
+        :attr:`sslsocket_class` (``ssl.SSLContext.wrap_bio`` reads it at creation).
+
+        Raises:
+            PinValidationError: the context was weakened through the C-level descriptors.
+        """
+        _check_strength(self, None)
         return PinnedSSLObject
 
     @sslobject_class.setter
@@ -832,14 +855,17 @@ class PinningSSLContext(ssl.SSLContext):
             _check_strength(self, name)
         except PinValidationError as exc:
             weak = exc
-        obj = super().wrap_bio(
+        # What ssl.SSLContext.wrap_bio does (3.11 to 3.13), past the sslobject_class getter,
+        # which raises on a weakened context: here the object is marked failed instead.
+        obj: PinnedSSLObject = PinnedSSLObject._create(  # type: ignore[attr-defined]
             incoming,
             outgoing,
             server_side=server_side,
-            server_hostname=server_hostname,
+            server_hostname=self._encode_hostname(server_hostname),  # type: ignore[attr-defined]
             session=session,
+            context=self,
         )
-        if weak is not None and isinstance(obj, PinnedSSLObject):
+        if weak is not None:
             obj._certpin_state = _FAILED
             obj._certpin_error = weak
         return obj

@@ -124,8 +124,8 @@ class RecordingTLSServer:
                 self.connections += 1
                 self._conns.append(raw)
             t = threading.Thread(target=self._serve, args=(raw,), daemon=True)
-            t.start()  # before it is listed: settle() cannot join a thread not yet started
-            self._threads.append(t)
+            self._threads.append(t)  # listed before it runs, so settle() never misses it
+            t.start()
 
     def _serve(self, raw: socket.socket) -> None:
         try:
@@ -156,7 +156,14 @@ class RecordingTLSServer:
         """
         deadline = time.monotonic() + timeout
         for t in list(self._threads):
-            t.join(timeout=max(0.0, deadline - time.monotonic()))
+            while True:
+                try:
+                    t.join(timeout=max(0.0, deadline - time.monotonic()))
+                    break
+                except RuntimeError:  # listed but not started yet: it is about to be
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.001)
         return self
 
     def start(self) -> RecordingTLSServer:
