@@ -409,7 +409,7 @@ def test_context_weakened_only_while_a_connection_is_created_fails_closed(
             c_level.check_hostname.__set__(pinned_ctx, False)  # type: ignore[attr-defined]
             c_level.verify_mode.__set__(pinned_ctx, ssl.CERT_NONE)  # type: ignore[attr-defined]
             try:
-                with pytest.raises(PinValidationError, match="new connection.*verify_mode"):
+                with pytest.raises(PinValidationError, match=r"new connection.*verify_mode"):
                     if path == "wrap_socket":
                         ssl.SSLContext.wrap_socket(pinned_ctx, raw, server_hostname=HOST,
                                                    do_handshake_on_connect=False)
@@ -423,6 +423,34 @@ def test_context_weakened_only_while_a_connection_is_created_fails_closed(
                 c_level.check_hostname.__set__(pinned_ctx, True)  # type: ignore[attr-defined]
         settle(srv)
         assert srv.received == b""
+
+
+@pytest.mark.parametrize("method", ["connect", "connect_ex"])
+def test_context_weakened_when_an_unconnected_socket_connects_fails_closed(
+    method: str, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
+) -> None:
+    """A socket wrapped before it is connected gets its OpenSSL connection in connect(): a
+    context weakened at that moment (then restored before the handshake) is refused there."""
+    c_level = ssl.SSLContext.__mro__[1]
+    with RecordingTLSServer(forged_leaf_context(intermediate, HOST)) as srv:
+        tls = pinned_ctx.wrap_socket(socket.socket(), server_hostname=HOST,
+                                     do_handshake_on_connect=False)
+        with tls:
+            c_level.check_hostname.__set__(pinned_ctx, False)  # type: ignore[attr-defined]
+            c_level.verify_mode.__set__(pinned_ctx, ssl.CERT_NONE)  # type: ignore[attr-defined]
+            try:
+                with pytest.raises(PinValidationError, match="verify_mode"):
+                    getattr(tls, method)(("127.0.0.1", srv.port))
+            finally:
+                c_level.verify_mode.__set__(  # type: ignore[attr-defined]
+                    pinned_ctx, ssl.CERT_REQUIRED
+                )
+                c_level.check_hostname.__set__(pinned_ctx, True)  # type: ignore[attr-defined]
+            with pytest.raises(OSError):
+                tls.sendall(REQUEST)  # never connected: nothing can be sent
+        settle(srv)
+        assert srv.received == b""
+        assert srv.connections == 0
 
 
 def test_self_signed_with_matching_pin_refused(client: Client, trust_pem: str) -> None:

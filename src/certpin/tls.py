@@ -531,6 +531,27 @@ class PinnedSSLSocket(ssl.SSLSocket):
         with contextlib.suppress(OSError):
             self.close()
 
+    def connect(self, address: Any) -> None:
+        """:meth:`ssl.SSLSocket.connect`, for a socket wrapped before it was connected.
+
+        OpenSSL's connection is created here (copying the context's settings), so the context's
+        strength is checked first, as at every other creation.
+
+        Raises:
+            PinValidationError: the context was weakened through the C-level descriptors.
+        """
+        _check_strength(self._context, _hostname_of(self))  # type: ignore[attr-defined]
+        super().connect(address)
+
+    def connect_ex(self, address: Any) -> int:
+        """:meth:`ssl.SSLSocket.connect_ex`, checked like :meth:`connect`.
+
+        Raises:
+            PinValidationError: the context was weakened through the C-level descriptors.
+        """
+        _check_strength(self._context, _hostname_of(self))  # type: ignore[attr-defined]
+        return super().connect_ex(address)
+
     def _certpin_ensure(self) -> None:
         if self._certpin_state == _PASSED:
             return
