@@ -15,6 +15,8 @@ scheduler noise).
   ``urllib3.util.ssl_.assert_fingerprint(sock.getpeercert(binary_form=True), "<hex SHA-256>")``.
 * ``leaf-hash-min`` (for information): the same context, with the check reduced to its least:
   ``hmac.compare_digest(sha256(getpeercert(True)).digest(), <precomputed digest>)``.
+* ``leaf-hash+host`` (for information): urllib3's check on the ``plain`` context, i.e. with the
+  host name verified by OpenSSL as the pinning context does.
 
 Each handshake = TCP connect + TLS handshake + (check) + close. The pinning context checks the
 whole verified chain (and the host name, which OpenSSL verifies for it); after the first
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "pinning": lambda: handshake(pinning),
         "leaf-hash": lambda: handshake(fp_ctx, urllib3_leaf_hash),
         "leaf-hash-min": lambda: handshake(fp_ctx, minimal_leaf_hash),
+        "leaf-hash+host": lambda: handshake(plain, urllib3_leaf_hash),
     }
     names = list(variants)
     for name in names:  # warm-up (imports, caches, the remembered pass)
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.per_round} = {n_each} handshakes per variant; {cpus}")
     for n in names:
         q = statistics.quantiles(samples[n], n=4)
-        print(f"  {n:<13} median {med[n] * 1e6:8.1f} us   (quartiles {q[0] * 1e6:.1f} .. "
+        print(f"  {n:<14} median {med[n] * 1e6:8.1f} us   (quartiles {q[0] * 1e6:.1f} .. "
               f"{q[2] * 1e6:.1f} us);  client CPU median {statistics.median(cpu[n]) * 1e6:7.1f} us")
 
     def ratio(data: dict[str, list[float]], a: str, b: str, target: str) -> None:
@@ -240,11 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     ratio(samples, "pinning", "plain", "   target <= 1.02")
     ratio(samples, "pinning", "leaf-hash", "   target <= 1")
     ratio(samples, "pinning", "leaf-hash-min", "")
+    ratio(samples, "pinning", "leaf-hash+host", "")
     ratio(samples, "leaf-hash", "plain", "")
     print("client CPU time per handshake (less noisy; the server's share left out):")
     ratio(cpu, "pinning", "plain", "")
     ratio(cpu, "pinning", "leaf-hash", "")
     ratio(cpu, "pinning", "leaf-hash-min", "")
+    ratio(cpu, "pinning", "leaf-hash+host", "")
     print("pin check alone (certpin.check on the verified 3-certificate chain, match at the root):")
     print(f"  cache cleared before each call: median {statistics.median(cold_s) * 1e6:7.1f} us")
     print(f"  warm cache:                     median {statistics.median(warm_s) * 1e6:7.1f} us")
