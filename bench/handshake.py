@@ -13,10 +13,14 @@ scheduler noise).
 * ``leaf-hash``: what urllib3 does for ``assert_fingerprint``: a verifying context with
   ``check_hostname`` off (urllib3 switches it off when a fingerprint is given), then urllib3's own
   ``urllib3.util.ssl_.assert_fingerprint(sock.getpeercert(binary_form=True), "<hex SHA-256>")``.
-* ``leaf-hash-min`` (for information): the same context, with the check reduced to its least:
+
+With ``--extra``, two more variants for information (interleaved with the three above, which
+changes every figure by a few microseconds, so the targets are read from a run without them):
+
+* ``leaf-hash-min``: the same context as ``leaf-hash``, with the check reduced to its least:
   ``hmac.compare_digest(sha256(getpeercert(True)).digest(), <precomputed digest>)``.
-* ``leaf-hash+host`` (for information): urllib3's check on the ``plain`` context, i.e. with the
-  host name verified by OpenSSL as the pinning context does.
+* ``leaf-hash+host``: urllib3's check on the ``plain`` context, i.e. with the host name verified
+  by OpenSSL as the pinning context does.
 
 Each handshake = TCP connect + TLS handshake + (check) + close. The pinning context checks the
 whole verified chain (and the host name, which OpenSSL verifies for it); after the first
@@ -24,7 +28,8 @@ connection to a host it remembers the certificate that matched (see certpin.tls)
 steady state measured here. Then the per-handshake pin check alone (:func:`certpin.check` on the
 3-certificate verified chain) with the pin cache cleared before each call vs warm.
 
-Run: ``.venv/bin/python bench/handshake.py [--rounds 100] [--per-round 20] [--key rsa|ecdsa]``
+Run: ``.venv/bin/python bench/handshake.py [--rounds 100] [--per-round 20] [--key rsa|ecdsa]
+[--extra]``
 (rounds x per-round handshakes per variant; ``--rounds 300`` for tighter intervals).
 """
 
@@ -121,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--per-round", type=int, default=20)
     ap.add_argument("--key", choices=["ecdsa", "rsa"], default="ecdsa")
+    ap.add_argument("--extra", action="store_true",
+                    help="also run the informational variants leaf-hash-min and leaf-hash+host "
+                    "(they change the interleaving, and with it every figure by a few us)")
     args = ap.parse_args(argv)
 
     key_type = trustme.KeyType.RSA if args.key == "rsa" else trustme.KeyType.ECDSA
@@ -173,9 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         "plain": lambda: handshake(plain),
         "pinning": lambda: handshake(pinning),
         "leaf-hash": lambda: handshake(fp_ctx, urllib3_leaf_hash),
-        "leaf-hash-min": lambda: handshake(fp_ctx, minimal_leaf_hash),
-        "leaf-hash+host": lambda: handshake(plain, urllib3_leaf_hash),
     }
+    if args.extra:
+        variants["leaf-hash-min"] = lambda: handshake(fp_ctx, minimal_leaf_hash)
+        variants["leaf-hash+host"] = lambda: handshake(plain, urllib3_leaf_hash)
     names = list(variants)
     for name in names:  # warm-up (imports, caches, the remembered pass)
         for _ in range(20):
@@ -242,14 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     print("wall-clock time per handshake:")
     ratio(samples, "pinning", "plain", "   target <= 1.02")
     ratio(samples, "pinning", "leaf-hash", "   target <= 1")
-    ratio(samples, "pinning", "leaf-hash-min", "")
-    ratio(samples, "pinning", "leaf-hash+host", "")
+    for extra in names[3:]:
+        ratio(samples, "pinning", extra, "")
     ratio(samples, "leaf-hash", "plain", "")
     print("client CPU time per handshake (less noisy; the server's share left out):")
     ratio(cpu, "pinning", "plain", "")
     ratio(cpu, "pinning", "leaf-hash", "")
-    ratio(cpu, "pinning", "leaf-hash-min", "")
-    ratio(cpu, "pinning", "leaf-hash+host", "")
+    for extra in names[3:]:
+        ratio(cpu, "pinning", extra, "")
     print("pin check alone (certpin.check on the verified 3-certificate chain, match at the root):")
     print(f"  cache cleared before each call: median {statistics.median(cold_s) * 1e6:7.1f} us")
     print(f"  warm cache:                     median {statistics.median(warm_s) * 1e6:7.1f} us")
