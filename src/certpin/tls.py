@@ -280,8 +280,7 @@ def _precheck(conn: ssl.SSLSocket | ssl.SSLObject) -> PinningSSLContext:
     ``wrap_bio``) and here, at every handshake, which catches a connection created behind the
     wrappers' back (``ssl.SSLContext.wrap_socket(ctx, ...)``) on a context weakened through the
     C-level descriptors. A change to the context after this point cannot weaken the
-    connection: its settings were copied already. Checking here, before OpenSSL runs, also
-    costs less than after it (the handshake leaves the CPU caches cold).
+    connection: its settings were copied already.
 
     Raises:
         PinValidationError: the connection's context is not a pinning context, was weakened,
