@@ -399,8 +399,8 @@ def test_context_weakened_only_while_a_connection_is_created_fails_closed(
     path: str, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
 ) -> None:
     """Weaken (C-level descriptors), create a connection past PinningSSLContext.wrap_* (OpenSSL
-    copies CERT_NONE into it), restore, then send: refused at creation, not only at handshake,
-    where the context already looks strong again. (The forged leaf names the pinned
+    would copy CERT_NONE into it), restore before the handshake: the creation is refused, since
+    at the handshake the context already looks strong again. (The forged leaf names the pinned
     intermediate: under CERT_NONE its chain would match.)"""
     c_level = ssl.SSLContext.__mro__[1]
     with RecordingTLSServer(forged_leaf_context(intermediate, HOST)) as srv:

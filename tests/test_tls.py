@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 import sys
@@ -13,7 +14,13 @@ import trustme
 import certpin
 from certpin import PinMismatchError, PinPolicy, PinSet, PolicyError
 from certpin.context import create_ssl_context
-from certpin.tls import PinnedSSLObject, PinnedSSLSocket, PinningSSLContext, verified_chain
+from certpin.tls import (
+    _ENCODING_DER,
+    PinnedSSLObject,
+    PinnedSSLSocket,
+    PinningSSLContext,
+    verified_chain,
+)
 from certpin.verify import Outcome, PinEvent
 from support.enforce import (
     HOST,
@@ -438,8 +445,7 @@ def test_remembered_passes_are_only_passes_that_cannot_change_but_by_time(
     until, matches = kept[HOST]
     assert until is None
     assert matches is not None
-    assert [(pos, ssl.DER_cert_to_PEM_cert(cert.public_bytes(ssl_der())).encode())
-            for pos, cert in matches] == [(1, ssl.DER_cert_to_PEM_cert(chain[1]).encode())]
+    assert [(pos, cert.public_bytes(_ENCODING_DER)) for pos, cert in matches] == [(1, chain[1])]
     assert kept["www.pinned.test"][0] == far.timestamp()
     # A remembered pass is for that certificate only: the impostor is still refused, twice.
     for _ in range(2):
@@ -447,12 +453,6 @@ def test_remembered_passes_are_only_passes_that_cannot_change_but_by_time(
             get(ctx, impostor.port)
     assert impostor.received == b""
     assert legit_server.received.count(b"GET / ") == 3
-
-
-def ssl_der() -> int:
-    import _ssl
-
-    return int(_ssl.ENCODING_DER)  # type: ignore[attr-defined]
 
 
 def test_remembered_pass_is_for_the_certificate_that_matched_not_its_issuer(
@@ -497,10 +497,13 @@ def test_remembered_pass_ends_when_the_pin_set_expires(
     assert legit_server.received.count(b"GET / ") == 2
 
 
+@pytest.mark.parametrize("path", ["PinningSSLContext.wrap_socket", "ssl.SSLContext.wrap_socket"])
 @pytest.mark.parametrize("weaken", ["verify_mode", "check_hostname", "options"])
 def test_weakening_behind_its_back_after_a_remembered_pass_fails_closed(
-    weaken: str, pinned_ctx: ssl.SSLContext, legit_server: RecordingTLSServer,
+    weaken: str, path: str, pinned_ctx: ssl.SSLContext, legit_server: RecordingTLSServer,
 ) -> None:
+    """Through the context's own wrap_socket (which leaves the check to do_handshake, run
+    inside it) the handshake-time check refuses; past it, the creation-time check does."""
     get(pinned_ctx, legit_server.port)  # remembered
     get(pinned_ctx, legit_server.port)
     c_level = ssl.SSLContext.__mro__[1]
@@ -514,8 +517,12 @@ def test_weakening_behind_its_back_after_a_remembered_pass_fails_closed(
         )
     before = legit_server.received
     raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
-    with raw, pytest.raises(certpin.PinValidationError):  # bypassing wrap_socket's own check
-        tls = ssl.SSLContext.wrap_socket(pinned_ctx, raw, server_hostname=HOST)
+    wrap = pinned_ctx.wrap_socket if path.startswith("Pinning") else functools.partial(
+        ssl.SSLContext.wrap_socket, pinned_ctx
+    )
+    with raw, pytest.raises(certpin.PinValidationError, match=weaken.replace("options",
+                                                                              "RENEGOTIATION")):
+        tls = wrap(raw, server_hostname=HOST)
         tls.sendall(REQUEST)
     legit_server.settle()
     assert legit_server.received == before
@@ -523,7 +530,6 @@ def test_weakening_behind_its_back_after_a_remembered_pass_fails_closed(
 
 def test_remembered_passes_are_bounded(pinned_ctx: ssl.SSLContext,
                                        legit_server: RecordingTLSServer) -> None:
-    import certpin.tls
     from certpin.tls import MATCHED_CERTS_PER_HOST, VERDICT_CACHE_SIZE
     from certpin.verify import Verdict
 
@@ -534,7 +540,6 @@ def test_remembered_passes_are_bounded(pinned_ctx: ssl.SSLContext,
             f"host{i}.unpinned.test", Verdict(Outcome.NOT_PINNED, "x", True), ()
         )
     assert 0 < len(pinned_ctx._certpin_passes) <= VERDICT_CACHE_SIZE
-    assert certpin.tls.MATCHED_CERTS_PER_HOST == MATCHED_CERTS_PER_HOST
     pin_set = policy_pin_set(pinned_ctx)
     for i in range(MATCHED_CERTS_PER_HOST + 5):
         verdict = Verdict(Outcome.MATCHED, HOST, True, pin_set=pin_set, matched_position=0)
