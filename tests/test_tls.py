@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import socket
 import ssl
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import trustme
@@ -65,6 +67,41 @@ def get(ctx: ssl.SSLContext, port: int, host: str = HOST) -> tuple[bytes, list[b
                 break
             data += chunk
     return data, chain
+
+
+def get_async(ctx: ssl.SSLContext, port: int, host: str = HOST) -> tuple[bytes, list[bytes]]:
+    """:func:`get` through asyncio: the ``wrap_bio`` path (:class:`PinnedSSLObject`)."""
+
+    async def run() -> tuple[bytes, list[bytes]]:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname=host
+        )
+        try:
+            chain = verified_chain(writer.get_extra_info("ssl_object"))
+            writer.write(REQUEST)
+            await writer.drain()
+            data = b""
+            while not data.endswith(b"server"):
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+        return data, chain
+
+    return asyncio.run(asyncio.wait_for(run(), 10))
+
+
+Fetch = Callable[..., tuple[bytes, list[bytes]]]
+
+
+@pytest.fixture(params=["wrap_socket", "wrap_bio"])
+def fetch(request: pytest.FixtureRequest) -> Fetch:
+    """One request through PinnedSSLSocket (its inline fast path) or PinnedSSLObject."""
+    return get if request.param == "wrap_socket" else get_async
 
 
 # ----------------------------------------------------------------------------- construction
@@ -425,7 +462,7 @@ def test_appending_impostor_sends_the_pinned_certificates(
 
 def test_remembered_passes_are_only_passes_that_cannot_change_but_by_time(
     trust_pem: str, legit_server: RecordingTLSServer, impostor: RecordingTLSServer,
-    ca: trustme.CA, intermediate: trustme.CA,
+    ca: trustme.CA, intermediate: trustme.CA, fetch: Fetch,
 ) -> None:
     import datetime as dt
 
@@ -434,11 +471,11 @@ def test_remembered_passes_are_only_passes_that_cannot_change_but_by_time(
     pol = PinPolicy({HOST: PinSet(pins), "www.pinned.test": PinSet(pins, expires=far)})
     ctx = create_ssl_context(pol, cadata=trust_pem)
     assert isinstance(ctx, PinningSSLContext)
-    _, chain = get(ctx, legit_server.port)  # matched (the intermediate, position 1)
-    get(ctx, legit_server.port, "127.0.0.1")  # not pinned
-    get(ctx, legit_server.port, "www.pinned.test")  # matched, until the pin set expires
+    _, chain = fetch(ctx, legit_server.port)  # matched (the intermediate, position 1)
+    fetch(ctx, legit_server.port, "127.0.0.1")  # not pinned
+    fetch(ctx, legit_server.port, "www.pinned.test")  # matched, until the pin set expires
     with pytest.raises(PinMismatchError):
-        get(ctx, impostor.port)  # failure: never kept
+        fetch(ctx, impostor.port)  # failure: never kept
     kept = ctx._certpin_passes
     assert sorted(kept) == ["127.0.0.1", HOST, "www.pinned.test"]
     assert kept["127.0.0.1"] == (None, None)
@@ -450,13 +487,13 @@ def test_remembered_passes_are_only_passes_that_cannot_change_but_by_time(
     # A remembered pass is for that certificate only: the impostor is still refused, twice.
     for _ in range(2):
         with pytest.raises(PinMismatchError):
-            get(ctx, impostor.port)
+            fetch(ctx, impostor.port)
     assert impostor.received == b""
     assert legit_server.received.count(b"GET / ") == 3
 
 
 def test_remembered_pass_is_for_the_certificate_that_matched_not_its_issuer(
-    trust_pem: str, intermediate: trustme.CA, legit_leaf: trustme.LeafCert,
+    trust_pem: str, intermediate: trustme.CA, legit_leaf: trustme.LeafCert, fetch: Fetch,
 ) -> None:
     """Pinned to the leaf key: after a pass, another leaf from the same intermediate (same
     issuer, same chain above it) is refused: the remembered match is the leaf, position 0."""
@@ -467,9 +504,9 @@ def test_remembered_pass_is_for_the_certificate_that_matched_not_its_issuer(
     with RecordingTLSServer(leaf_context(legit_leaf)) as legit, \
             RecordingTLSServer(leaf_context(other_leaf)) as other:
         for _ in range(2):
-            get(ctx, legit.port)
+            fetch(ctx, legit.port)
             with pytest.raises(PinMismatchError):
-                get(ctx, other.port)
+                fetch(ctx, other.port)
         other.settle()
         assert other.received == b""
     assert isinstance(ctx, PinningSSLContext)
@@ -478,7 +515,7 @@ def test_remembered_pass_is_for_the_certificate_that_matched_not_its_issuer(
 
 def test_remembered_pass_ends_when_the_pin_set_expires(
     trust_pem: str, legit_server: RecordingTLSServer, ca: trustme.CA,
-    intermediate: trustme.CA,
+    intermediate: trustme.CA, fetch: Fetch,
 ) -> None:
     """A pass remembered for a pin set with an expiry is not used after it: the full check
     runs again and, with expired='reject', refuses the host."""
@@ -489,12 +526,36 @@ def test_remembered_pass_ends_when_the_pin_set_expires(
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
     pol = PinPolicy({HOST: PinSet(pins, expires=soon)}, expired="reject")
     ctx = create_ssl_context(pol, cadata=trust_pem)
-    get(ctx, legit_server.port)
-    get(ctx, legit_server.port)  # the remembered pass
+    fetch(ctx, legit_server.port)
+    fetch(ctx, legit_server.port)  # the remembered pass
     time.sleep(max(0.0, soon.timestamp() - time.time()) + 0.2)
     with pytest.raises(certpin.PinValidationError, match="expired"):
-        get(ctx, legit_server.port)
+        fetch(ctx, legit_server.port)
     assert legit_server.received.count(b"GET / ") == 2
+
+
+def test_blocking_handshake_of_a_non_blocking_socket_is_checked_and_stays_non_blocking(
+    pinned_ctx: ssl.SSLContext, legit_server: RecordingTLSServer, impostor: RecordingTLSServer,
+) -> None:
+    """do_handshake(block=True) takes the stdlib's path (blocking for the handshake, then the
+    timeout restored), the full check the first time, the remembered pass the second."""
+    for _ in range(2):
+        raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
+        raw.setblocking(False)
+        with pinned_ctx.wrap_socket(raw, server_hostname=HOST,
+                                    do_handshake_on_connect=False) as tls:
+            tls.do_handshake(block=True)
+            assert tls.gettimeout() == 0.0
+            assert len(verified_chain(tls)) == 3
+    raw = socket.create_connection(("127.0.0.1", impostor.port), timeout=10)
+    raw.setblocking(False)
+    with pinned_ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False) as tls:
+        with pytest.raises(PinMismatchError):
+            tls.do_handshake(block=True)
+        with pytest.raises(certpin.PinValidationError, match="already failed"):
+            tls.sendall(REQUEST)
+    impostor.settle()
+    assert impostor.received == b""
 
 
 @pytest.mark.parametrize("path", ["PinningSSLContext.wrap_socket", "ssl.SSLContext.wrap_socket"])

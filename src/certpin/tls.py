@@ -505,15 +505,39 @@ class PinnedSSLSocket(ssl.SSLSocket):
         else:
             remembered = ctx._certpin_passes.get(name)
         try:
-            super().do_handshake(block)
+            if block or not self._connected:  # type: ignore[attr-defined]
+                super().do_handshake(block)
+            else:
+                # ssl.SSLSocket.do_handshake for a connected socket and block=False: its
+                # settimeout(timeout) afterwards only re-applies the same timeout (a system
+                # call), and this runs for every connection.
+                inner.do_handshake()
         except ssl.SSLCertVerificationError as exc:
             _on_verify_error(self, ctx, exc)
             self._certpin_fail()
             _deliver_attached(ctx, exc)
             raise
         try:
-            if remembered is None or not _remembered_pass_covers(inner, remembered):
-                _postcheck(self, ctx)
+            # _remembered_pass_covers, inline: right after the handshake each call and
+            # attribute access costs several times what it costs in a warm loop (measured with
+            # bench/handshake.py), and this is the path of every connection after the first.
+            # Keep the two in step; tests/test_tls.py runs the fast path through both.
+            if remembered is not None and not inner.session_reused:
+                until, matches = remembered
+                if until is None or until > time.time():
+                    try:
+                        chain = inner.get_verified_chain()
+                    except AttributeError:  # pragma: no cover - a future Python: full check
+                        chain = None
+                    if chain:
+                        if matches is None:  # no pattern covers the host
+                            self._certpin_state = _PASSED
+                            return
+                        for position, cert in matches:
+                            if position < len(chain) and chain[position] == cert:
+                                self._certpin_state = _PASSED
+                                return
+            _postcheck(self, ctx)
         except BaseException as exc:
             self._certpin_fail()
             _deliver_attached(ctx, exc)
