@@ -362,7 +362,12 @@ def _remembered_pass_covers(inner: Any, remembered: _Remembered) -> bool:
     with OpenSSL's ``X509_cmp`` (SHA-1 of the whole certificate, then the TBSCertificate bytes),
     so equal means the same certificate with the same SubjectPublicKeyInfo: the same pins.
     False sends the connection to the full check (:func:`_postcheck`), which decides, reports
-    and raises.
+    and raises. The session check is defence in depth: OpenSSL keeps no verified chain for a
+    resumed session (tests/test_attacks_stdlib.py checks that), so the empty chain would send
+    it to the full check anyway.
+
+    :class:`PinnedSSLObject` calls this; :meth:`PinnedSSLSocket.do_handshake` runs the same
+    steps inline (a call right after a handshake costs microseconds, see there).
 
     Args:
         inner: the connection's ``_ssl._SSLSocket`` (``conn._sslobj``).
