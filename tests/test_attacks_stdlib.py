@@ -425,12 +425,16 @@ def test_context_weakened_only_while_a_connection_is_created_fails_closed(
         assert srv.received == b""
 
 
-@pytest.mark.parametrize("method", ["connect", "connect_ex"])
+@pytest.mark.parametrize(
+    "method", ["connect", "connect_ex", "ssl.SSLSocket.connect", "ssl.SSLSocket.connect_ex"]
+)
 def test_context_weakened_when_an_unconnected_socket_connects_fails_closed(
     method: str, pinned_ctx: ssl.SSLContext, intermediate: trustme.CA
 ) -> None:
     """A socket wrapped before it is connected gets its OpenSSL connection in connect(): a
-    context weakened at that moment (then restored before the handshake) is refused there."""
+    context weakened at that moment (then restored before the handshake) is refused there,
+    also when the base class's connect is called directly (the handshake-time check would see
+    the restored context, not the weak connection)."""
     c_level = ssl.SSLContext.__mro__[1]
     with RecordingTLSServer(forged_leaf_context(intermediate, HOST)) as srv:
         tls = pinned_ctx.wrap_socket(socket.socket(), server_hostname=HOST,
@@ -440,7 +444,12 @@ def test_context_weakened_when_an_unconnected_socket_connects_fails_closed(
             c_level.verify_mode.__set__(pinned_ctx, ssl.CERT_NONE)  # type: ignore[attr-defined]
             try:
                 with pytest.raises(PinValidationError, match="verify_mode"):
-                    getattr(tls, method)(("127.0.0.1", srv.port))
+                    if method.startswith("ssl."):
+                        getattr(ssl.SSLSocket, method.rsplit(".", 1)[1])(
+                            tls, ("127.0.0.1", srv.port)
+                        )
+                    else:
+                        getattr(tls, method)(("127.0.0.1", srv.port))
             finally:
                 c_level.verify_mode.__set__(  # type: ignore[attr-defined]
                     pinned_ctx, ssl.CERT_REQUIRED
@@ -451,6 +460,44 @@ def test_context_weakened_when_an_unconnected_socket_connects_fails_closed(
         settle(srv)
         assert srv.received == b""
         assert srv.connections == 0
+
+
+@pytest.mark.parametrize("do_handshake_on_connect", [True, False])
+def test_tcp_connected_behind_the_ssl_socket_sends_nothing_in_clear(
+    do_handshake_on_connect: bool, pinned_ctx: ssl.SSLContext
+) -> None:
+    """socket.socket.connect on a pinned socket wrapped before it was connected connects TCP
+    without creating any TLS connection; the stdlib would then send and read in clear text.
+    Nothing leaves and nothing is read: there was no pin check. (The listener records raw TCP
+    bytes and sends some, in clear.)"""
+    import threading
+
+    received = bytearray()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(5)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n\r\nclear text")
+                with contextlib.suppress(OSError):
+                    while chunk := conn.recv(65536):
+                        received.extend(chunk)
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        tls = pinned_ctx.wrap_socket(socket.socket(), server_hostname=HOST,
+                                     do_handshake_on_connect=do_handshake_on_connect)
+        with tls:
+            socket.socket.connect(tls, listener.getsockname())
+            tls.settimeout(5)
+            for step in (lambda: tls.sendall(REQUEST), lambda: tls.send(REQUEST),
+                         lambda: tls.recv(1), lambda: tls.write(REQUEST)):
+                with pytest.raises(PinValidationError, match="no TLS connection yet"):
+                    step()
+        server.join(10)
+    assert not server.is_alive()
+    assert bytes(received) == b""
 
 
 def test_self_signed_with_matching_pin_refused(client: Client, trust_pem: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import socket
 import ssl
@@ -556,6 +557,23 @@ def test_blocking_handshake_of_a_non_blocking_socket_is_checked_and_stays_non_bl
             tls.sendall(REQUEST)
     impostor.settle()
     assert impostor.received == b""
+
+
+def test_handshake_of_a_closed_socket_raises_what_the_stdlib_raises(
+    pinned_ctx: ssl.SSLContext, trust_pem: str, legit_server: RecordingTLSServer
+) -> None:
+    """An OSError (EBADF) as from ssl.SSLSocket.do_handshake, not an AttributeError from the
+    direct OpenSSL call, so callers catching OSError keep working."""
+    plain = ssl.create_default_context(cadata=trust_pem)
+    errors = []
+    for ctx in (plain, pinned_ctx):
+        raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
+        tls = ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False)
+        tls.close()
+        with pytest.raises(OSError) as caught:
+            tls.do_handshake()
+        errors.append((type(caught.value), caught.value.errno))
+    assert errors[0] == errors[1] == (OSError, errno.EBADF)
 
 
 @pytest.mark.parametrize("path", ["PinningSSLContext.wrap_socket", "ssl.SSLContext.wrap_socket"])

@@ -41,13 +41,16 @@ client reports it as a certificate error). For a context that was weakened, a re
 a missing server name, its base class :class:`certpin.PinValidationError` is raised instead.
 
 The context's strength is checked when a connection is created (``wrap_socket`` with
-``do_handshake_on_connect=False``, ``wrap_bio``: OpenSSL copies ``verify_mode`` and the host to
-verify into the connection at that moment) and at every handshake (step 1), which also catches
-connections created by calling ``ssl.SSLContext.wrap_socket`` on it directly.
+``do_handshake_on_connect=False``, ``wrap_bio``, ``connect``/``connect_ex`` of a socket wrapped
+before it was connected: OpenSSL copies ``verify_mode`` and the host to verify into the
+connection at that moment) and at every handshake (step 1), which also catches connections
+created by calling ``ssl.SSLContext.wrap_socket`` on it directly.
 
 A client that skips ``do_handshake()`` (``do_handshake_on_connect=False``, then ``sendall``) does
 not escape: ``read``, ``write``, ``recv``, ``recv_into``, ``send`` and ``sendall`` run the handshake
-and the check first, so OpenSSL never handshakes implicitly inside ``SSL_write``.
+and the check first, so OpenSSL never handshakes implicitly inside ``SSL_write``; on a socket
+that has no TLS connection yet they raise :class:`certpin.PinValidationError` rather than send
+or read in clear text.
 
 Known limits (by design, fail closed)
 -------------------------------------
@@ -407,8 +410,8 @@ def _postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningSSLContext) -> N
     if conn.session_reused:
         raise _failure(
             hostname,
-            "the TLS session was resumed; OpenSSL keeps no verified chain for a resumed "
-            "session, so the pins cannot be checked (certpin fails closed)",
+            "the TLS session was resumed (or set up from a pre-shared key); OpenSSL keeps no "
+            "verified chain then, so the pins cannot be checked (certpin fails closed)",
         )
     certs = _verified_certificates(conn)
     chain = tuple(_der_list(certs))
@@ -510,7 +513,7 @@ class PinnedSSLSocket(ssl.SSLSocket):
         else:
             remembered = ctx._certpin_passes.get(name)
         try:
-            if block or not self._connected:  # type: ignore[attr-defined]
+            if block or inner is None or not self._connected:  # type: ignore[attr-defined]
                 super().do_handshake(block)
             else:
                 # ssl.SSLSocket.do_handshake for a connected socket and block=False: its
@@ -562,33 +565,40 @@ class PinnedSSLSocket(ssl.SSLSocket):
         with contextlib.suppress(OSError):
             self.close()
 
-    def connect(self, address: Any) -> None:
-        """:meth:`ssl.SSLSocket.connect`, for a socket wrapped before it was connected.
+    def _real_connect(self, addr: Any, connect_ex: bool) -> int | None:
+        """What ``connect()`` and ``connect_ex()`` run (the stdlib's, 3.11 to 3.13), for a socket
+        wrapped before it was connected.
 
         OpenSSL's connection is created here (copying the context's settings), so the context's
-        strength is checked first, as at every other creation.
+        strength is checked first, as at every other creation. Checked here rather than in
+        ``connect``/``connect_ex``, so calling ``ssl.SSLSocket.connect(sock, ...)`` directly
+        does not skip it (tests/test_attacks_stdlib.py covers the four ways).
 
         Raises:
             PinValidationError: the context was weakened through the C-level descriptors.
         """
         _check_strength(self._context, _hostname_of(self))  # type: ignore[attr-defined]
-        super().connect(address)
-
-    def connect_ex(self, address: Any) -> int:
-        """:meth:`ssl.SSLSocket.connect_ex`, checked like :meth:`connect`.
-
-        Raises:
-            PinValidationError: the context was weakened through the C-level descriptors.
-        """
-        _check_strength(self._context, _hostname_of(self))  # type: ignore[attr-defined]
-        return super().connect_ex(address)
+        return super()._real_connect(addr, connect_ex)  # type: ignore[misc,no-any-return]
 
     def _certpin_ensure(self) -> None:
         if self._certpin_state == _PASSED:
             return
         self._certpin_guard()
         if self._sslobj is None:  # type: ignore[attr-defined]
-            return  # not connected: the stdlib raises as usual, nothing can be sent
+            # No TLS connection, and no pin check ever passed.
+            try:
+                self.getpeername()
+            except OSError:
+                # Not connected (or closed): the stdlib raises ENOTCONN/EBADF as usual, which
+                # ssl.SSLSocket._create relies on (its recv(1) probe); nothing can be sent.
+                return
+            # TCP connected behind the SSLSocket's back (socket.socket.connect(sock, ...)): the
+            # stdlib would send and read in clear text.
+            raise _failure(
+                _hostname_of(self),
+                "the socket has no TLS connection yet (connect it with connect() first): "
+                "nothing is sent or read before the pin check",
+            )
         self.do_handshake()
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
