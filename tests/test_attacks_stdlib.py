@@ -500,6 +500,40 @@ def test_tcp_connected_behind_the_ssl_socket_sends_nothing_in_clear(
     assert bytes(received) == b""
 
 
+def test_sending_after_a_handshake_timeout_in_connect_sends_nothing(
+    pinned_ctx: ssl.SSLContext,
+) -> None:
+    """connect() of a socket wrapped before it was connected times out in the handshake (a
+    server that never answers); the stdlib then drops the TLS connection but keeps TCP, so a
+    client that sends anyway (a retry loop) would send the request in clear text. It gets
+    PinValidationError, and the server sees the ClientHello only."""
+    import threading
+
+    received = bytearray()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    while chunk := conn.recv(65536):
+                        received.extend(chunk)
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        with pinned_ctx.wrap_socket(socket.socket(), server_hostname=HOST) as tls:
+            tls.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                tls.connect(listener.getsockname())
+            with pytest.raises(PinValidationError, match="no TLS connection yet"):
+                tls.sendall(REQUEST)
+        server.join(10)
+    assert not server.is_alive()
+    assert received[:1] == b"\x16"  # a TLS handshake record: the ClientHello
+    assert b"GET " not in received
+
+
 def test_self_signed_with_matching_pin_refused(client: Client, trust_pem: str) -> None:
     srv_ctx, pin = self_signed(HOST, "127.0.0.1")
     pol = PinPolicy({HOST: PinSet([pin], allow_single_pin=True)})

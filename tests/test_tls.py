@@ -548,6 +548,7 @@ def test_blocking_handshake_of_a_non_blocking_socket_is_checked_and_stays_non_bl
             tls.do_handshake(block=True)
             assert tls.gettimeout() == 0.0
             assert len(verified_chain(tls)) == 3
+        assert HOST in pinned_ctx._certpin_passes  # type: ignore[attr-defined]
     raw = socket.create_connection(("127.0.0.1", impostor.port), timeout=10)
     raw.setblocking(False)
     with pinned_ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False) as tls:

@@ -592,8 +592,10 @@ class PinnedSSLSocket(ssl.SSLSocket):
                 # Not connected (or closed): the stdlib raises ENOTCONN/EBADF as usual, which
                 # ssl.SSLSocket._create relies on (its recv(1) probe); nothing can be sent.
                 return
-            # TCP connected behind the SSLSocket's back (socket.socket.connect(sock, ...)): the
-            # stdlib would send and read in clear text.
+            # TCP connected, no TLS: left over after connect()'s handshake failed (a timeout:
+            # the stdlib drops the TLS connection and keeps TCP), or connected behind the
+            # SSLSocket's back (socket.socket.connect(sock, ...)). The stdlib would send and
+            # read in clear text.
             raise _failure(
                 _hostname_of(self),
                 "the socket has no TLS connection yet (connect it with connect() first): "
