@@ -390,9 +390,9 @@ def test_websockets_headers_with_repeated_names_are_checked_not_crashed_on() -> 
     from certpin.clients._common import RequestGuard
 
     guard = RequestGuard(None)
-    guard.check(f"wss://{HOST}/", Headers([("X-A", "1"), ("X-A", "2"), ("Host", HOST)]))
+    guard.check("wss", HOST, Headers([("X-A", "1"), ("X-A", "2"), ("Host", HOST)]))
     with pytest.raises(PinnedRequestError, match="Host header"):
-        guard.check(f"wss://{HOST}/", Headers([("Host", HOST), ("host", UNPINNED)]))
+        guard.check("wss", HOST, Headers([("Host", HOST), ("host", UNPINNED)]))
 
 
 # --------------------------------------------------------------------------- verdict cache races

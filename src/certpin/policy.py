@@ -163,12 +163,68 @@ def _ambiguity_error(kind: _Kind, text: str, reason: str) -> NoReturn:
     )
 
 
+#: IPv6 prefixes that embed an IPv4 address in their last 32 bits and reach that IPv4 host:
+#: IPv4-mapped ``::ffff:0:0/96`` (RFC 4291 section 2.5.5.2: a dual-stack socket connects to the
+#: IPv4 host), the NAT64 well-known prefix ``64:ff9b::/96`` (RFC 6052 section 2.1: the translator
+#: connects to the IPv4 host) and the deprecated IPv4-compatible ``::/96`` (RFC 4291 section
+#: 2.5.5.1), the last without ``::/104`` (``::``, ``::1`` and the rest of ``0.0.0.0/8``, which
+#: no IPv4 host uses).
+_EMBEDS_IPV4 = (
+    ipaddress.IPv6Network("::ffff:0:0/96"),
+    ipaddress.IPv6Network("64:ff9b::/96"),
+)
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NOT_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/104")
+#: IPv6 prefixes whose embedded IPv4 address is not the host's own, so the host cannot be told:
+#: 6to4 ``2002::/16`` (RFC 3056: the IPv4 address is the site's relay router; deprecated by
+#: RFC 7526), Teredo ``2001::/32`` (RFC 4380: a Teredo server and an obfuscated client address)
+#: and the NAT64 local-use prefix ``64:ff9b:1::/48`` (RFC 8215: the IPv4 address sits where the
+#: operator's prefix length puts it). Refused, so that no spelling of a pinned IPv4 host is
+#: looked up as another, unpinned, host.
+_AMBIGUOUS_IPV6 = (
+    (ipaddress.IPv6Network("2002::/16"), "a 6to4 address (RFC 3056)"),
+    (ipaddress.IPv6Network("2001::/32"), "a Teredo address (RFC 4380)"),
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "a NAT64 local-use address (RFC 8215)"),
+)
+
+
 def _ip(text: str) -> str | None:
-    """The canonical IP literal for ``text``, or None when it is not one."""
+    """The canonical IP literal for ``text``, or None when it is not one.
+
+    An IPv6 address that embeds an IPv4 host (:data:`_EMBEDS_IPV4`, IPv4-compatible) is that
+    IPv4 host: ``::ffff:127.0.0.1``, ``::ffff:7f00:1``, ``64:ff9b::7f00:1`` and ``::127.0.0.1``
+    all give ``"127.0.0.1"``, compared as addresses, never as text.
+
+    Raises:
+        ValueError: an IPv6 address whose embedded IPv4 address cannot be told to be the host's
+            (:data:`_AMBIGUOUS_IPV6`); the message says which kind it is.
+    """
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id is not None:
+            return None
+        if any(address in net for net in _EMBEDS_IPV4) or (
+            address in _IPV4_COMPATIBLE and address not in _NOT_IPV4_COMPATIBLE
+        ):
+            return str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        for net, kind in _AMBIGUOUS_IPV6:
+            if address in net:
+                raise ValueError(
+                    f"it is {kind}: the IPv4 address inside it is not the host's own, so "
+                    "which host is meant cannot be told (write the host's own address)"
+                )
+    return str(address)
+
+
+def _ip_or_fail(kind: _Kind, text: object, value: str) -> str | None:
+    """:func:`_ip`, with its refusal raised as a :class:`PolicyError` quoting ``text``."""
+    try:
+        return _ip(value)
+    except ValueError as exc:
+        _fail(kind, text, str(exc))
 
 
 def _to_a_label(kind: _Kind, text: str, label: str) -> str:
@@ -201,7 +257,16 @@ def _to_a_label(kind: _Kind, text: str, label: str) -> str:
             _fail(kind, text, f"label {_quote(label)} is not a valid IDNA 2003 name ({why})")
         if not ascii_label.startswith("xn--"):
             return ascii_label  # nameprep mapped it to ASCII (e.g. fullwidth letters)
-        decoded = ascii_label[4:].encode("ascii").decode("punycode")
+        try:
+            # nameprep can turn a U-label into an ASCII "xn--" label that is not punycode
+            # (a soft hyphen, which it deletes, before "xn--_"): ToASCII then passes it through.
+            decoded = ascii_label[4:].encode("ascii").decode("punycode")
+        except (UnicodeError, ValueError):
+            _fail(
+                kind, text,
+                f"label {_quote(label)} maps under IDNA 2003 to {_quote(ascii_label)}, which is "
+                "not valid punycode (RFC 3492)",
+            )
     for ch in decoded:
         reason = _ambiguity(ch, mapped=True)
         if reason is not None:
@@ -226,14 +291,14 @@ def _normalize_name(name: object, kind: _Kind, shown: str | None = None) -> str:
         if not s.endswith("]"):
             _fail(kind, text, "'[' without a closing ']'")
         inner = s[1:-1]
-        if ":" not in inner or "%" in inner or (ip := _ip(inner)) is None:
+        if ":" not in inner or "%" in inner or (ip := _ip_or_fail(kind, text, inner)) is None:
             _fail(kind, text, "brackets must hold an IPv6 address (no zone identifier)")
         return ip
     if ":" in s:
         if "%" in s:
             _fail(kind, text, "IPv6 zone identifiers (the part after '%') are not supported")
-        ip = _ip(s)
-        if ip is None or ":" not in ip:
+        ip = _ip_or_fail(kind, text, s)
+        if ip is None:
             _fail(kind, text, "not a valid IPv6 address (and ':' cannot appear in a host name)")
         return ip
     if s.endswith("."):
@@ -271,7 +336,7 @@ def _normalize_name(name: object, kind: _Kind, shown: str | None = None) -> str:
     if len(name) > _MAX_NAME:
         _fail(kind, text, f"longer than {_MAX_NAME} characters")
     if _NUMERIC_LABEL.fullmatch(out[-1]):
-        ip = _ip(name)
+        ip = _ip_or_fail(kind, text, name)
         if ip is None:
             _fail(
                 kind,
@@ -770,6 +835,31 @@ class PinPolicy:
         """
         found = self.match(hostname)
         return None if found is None else found[1]
+
+    def is_pinned(self, hostname: object) -> bool:
+        """Whether a connection to ``hostname`` must pass a pin check: the one answer every
+        client helper and :func:`certpin.check` (so the TLS layer) give to "is this host pinned".
+
+        Any doubt answers True (refuse plain text, check pins): certpin never lets a spelling
+        it cannot read fall through to "not pinned".
+
+        Args:
+            hostname: a host name or IP literal as the client library will connect to it and
+                send it as the TLS name (any spelling; not normalised yet).
+
+        Returns:
+            True when a pattern covers the host (its pin set expired or not), when the policy
+            has ``unknown_hosts="reject"`` (every TLS connection must match a pin set), or when
+            ``hostname`` cannot be normalised (:func:`normalize_host` raises: ``127.1``, an
+            IDNA-ambiguous name, a 6to4 address, not text ...). False only for a host that
+            normalises and that no pattern covers, under ``unknown_hosts="allow"``. Never raises.
+        """
+        if self.unknown_hosts == "reject":
+            return True
+        try:
+            return self._lookup(normalize_host(hostname)) is not None  # type: ignore[arg-type]
+        except (PolicyError, ValueError, TypeError):
+            return True
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"PinPolicy is immutable: cannot set {name!r}")

@@ -343,13 +343,6 @@ def _deliver_attached(ctx: PinningSSLContext, exc: BaseException) -> None:
     _deliver(ctx, getattr(exc, "certpin_event", None))
 
 
-def _is_pinned(policy: PinPolicy, hostname: str) -> bool:
-    try:
-        return policy.pin_set_for(hostname) is not None
-    except (ValueError, PolicyError):
-        return False
-
-
 #: What PinningSSLContext remembers per host name (see PinningSSLContext._certpin_remember).
 _Remembered = tuple[float | None, tuple[tuple[int, Any], ...] | None]
 
@@ -453,7 +446,7 @@ def _on_verify_error(
     The caller closes the connection, delivers the event, then re-raises ``exc``.
     """
     hostname = _hostname_of(conn)
-    if isinstance(exc, PinValidationError) or not _is_pinned(ctx.policy, hostname):
+    if isinstance(exc, PinValidationError) or not ctx.policy.is_pinned(hostname):
         return
     event = _event(
         ctx, "certificate-invalid", conn, hostname=hostname, verdict=None, verified=(),
@@ -626,6 +619,52 @@ class PinnedSSLSocket(ssl.SSLSocket):
     def sendall(self, data: Any, flags: int = 0) -> None:
         self._certpin_ensure()
         super().sendall(data, flags)
+
+    # Every other way ssl.SSLSocket has to move bytes (issue 10, item 6). Without a TLS
+    # connection the stdlib hands sendto/recvfrom/recvfrom_into/sendfile to the raw socket:
+    # after a handshake that timed out inside connect() (TCP kept, TLS dropped) they sent and
+    # read clear text. tests/test_clients_differential.py enumerates ssl.SSLSocket's methods so
+    # that a new byte mover in a future Python fails a test until it is listed here.
+
+    def sendto(self, data: Any, flags_or_addr: Any, addr: Any = None) -> int:
+        self._certpin_ensure()
+        return super().sendto(data, flags_or_addr, addr)
+
+    def recvfrom(self, buflen: int = 1024, flags: int = 0) -> tuple[bytes, Any]:
+        self._certpin_ensure()
+        return super().recvfrom(buflen, flags)
+
+    def recvfrom_into(
+        self, buffer: Any, nbytes: int | None = None, flags: int = 0
+    ) -> tuple[int, Any]:
+        self._certpin_ensure()
+        return super().recvfrom_into(buffer, nbytes, flags)
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        self._certpin_ensure()
+        return super().sendfile(file, offset, count)
+
+    def _sendfile_use_sendfile(self, file: Any, offset: int = 0, count: Any = None) -> int:
+        # os.sendfile() on the descriptor would bypass TLS: always copy through send().
+        return self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined,no-any-return]
+
+    def sendmsg(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"sendmsg not allowed on instances of {type(self).__name__}")
+
+    def sendmsg_afalg(self, *args: Any, **kwargs: Any) -> int:
+        # socket.socket's, not overridden by ssl.SSLSocket: it writes to the descriptor
+        # directly, outside TLS, even after the handshake.
+        raise NotImplementedError(
+            f"sendmsg_afalg not allowed on instances of {type(self).__name__}"
+        )
+
+    def recvmsg(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"recvmsg not allowed on instances of {type(self).__name__}")
+
+    def recvmsg_into(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f"recvmsg_into not allowed on instances of {type(self).__name__}"
+        )
 
 
 class PinnedSSLObject(ssl.SSLObject):

@@ -353,7 +353,10 @@ def check(
         )
 
     if found is None:
-        if policy.unknown_hosts == "reject":
+        # The same predicate the client helpers' plain-text guards use (one answer to "is this
+        # host pinned"); here, with the name normalised and no pattern covering it, it is
+        # True only under unknown_hosts="reject".
+        if policy.is_pinned(host):
             return Verdict(
                 Outcome.UNKNOWN_HOST,
                 host,

@@ -17,7 +17,6 @@ A refusal raises :class:`PinnedRequestError` (a :class:`certpin.PolicyError`, so
 from __future__ import annotations
 
 import ssl
-import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -144,6 +143,12 @@ def _text(value: object) -> str:
 class RequestGuard:
     """Checks each request (and each redirect hop) before a helper sends it.
 
+    Every helper calls :meth:`check` with the scheme and host **as its client library parsed
+    the URL** (websockets' ``parse_uri``, urllib3's ``parse_url``, httpx's ``URL``, yarl,
+    ``urllib.request.Request.host``), never a second parse of the URL text: two parsers disagree
+    on whitespace, control characters, backslashes, userinfo and percent-encoding, and the
+    guard must judge the host the library really connects to (issue 10).
+
     Attributes:
         policy: the enforced policy, or None when unknown (then every host counts as pinned).
     """
@@ -160,41 +165,45 @@ class RequestGuard:
 
         try:
             return normalize_host(host)
-        except (PolicyError, ValueError) as exc:
-            raise PinnedRequestError(f"invalid host {escape(host)!r}: {exc}") from exc
+        except (PolicyError, ValueError, TypeError) as exc:
+            raise PinnedRequestError(f"invalid host {escape(str(host))!r}: {exc}") from exc
 
     def is_pinned(self, host: str) -> bool:
-        """True when the policy has a pin set for ``host`` (expired or not), when it rejects
-        unknown hosts (every TLS connection must match a pin set), or when it is unknown."""
-        if self.policy is None:
-            return True
-        if self.policy.unknown_hosts == "reject":
-            return True
-        return self.policy.pin_set_for(self.normalize(host)) is not None
+        """:meth:`certpin.PinPolicy.is_pinned` (any doubt is True); True when the policy is
+        unknown."""
+        return True if self.policy is None else self.policy.is_pinned(host)
 
     def check(
         self,
-        url: str,
+        scheme: str,
+        host: str | None,
         headers: object = None,
         *,
         server_hostname: str | None = None,
+        url: object = None,
     ) -> None:
-        """Refuse the request described by ``url`` and ``headers`` if the helpers must.
+        """Refuse a request to ``scheme://host`` if the helpers must.
 
         Args:
-            url: the absolute request URL (``http``, ``https``, ``ws`` or ``wss``).
+            scheme: the URL scheme as the client library parsed it (``http``, ``https``,
+                ``ws``, ``wss``; any case).
+            host: the host the client library connects to and sends as the TLS name (brackets
+                around IPv6 allowed), as it parsed it; None or empty is refused.
             headers: the request headers (a mapping, a multidict or a list of pairs), or None.
             server_hostname: a TLS name override given by the caller, or None.
+            url: the URL as given, for messages only.
 
         Raises:
-            PinnedRequestError: plain ``http``/``ws`` to a pinned host; a ``Host`` header or a
-                ``server_hostname`` naming another host than the URL.
+            PinnedRequestError: no host; another scheme; plain ``http``/``ws`` to a pinned host
+                (:meth:`is_pinned`, so also a host that cannot be normalised); a host that
+                cannot be normalised; a ``Host`` header or a ``server_hostname`` naming another
+                host than ``host``.
         """
-        parts = urllib.parse.urlsplit(str(url))
-        scheme = parts.scheme.lower()
-        host = parts.hostname or ""
+        scheme = str(scheme).lower()
+        shown = escape(str(url if url is not None else f"{scheme}://{host}"))
         if not host:
-            raise PinnedRequestError(f"no host in URL {escape(str(url))!r}")
+            raise PinnedRequestError(f"no host in URL {shown!r}")
+        host = str(host)
         if scheme in ("http", "ws") and self.is_pinned(host):
             raise PinnedRequestError(
                 f"refusing plain {scheme}:// request to pinned host {escape(host)}: pins can only "
@@ -202,9 +211,7 @@ class RequestGuard:
                 "to a pinned host is refused the same way)"
             )
         if scheme not in ("http", "https", "ws", "wss"):
-            raise PinnedRequestError(
-                f"unsupported URL scheme {escape(scheme)!r} in {escape(url)!r}"
-            )
+            raise PinnedRequestError(f"unsupported URL scheme {escape(scheme)!r} in {shown!r}")
         want = self.normalize(host)
         for value in _header_values(headers, "host"):
             named = _host_of_authority(value)

@@ -42,10 +42,13 @@ def _request_class(ctx: ssl.SSLContext, guard: RequestGuard) -> type[aiohttp.Cli
                     f"ssl={ssl_arg!r} is refused by a pinned aiohttp session: aiohttp would use "
                     "it instead of the pinning context (no pins checked)"
                 )
+            super().__init__(method, url, *args, **kwargs)  # builds only; nothing is sent
+            # The URL as aiohttp (yarl) parsed it: the connector connects to url.raw_host and
+            # takes TLS from the scheme, so the guard judges exactly those.
             guard.check(
-                str(url), kwargs.get("headers"), server_hostname=kwargs.get("server_hostname")
+                self.url.scheme, self.url.raw_host, kwargs.get("headers"),
+                server_hostname=self.server_hostname, url=self.url,
             )
-            super().__init__(method, url, *args, **kwargs)
 
     return PinnedClientRequest
 

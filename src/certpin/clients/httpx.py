@@ -1,17 +1,22 @@
 """httpx with pinning: :func:`pinned_client` (:class:`httpx.Client`) and
 :func:`pinned_async_client` (:class:`httpx.AsyncClient`), HTTP/1.1 and HTTP/2.
 
-The pinning context is the client's ``verify=``, so httpcore makes every origin TLS connection
-with it: direct, through an HTTP CONNECT tunnel (``proxy=`` or ``HTTPS_PROXY`` from the environment
-with ``trust_env``), over HTTP/1.1 or HTTP/2. httpcore pools connections by origin
-(scheme, host, port) and never coalesces HTTP/2 connections across host names, so a connection
-checked for ``a.test`` is never used for ``b.test``.
+The pinning context is the ``ssl_context`` of every transport the client builds: the origin's
+(``verify=``) and every proxy transport, whether the proxy came from ``proxy=`` or from
+``HTTPS_PROXY``/``ALL_PROXY`` in the environment (``trust_env``). For an ``https://`` proxy the TLS
+to the proxy itself uses the pinning context too (httpx would otherwise give it a default context,
+no pins), and the origin's TLS inside the tunnel is checked for the origin. httpcore pools
+connections by origin (scheme, host, port) and never coalesces HTTP/2 connections across host
+names, so a connection checked for ``a.test`` is never used for ``b.test``.
 
-A request event hook, run by httpx before every request and every redirect hop, refuses plain
-``http://`` to a pinned host, a ``Host`` header naming another host, and an ``sni_hostname``
-request extension naming another host than the URL (httpcore would handshake, and so look up
-pins, for that name while sending the request for the URL's host). It cannot be removed
-through ``client.event_hooks`` (the setter keeps it first).
+Every transport is wrapped in a guard that checks each request (and each redirect hop) as httpx
+hands it over, with the URL as httpx parsed it (``request.url.raw_host``, the host httpcore
+connects to): plain ``http://`` to a pinned host, a ``Host`` header naming another host, and an
+``sni_hostname`` request extension naming another host than the URL (httpcore would handshake,
+and so look up pins, for that name while sending the request for the URL's host) are refused with
+:class:`~certpin.clients.PinnedRequestError`. The guard sits in the transport, where httpx's
+documented API does not reach: ``client.event_hooks`` (assigned or mutated) runs beside it and
+cannot remove it.
 
 Needs ``pip install 'certpin[httpx]'`` (httpx >= 0.27, h2 for HTTP/2).
 """
@@ -39,6 +44,23 @@ _REFUSED = {
 }
 
 
+def _pinned_proxy(proxy: httpx.Proxy, ctx: ssl.SSLContext) -> httpx.Proxy:
+    """``proxy`` whose TLS (for an ``https://`` proxy) is the pinning context.
+
+    Raises:
+        PinnedRequestError: the proxy already carries another ``ssl_context``.
+    """
+    given = proxy.ssl_context
+    if given is not None and given is not ctx:
+        raise PinnedRequestError(
+            "a proxy with its own ssl_context is refused by a pinned httpx client: the TLS to "
+            "an https:// proxy uses the pinning context"
+        )
+    if proxy.url.scheme != "https":
+        return proxy
+    return httpx.Proxy(proxy.url, ssl_context=ctx, auth=proxy.auth, headers=proxy.headers)
+
+
 def _prepare(
     policy: PinPolicy | ssl.SSLContext,
     context_kwargs: dict[str, Any],
@@ -50,11 +72,7 @@ def _prepare(
     ctx, pol = resolve_context(policy, **context_kwargs)
     proxy = client_kwargs.get("proxy")
     if isinstance(proxy, str | httpx.URL):
-        url = httpx.URL(proxy)
-        # The TLS to an https:// proxy uses the pinning context too (pins apply if the proxy's
-        # host is pinned, else ordinary verification against the context's trust store).
-        proxy_ctx = ctx if url.scheme == "https" else None
-        client_kwargs["proxy"] = httpx.Proxy(url, ssl_context=proxy_ctx)
+        client_kwargs["proxy"] = httpx.Proxy(proxy)
     client_kwargs["verify"] = ctx
     return ctx, RequestGuard(pol)
 
@@ -70,51 +88,104 @@ def _sni_of(request: httpx.Request) -> str | None:
     return str(sni)
 
 
-class _GuardFirst:
-    """Keeps the certpin request hook first in ``event_hooks``, whatever the user assigns.
+def _check(guard: RequestGuard, request: httpx.Request) -> None:
+    """The guard, on the request as httpx parsed it (``raw_host`` is what httpcore dials)."""
+    url = request.url
+    guard.check(
+        url.scheme, url.raw_host.decode("ascii", "replace"), request.headers.raw,
+        server_hostname=_sni_of(request), url=url,
+    )
 
-    Mixed in before :class:`httpx.Client` / :class:`httpx.AsyncClient`; the subclass provides
-    ``_certpin_hook`` (a plain function for the sync client, a coroutine for the async one).
+
+class _GuardTransport(httpx.BaseTransport):
+    """Checks every request with the guard, then hands it to the real transport."""
+
+    def __init__(self, inner: httpx.BaseTransport, guard: RequestGuard) -> None:
+        self.inner = inner
+        self.guard = guard
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        _check(self.guard, request)
+        return self.inner.handle_request(request)
+
+    def __enter__(self) -> _GuardTransport:
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.inner.__exit__(*args)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _AsyncGuardTransport(httpx.AsyncBaseTransport):
+    """:class:`_GuardTransport` for :class:`httpx.AsyncClient`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, guard: RequestGuard) -> None:
+        self.inner = inner
+        self.guard = guard
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        _check(self.guard, request)
+        return await self.inner.handle_async_request(request)
+
+    async def __aenter__(self) -> _AsyncGuardTransport:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *args: Any) -> None:
+        await self.inner.__aexit__(*args)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class PinnedClient(httpx.Client):
+    """An :class:`httpx.Client` that checks pins (made by :func:`pinned_client`).
+
+    Its transports (origin and proxies) are built by httpx through ``_init_transport`` and
+    ``_init_proxy_transport``, overridden here so that each one has the pinning context (the
+    proxy's TLS too) and the request guard.
     """
 
-    _event_hooks: dict[str, list[Callable[..., Any]]]
-    _certpin_hook: Callable[[httpx.Request], Any]
-
-    def __init__(self, *, certpin_guard: RequestGuard, **kwargs: Any) -> None:
+    def __init__(self, *, certpin_guard: RequestGuard, certpin_context: ssl.SSLContext,
+                 **kwargs: Any) -> None:
         self.certpin_guard = certpin_guard
+        self.certpin_context = certpin_context
         super().__init__(**kwargs)
-        self.event_hooks = self.event_hooks  # puts the guard hook first
 
-    def _certpin_check(self, request: httpx.Request) -> None:
-        self.certpin_guard.check(
-            str(request.url), request.headers.raw, server_hostname=_sni_of(request)
-        )
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.BaseTransport:
+        return _GuardTransport(super()._init_transport(*args, **kwargs), self.certpin_guard)
 
-    @property
-    def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
-        return self._event_hooks
-
-    @event_hooks.setter
-    def event_hooks(self, event_hooks: dict[str, list[Callable[..., Any]]]) -> None:
-        hooks = [h for h in event_hooks.get("request", []) if h != self._certpin_hook]
-        self._event_hooks = {
-            "request": [self._certpin_hook, *hooks],
-            "response": list(event_hooks.get("response", [])),
-        }
+    def _init_proxy_transport(
+        self, proxy: httpx.Proxy, *args: Any, **kwargs: Any
+    ) -> httpx.BaseTransport:
+        proxy = _pinned_proxy(proxy, self.certpin_context)
+        inner = super()._init_proxy_transport(proxy, *args, **kwargs)
+        return _GuardTransport(inner, self.certpin_guard)
 
 
-class PinnedClient(_GuardFirst, httpx.Client):
-    """An :class:`httpx.Client` that checks pins (made by :func:`pinned_client`)."""
+class PinnedAsyncClient(httpx.AsyncClient):
+    """An :class:`httpx.AsyncClient` that checks pins (made by :func:`pinned_async_client`);
+    see :class:`PinnedClient`."""
 
-    def _certpin_hook(self, request: httpx.Request) -> None:
-        self._certpin_check(request)
+    def __init__(self, *, certpin_guard: RequestGuard, certpin_context: ssl.SSLContext,
+                 **kwargs: Any) -> None:
+        self.certpin_guard = certpin_guard
+        self.certpin_context = certpin_context
+        super().__init__(**kwargs)
 
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+        inner = super()._init_transport(*args, **kwargs)
+        return _AsyncGuardTransport(inner, self.certpin_guard)
 
-class PinnedAsyncClient(_GuardFirst, httpx.AsyncClient):
-    """An :class:`httpx.AsyncClient` that checks pins (made by :func:`pinned_async_client`)."""
-
-    async def _certpin_hook(self, request: httpx.Request) -> None:
-        self._certpin_check(request)
+    def _init_proxy_transport(
+        self, proxy: httpx.Proxy, *args: Any, **kwargs: Any
+    ) -> httpx.AsyncBaseTransport:
+        proxy = _pinned_proxy(proxy, self.certpin_context)
+        inner = super()._init_proxy_transport(proxy, *args, **kwargs)
+        return _AsyncGuardTransport(inner, self.certpin_guard)
 
 
 def pinned_client(
@@ -150,8 +221,8 @@ def pinned_client(
     """
     ctx_kw = {"cafile": cafile, "capath": capath, "cadata": cadata, "base": base,
               "on_report": on_report}
-    _, guard = _prepare(policy, ctx_kw, client_kwargs)
-    return PinnedClient(certpin_guard=guard, **client_kwargs)
+    ctx, guard = _prepare(policy, ctx_kw, client_kwargs)
+    return PinnedClient(certpin_guard=guard, certpin_context=ctx, **client_kwargs)
 
 
 def pinned_async_client(
@@ -171,5 +242,5 @@ def pinned_async_client(
     """
     ctx_kw = {"cafile": cafile, "capath": capath, "cadata": cadata, "base": base,
               "on_report": on_report}
-    _, guard = _prepare(policy, ctx_kw, client_kwargs)
-    return PinnedAsyncClient(certpin_guard=guard, **client_kwargs)
+    ctx, guard = _prepare(policy, ctx_kw, client_kwargs)
+    return PinnedAsyncClient(certpin_guard=guard, certpin_context=ctx, **client_kwargs)

@@ -27,12 +27,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..context import create_ssl_context
 from ..errors import PolicyError, escape
 from ..policy import PinPolicy
 from ..tls import PinningSSLContext
+from ._common import PinnedRequestError, RequestGuard
 
 __all__ = [
     "HTTPSConnection",
@@ -75,17 +75,24 @@ def pinned_context(policy_or_context: PinPolicy | ssl.SSLContext, **context_kwar
     return ctx
 
 
-def _pinned(policy: PinPolicy, host: str | None) -> bool:
-    if not host:
-        return False
+def _connect_host(host: str) -> str:
+    """The host :mod:`http.client` connects to (and, for HTTPS, sends as the TLS name) for the
+    ``host`` it is given: its own host/port split (``HTTPConnection._get_hostport``), which
+    strips the port and IPv6 brackets.
+
+    Raises:
+        PinnedRequestError: http.client refuses the port (``http.client.InvalidURL``).
+    """
     try:
-        return policy.pin_set_for(host) is not None
-    except ValueError:
-        return False
+        return str(http.client.HTTPConnection(host).host)  # makes no socket
+    except (http.client.InvalidURL, ValueError) as exc:
+        raise PinnedRequestError(f"invalid host {escape(host)!r}: {exc}") from exc
 
 
 class _HostGuard(http.client.HTTPSConnection):
     """Refuses a ``Host`` header naming another host than the connection's TLS name."""
+
+    certpin_guard: RequestGuard = RequestGuard(None)
 
     def _tls_host(self) -> str:
         tunnel = getattr(self, "_tunnel_host", None)
@@ -96,11 +103,7 @@ class _HostGuard(http.client.HTTPSConnection):
         if name.strip().lower() == "host" and values:
             raw = values[0]
             value = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
-            if not _same_host(value, self._tls_host()):
-                raise PolicyError(
-                    f"Host header {escape(value)!r} differs from the TLS host "
-                    f"{escape(self._tls_host())!r} of this pinned connection"
-                )
+            self.certpin_guard.check("https", self._tls_host(), [("Host", value)])
         super().putheader(header, *values)
 
 
@@ -134,16 +137,8 @@ class HTTPSConnection(_HostGuard):
         conn_kwargs = {k: v for k, v in kwargs.items() if k in conn_keys}
         context_kwargs = {k: v for k, v in kwargs.items() if k not in conn_keys}
         self.certpin_context = pinned_context(policy, **context_kwargs)
+        self.certpin_guard = RequestGuard(self.certpin_context.policy)
         super().__init__(host, port, context=self.certpin_context, **conn_kwargs)
-
-
-def _same_host(host_header: str, tls_host: str) -> bool:
-    value = host_header.strip()
-    if value.startswith("["):
-        value = value[1 : value.find("]")] if "]" in value else value
-    elif value.count(":") == 1:
-        value = value.split(":", 1)[0]
-    return value.lower().rstrip(".") == tls_host.strip("[]").lower().rstrip(".")
 
 
 class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
@@ -165,26 +160,33 @@ class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         """Open ``req`` on a connection that also refuses a foreign ``Host`` header."""
-        return self.do_open(_HostGuard, req, context=self.certpin_context)
+        guard = RequestGuard(self.certpin_context.policy)
+
+        class _PinnedHostGuard(_HostGuard):
+            certpin_guard = guard
+
+        return self.do_open(_PinnedHostGuard, req, context=self.certpin_context)
 
 
 class _RefusePlainHTTP(urllib.request.BaseHandler):
-    """Refuse ``http://`` requests (first or after a redirect) to pinned hosts."""
+    """Refuse ``http://`` requests (first or after a redirect) to pinned hosts.
+
+    The host judged is the one urllib connects to: ``Request.host`` (urllib's own reading of
+    the URL: ``_splittype``/``_splithost``, then percent-decoded) split by :mod:`http.client`
+    as it will be when the connection is made; a host that cannot be normalised counts as
+    pinned (:meth:`certpin.PinPolicy.is_pinned`).
+    """
 
     handler_order = 100  # before the default handlers
 
     def __init__(self, policy: PinPolicy) -> None:
-        self._policy = policy
+        self._guard = RequestGuard(policy)
 
     def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
-        host = urlsplit(req.full_url).hostname
-        if _pinned(self._policy, host):
-            raise urllib.error.URLError(
-                PolicyError(
-                    f"refusing plain http:// to the pinned host {escape(host or '')!r}: "
-                    "use https://"
-                )
-            )
+        try:
+            self._guard.check("http", _connect_host(req.host), url=req.full_url)
+        except PinnedRequestError as refused:
+            raise urllib.error.URLError(refused) from refused
         return req
 
 

@@ -89,8 +89,10 @@ class _PinnedMixin(_ManagerBase):
         scheme: str | None = "http",
         pool_kwargs: dict[str, Any] | None = None,
     ) -> urllib3.HTTPConnectionPool:
-        if host and (scheme or "http").lower() == "http":
-            self.certpin_guard.check(f"http://{_bracket(host)}/")
+        # Every pool urllib3 makes for an origin comes through here, with the host and scheme as
+        # urllib3's own parse_url read them (urlopen, connection_from_url, request, redirects):
+        # the guard judges exactly the host urllib3 connects to.
+        self.certpin_guard.check(scheme or "http", host)
         return super().connection_from_host(host, port, scheme, pool_kwargs)
 
     def connection_from_context(
@@ -102,33 +104,21 @@ class _PinnedMixin(_ManagerBase):
             hostname = request_context.get("server_hostname")
             if hostname is not None:
                 self.certpin_guard.check(
-                    f"https://{_bracket(str(request_context['host']))}/",
-                    server_hostname=str(hostname),
+                    "https", request_context.get("host"), server_hostname=str(hostname)
                 )
         return super().connection_from_context(request_context)
 
     def urlopen(  # type: ignore[override]  # as urllib3.PoolManager.urlopen
         self, method: str, url: str, redirect: bool = True, **kw: Any
     ) -> urllib3.BaseHTTPResponse:
-        # Called again by urllib3 for each redirect hop: every hop is checked here, and its
-        # connection carries the pinning context, so each hop's host is held to its own pins.
+        # Called again by urllib3 for each redirect hop: every hop is checked here (its Host
+        # header), and its connection carries the pinning context, so each hop's host is held
+        # to its own pins. The URL is read with urllib3's own parse_url, as urlopen reads it.
         headers = kw.get("headers")
         headers = headers if headers is not None else self.headers
-        self.certpin_guard.check(url, headers)
-        # The guard parses with urllib.parse, urllib3 with its own parser, and they disagree on
-        # some URLs ("https://a.test\@b.test/": b.test for urllib.parse, a.test for urllib3).
-        # Check the request as urllib3 will make it too, so that a Host header is compared with
-        # the host urllib3 really connects to.
         target = parse_url(url)
-        if target.host:
-            self.certpin_guard.check(
-                f"{target.scheme or 'http'}://{_bracket(target.host)}/", headers
-            )
+        self.certpin_guard.check(target.scheme or "http", target.host, headers, url=url)
         return super().urlopen(method, url, redirect=redirect, **kw)
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class PinnedPoolManager(_PinnedMixin, urllib3.PoolManager):

@@ -1,12 +1,18 @@
 """websockets with pinning: :func:`connect` wraps :func:`websockets.asyncio.client.connect`.
 
-The opening handshake's TLS connection uses the pinning context (``ssl=context``), directly or
-through an HTTP CONNECT proxy (websockets >= 15 reads ``HTTPS_PROXY``; the TLS inside the tunnel is
-the origin's). Every redirect hop websockets follows is checked like the first URI (a ``ws://``
-hop to a pinned host, a ``server_hostname`` naming another host than the hop's are refused) and a
-``wss://`` hop uses the pinning context, also after a ``ws://`` start (websockets would otherwise
-use a default context, without pins, for it); websockets itself refuses a ``wss://`` to ``ws://``
-redirect (:class:`websockets.exceptions.SecurityError`).
+Every connection attempt (the first URI and every redirect hop websockets follows) is decided on
+the URI **as websockets itself parsed it** (``websockets.uri.parse_uri``, which strips leading
+whitespace and control characters and deletes tabs and newlines anywhere, so ``w\tss://`` is
+``wss``): a secure URI gets the pinning context (``ssl=``) whatever its text looks like, a plain
+one none; a plain ``ws://`` attempt to a pinned host, a ``server_hostname`` naming another host
+than the URI's, and an ``additional_headers`` ``Host`` naming another host are refused before the
+attempt connects. websockets itself refuses a ``wss://`` to ``ws://`` redirect
+(:class:`websockets.exceptions.SecurityError`).
+
+Proxies (websockets >= 15): the TLS to an ``https://`` proxy, given as ``proxy=`` or found in the
+environment (``HTTPS_PROXY``, the default ``proxy=True``), uses the pinning context too
+(``proxy_ssl``; websockets would otherwise make a default context, no pins); the TLS inside the
+tunnel is the origin's, checked for the origin.
 
 Needs ``pip install 'certpin[websockets]'`` (websockets >= 13).
 """
@@ -47,10 +53,9 @@ def connect(
         uri: ``wss://host[:port]/path`` (``ws://`` only to a host the policy does not pin).
         policy: a :class:`certpin.PinPolicy`, or a context from :func:`certpin.create_ssl_context`.
         cafile, capath, cadata, base, on_report: how to build the context (with a policy only).
-        **kwargs: :func:`websockets.asyncio.client.connect` arguments. ``ssl`` is refused (it is
-            the pinning context); ``server_hostname`` must name the URI's host; an
-            ``additional_headers`` ``Host`` must name the URI's host. An explicit ``https://``
-            ``proxy`` gets ``proxy_ssl`` = the pinning context unless given.
+        **kwargs: :func:`websockets.asyncio.client.connect` arguments. ``ssl`` and ``proxy_ssl``
+            are refused (both are the pinning context); ``server_hostname`` must name the URI's
+            host; an ``additional_headers`` ``Host`` must name the URI's host.
 
     Returns:
         websockets' ``connect`` object (awaitable, async context manager, async iterator).
@@ -58,55 +63,91 @@ def connect(
         wrap TLS errors); nothing of the opening handshake is sent.
 
     Raises:
-        certpin.clients.PinnedRequestError: the refusals above, or ``ws://`` to a pinned host.
+        certpin.clients.PinnedRequestError: the refusals above, or ``ws://`` to a pinned host
+            (for the first URI here; for a redirect hop when the connection is awaited).
         certpin.PolicyError: from :func:`certpin.create_ssl_context`.
+        ValueError: websockets cannot parse ``uri`` (:class:`websockets.exceptions.InvalidURI`).
     """
     from websockets.asyncio.client import connect as ws_connect
 
-    if "ssl" in kwargs:
-        raise PinnedRequestError("ssl= is refused by certpin's websockets connect: the TLS "
-                                 "context is the pinning context")
+    for key in ("ssl", "proxy_ssl"):
+        if key in kwargs:
+            raise PinnedRequestError(
+                f"{key}= is refused by certpin's websockets connect: the TLS context is the "
+                "pinning context"
+            )
     ctx, pol = resolve_context(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
-    guard = RequestGuard(pol)
-    guard.check(
-        uri, kwargs.get("additional_headers"), server_hostname=kwargs.get("server_hostname")
-    )
-    proxy = kwargs.get("proxy")
-    if isinstance(proxy, str) and proxy.lower().startswith("https://"):
-        kwargs.setdefault("proxy_ssl", ctx)
-    if uri.lower().startswith("wss://"):
-        kwargs["ssl"] = ctx
-    return _pinned_connect_class(ws_connect, ctx, guard)(uri, **kwargs)
+    pinned = _pinned_connect_class(ws_connect, ctx, RequestGuard(pol))(uri, **kwargs)
+    pinned.certpin_prepare()  # type: ignore[attr-defined]  # refuse now, not only when awaited; again before each attempt
+    return pinned
+
+
+def _proxy_is_https(conn: Any) -> bool:
+    """Whether websockets will reach the proxy of ``conn``'s next attempt over TLS, resolved as
+    websockets resolves it (``proxy=True``: from the environment, for this URI)."""
+    proxy = getattr(conn, "proxy", None)
+    kwargs = conn.create_connection_kwargs
+    if proxy is None or kwargs.get("unix", False) or kwargs.get("sock") is not None:
+        return False
+    try:  # websockets >= 16
+        from websockets.proxy import get_proxy, parse_proxy
+    except ImportError:  # websockets 15
+        from websockets.uri import get_proxy, parse_proxy  # type: ignore[attr-defined,no-redef]
+
+    if proxy is True:
+        proxy = get_proxy(conn.ws_uri)
+        if proxy is None:
+            return False
+    return bool(parse_proxy(proxy).scheme == "https")
+
+
+#: The method websockets' ``connect`` opens each attempt's connection in, from ``self.ws_uri``
+#: and ``self.create_connection_kwargs``: ``open_tcp_connection`` (websockets >= 16),
+#: ``create_connection`` (13 to 15).
+_OPENERS = ("open_tcp_connection", "create_connection")
 
 
 def _pinned_connect_class(
     base: type[_connect], ctx: ssl.SSLContext, guard: RequestGuard
 ) -> type[_connect]:
-    """websockets' ``connect`` whose redirect hops are held to the same rules as the first URI.
+    """websockets' ``connect`` whose every connection attempt is held to the pinning rules.
 
-    A ``ws://`` start carries no ``ssl`` (websockets refuses one for ``ws://``), and on a redirect
-    to ``wss://`` websockets fills in ``ssl=True``, a default context without pins: a MITM on the
-    plain connection could send the client to an impostor of a pinned host. So each hop is
-    checked by ``guard`` and a ``wss://`` hop gets the pinning context.
+    websockets opens each attempt from ``self.ws_uri`` (its own parse of the first URI or of a
+    redirect's ``Location``): the guard and the choice of context read that same object just
+    before the attempt, so no spelling can be one thing to certpin and another to websockets.
+
+    Raises:
+        PinnedRequestError: this websockets has neither opener method (fail closed rather than
+            connect without the checks).
     """
+    opener = next((name for name in _OPENERS if callable(getattr(base, name, None))), None)
+    if opener is None:
+        raise PinnedRequestError(
+            "this websockets version has no connection opener certpin knows "
+            f"({', '.join(_OPENERS)}); refusing to connect without pinning"
+        )
 
-    class PinnedConnect(base):  # type: ignore[misc,valid-type]
-        def process_redirect(self, exc: Exception) -> Exception | str:
-            new_uri: Exception | str = super().process_redirect(exc)
-            if isinstance(new_uri, Exception):
-                return new_uri
-            kwargs = self.create_connection_kwargs
-            try:
-                guard.check(
-                    new_uri, self.additional_headers,
-                    server_hostname=kwargs.get("server_hostname"),
-                )
-            except PinnedRequestError as refused:
-                return refused
-            if str(new_uri).lower().startswith("wss://"):
-                kwargs["ssl"] = ctx
-            return new_uri
+    def prepare(self: Any) -> None:
+        ws_uri = self.ws_uri
+        kwargs = self.create_connection_kwargs
+        guard.check(
+            "wss" if ws_uri.secure else "ws", ws_uri.host, self.additional_headers,
+            server_hostname=kwargs.get("server_hostname"), url=self.uri,
+        )
+        if ws_uri.secure:
+            kwargs["ssl"] = ctx
+        else:
+            kwargs.pop("ssl", None)
+        if _proxy_is_https(self):
+            kwargs["proxy_ssl"] = ctx
+        else:
+            kwargs.pop("proxy_ssl", None)
 
-    return cast("type[_connect]", PinnedConnect)
+    async def open_pinned(self: Any) -> Any:
+        prepare(self)
+        return await getattr(base, opener)(self)
+
+    attrs = {opener: open_pinned, "certpin_prepare": prepare}
+    return cast("type[_connect]", type("PinnedConnect", (base,), attrs))
