@@ -789,3 +789,108 @@ def test_most_specific_match_equals_brute_force(
     assert (found[0] if found else None) == expected
     if found is not None:
         assert found[1] is sets[found[0]]
+
+
+# ------------------------------------------------ IPv4 inside IPv6 (issue 10, item 2)
+# A connection to any of these reaches the IPv4 host (a dual-stack socket for the mapped form,
+# the translator for NAT64), so they must be looked up as that host: compared as addresses,
+# never as text (3.11 prints ::ffff:127.0.0.1 as ::ffff:7f00:1, 3.13 differently).
+_SAME_AS_IPV4 = [
+    "::ffff:127.0.0.1", "[::ffff:127.0.0.1]", "::FFFF:7F00:1", "0:0:0:0:0:ffff:7f00:1",
+    "[::ffff:7f00:0001]", "64:ff9b::127.0.0.1", "64:ff9b::7f00:1", "::127.0.0.1", "::7f00:1",
+]
+
+
+@pytest.mark.parametrize("spelling", _SAME_AS_IPV4)
+def test_ipv4_embedded_in_ipv6_is_the_ipv4_host(spelling: str) -> None:
+    # regression: ::ffff:127.0.0.1 was looked up as an unpinned IPv6 host.
+    assert normalize_host(spelling) == "127.0.0.1"
+    policy = PinPolicy({"127.0.0.1": pinset()})
+    assert policy.pin_set_for(spelling) is policy.pin_sets["127.0.0.1"]
+    assert policy.is_pinned(spelling) is True
+
+
+@pytest.mark.parametrize(
+    ("spelling", "kind"),
+    [("2002:7f00:1::1", "6to4"), ("[2002:7f00:1::]", "6to4"), ("2001:0:4136:e378::1", "Teredo"),
+     ("64:ff9b:1::7f00:1", "NAT64 local-use")],
+)
+def test_ipv6_forms_whose_ipv4_is_not_the_host_are_refused(spelling: str, kind: str) -> None:
+    with pytest.raises(PolicyError, match=kind):
+        normalize_host(spelling)
+    with pytest.raises(PolicyError, match=kind):
+        normalize_pattern(spelling)
+    # Refused, never "not pinned": every helper refuses plain text to it, check() fails.
+    assert PinPolicy({"a.test": pinset()}).is_pinned(spelling) is True
+
+
+@pytest.mark.parametrize("spelling", ["::1", "::", "::ff:1", "fe80::1", "2001:db8::1"])
+def test_other_ipv6_addresses_stay_ipv6(spelling: str) -> None:
+    assert ":" in normalize_host(spelling)
+
+
+def test_a_pattern_in_mapped_form_is_the_ipv4_pattern() -> None:
+    policy = PinPolicy({"::ffff:10.0.0.1": pinset()})
+    assert list(policy.pin_sets) == ["10.0.0.1"]
+    with pytest.raises(PolicyError, match="same host pattern"):
+        PinPolicy({"10.0.0.1": pinset(), "64:ff9b::a00:1": pinset()})
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_every_ipv4_address_is_the_same_host_in_every_embedding(value: int) -> None:
+    import ipaddress
+
+    v4 = ipaddress.IPv4Address(value)
+    want = str(v4)
+    assert normalize_host(f"::ffff:{v4}") == want
+    assert normalize_host(str(ipaddress.IPv6Address((0xFFFF << 32) | value))) == want
+    assert normalize_host(f"64:ff9b::{v4}") == want
+    if value >= 1 << 24:  # ::/104 holds :: and ::1, not IPv4-compatible addresses
+        assert normalize_host(f"::{v4}") == want
+
+
+# ------------------------------------------------ one answer to "is this host pinned"
+_SPELLINGS_CERTPIN_CANNOT_READ = [
+    "127.1", "2130706433", "0x7f.1", "0177.0.0.1", "127.000.0.1", "straße.de", "a..b",
+    "exa mple.com", "ex\tample.com", "", "a" * 2000, "\ud800.test", "\u00adxn--_.test",
+]
+
+
+@pytest.mark.parametrize("spelling", _SPELLINGS_CERTPIN_CANNOT_READ)
+def test_is_pinned_answers_yes_on_any_doubt(spelling: str) -> None:
+    # regression: the urllib guard counted such spellings as "not pinned" while http.client
+    # resolved them to the pinned host.
+    policy = PinPolicy({"unrelated.test": pinset()})
+    with pytest.raises(PolicyError):
+        normalize_host(spelling)
+    assert policy.is_pinned(spelling) is True
+
+
+def test_is_pinned_with_reject_and_expired() -> None:
+    expired = pinset(expires="2000-01-01")
+    policy = PinPolicy({"old.test": expired})
+    assert policy.is_pinned("old.test") is True  # an expired pin set still matches
+    assert policy.is_pinned("other.test") is False
+    assert PinPolicy({}, unknown_hosts="reject").is_pinned("other.test") is True
+    assert policy.is_pinned(None) is True
+    assert policy.is_pinned(b"old.test") is True
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=40))
+def test_normalize_host_raises_only_policy_error(text: str) -> None:
+    # regression (issue 16, item 1): nameprep turned a soft hyphen + "xn--_" into a broken
+    # A-label that was decoded outside the try, raising UnicodeError.
+    try:
+        out = normalize_host(text)
+    except PolicyError:
+        assert PinPolicy({}).is_pinned(text) is True  # never raises; doubt means pinned
+        return
+    assert normalize_host(out) == out
+
+
+@pytest.mark.parametrize("text", ["\u00adxn--_", "a.\u00adxn--_.test"])
+def test_nameprep_into_a_broken_a_label_is_a_policy_error(text: str) -> None:
+    for call in (normalize_host, normalize_pattern):
+        with pytest.raises(PolicyError):
+            call(text)

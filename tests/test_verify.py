@@ -8,6 +8,8 @@ from dataclasses import FrozenInstanceError, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -573,3 +575,32 @@ def test_check_is_thread_safe(good: Chain, evil: Chain) -> None:
     with ThreadPoolExecutor(16) as pool:
         outcomes = list(pool.map(run, chains))
     assert outcomes == [Outcome.MATCHED, Outcome.MISMATCH] * 200
+
+
+# ------------------------------------------ one answer to "is this host pinned" (issue 10)
+_HOST_SPELLINGS = st.one_of(
+    st.sampled_from([
+        "pinned.test", "PINNED.test.", "a.pinned.test", "127.0.0.1", "::ffff:127.0.0.1",
+        "64:ff9b::7f00:1", "127.1", "2130706433", "2002:7f00:1::1", "straße.de", "other.test",
+        "\u00adxn--_.test", "", "ｐｉｎｎｅｄ.test",
+    ]),
+    st.text(alphabet="pinedtx.:0127f-\u00ad\u00df", max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=_HOST_SPELLINGS, reject=st.booleans())
+def test_check_passes_unpinned_exactly_when_is_pinned_says_no(
+    good: Chain, host: str, reject: bool
+) -> None:
+    """certpin.check (the TLS layer's judge) and PinPolicy.is_pinned (the helpers' guards)
+    agree on every spelling: a host is let through unchecked only when both say "not pinned"."""
+    pins = PinSet([Pin("spki", b"\x01" * 32), Pin("spki", b"\x02" * 32)])
+    policy = PinPolicy(
+        {"pinned.test": pins, "127.0.0.1": pins},
+        unknown_hosts="reject" if reject else "allow",
+    )
+    verdict = check(policy, host, [good.leaf, good.intermediate, good.root])
+    assert (verdict.outcome is Outcome.NOT_PINNED) == (not policy.is_pinned(host))
+    if verdict.outcome is not Outcome.NOT_PINNED:
+        assert not verdict.passed  # the pins above match nothing in the chain
