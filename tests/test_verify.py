@@ -8,11 +8,11 @@ from dataclasses import FrozenInstanceError, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from certpin import (
     Outcome,
@@ -582,7 +582,7 @@ _HOST_SPELLINGS = st.one_of(
     st.sampled_from([
         "pinned.test", "PINNED.test.", "a.pinned.test", "127.0.0.1", "::ffff:127.0.0.1",
         "64:ff9b::7f00:1", "127.1", "2130706433", "2002:7f00:1::1", "straße.de", "other.test",
-        "\u00adxn--_.test", "", "ｐｉｎｎｅｄ.test",
+        "\u00adxn--_.test", "", "\uff50\uff49\uff4e\uff4e\uff45\uff44.test",
     ]),
     st.text(alphabet="pinedtx.:0127f-\u00ad\u00df", max_size=20),
 )
