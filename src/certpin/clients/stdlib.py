@@ -190,6 +190,42 @@ class _RefusePlainHTTP(urllib.request.BaseHandler):
         return req
 
 
+class _PinnedProxyHandler(urllib.request.ProxyHandler):
+    """urllib's proxy handler, refusing the proxies urllib would reach in clear text wrongly.
+
+    urllib cannot speak TLS to a proxy: for an ``https://`` proxy (``https_proxy`` in the
+    environment, or given) it connects in clear text and sends ``CONNECT`` and
+    ``Proxy-Authorization`` unencrypted; so an ``https://`` proxy is refused. A proxy whose host is
+    pinned (:meth:`certpin.PinPolicy.is_pinned`) is refused too: the connection to it is plain
+    text. Proxies bypassed by ``no_proxy`` are not judged. The proxy URL is read with urllib's own
+    parser (``urllib.request._parse_proxy``), the host split as :mod:`http.client` splits it.
+    """
+
+    def __init__(self, proxies: dict[str, str] | None, guard: RequestGuard) -> None:
+        super().__init__(proxies)
+        self.certpin_guard = guard
+
+    def proxy_open(
+        self, req: urllib.request.Request, proxy: str, type: str
+    ) -> http.client.HTTPResponse | None:
+        if req.host and urllib.request.proxy_bypass(req.host):
+            return None  # as ProxyHandler.proxy_open: no proxy for this host
+        parse_proxy = urllib.request._parse_proxy  # type: ignore[attr-defined]
+        scheme, _user, _password, hostport = parse_proxy(proxy)
+        try:
+            if (scheme or "").lower() == "https":
+                raise PinnedRequestError(
+                    f"refusing the https:// proxy {escape(hostport)!r}: urllib cannot speak TLS "
+                    "to a proxy and would send CONNECT and Proxy-Authorization to it in clear "
+                    "text; use an http:// proxy, or another certpin helper (httpx, urllib3, "
+                    "requests, aiohttp) that pins the TLS to an https:// proxy"
+                )
+            self.certpin_guard.check("http", _connect_host(hostport), url=proxy)
+        except PinnedRequestError as refused:
+            raise urllib.error.URLError(refused) from refused
+        return super().proxy_open(req, proxy, type)
+
+
 def build_opener(
     policy_or_context: PinPolicy | ssl.SSLContext,
     *handlers: urllib.request.BaseHandler,
@@ -200,8 +236,11 @@ def build_opener(
     Every redirect hop is checked against its own host's pin set (the context checks each
     connection's host); ``http://`` URLs of pinned hosts, including https-to-http redirects, are
     refused with ``urllib.error.URLError`` (reason: :class:`certpin.PolicyError`).
-    Proxies from ``https_proxy`` are used as urllib does (CONNECT), and pins are checked on
-    the origin's chain.
+    Proxies (from the environment, or a :class:`urllib.request.ProxyHandler` among
+    ``handlers``) are used as urllib does (CONNECT for HTTPS, pins checked on the origin's chain),
+    except an ``https://`` proxy (urllib would reach it in clear text, credentials included) and
+    a proxy whose host is pinned (plain text to a pinned host), both refused with
+    ``urllib.error.URLError`` (reason: :class:`~certpin.clients.PinnedRequestError`).
 
     Args:
         policy_or_context: a :class:`certpin.PinPolicy` or a pinning context.
@@ -213,8 +252,17 @@ def build_opener(
         ``urllib.error.URLError`` whose ``reason`` is the :class:`certpin.PinMismatchError`.
     """
     https = PinnedHTTPSHandler(policy_or_context, **context_kwargs)
-    refuse = _RefusePlainHTTP(https.certpin_context.policy)
-    return urllib.request.build_opener(https, refuse, *handlers)
+    policy = https.certpin_context.policy
+    refuse = _RefusePlainHTTP(policy)
+    # urllib adds a ProxyHandler (environment proxies) unless one is given: ours judges every
+    # proxy, from the environment or from a ProxyHandler the caller passes (its mapping is kept).
+    given = [h for h in handlers if isinstance(h, urllib.request.ProxyHandler)]
+    if len(given) > 1:
+        raise PinnedRequestError("more than one ProxyHandler given to build_opener")
+    proxies: dict[str, str] | None = getattr(given[0], "proxies", None) if given else None
+    rest = [h for h in handlers if not isinstance(h, urllib.request.ProxyHandler)]
+    proxy = _PinnedProxyHandler(proxies, RequestGuard(policy))
+    return urllib.request.build_opener(https, refuse, proxy, *rest)
 
 
 async def open_connection(
