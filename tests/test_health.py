@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import trustme
 from cryptography.hazmat.primitives.serialization import Encoding
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from certpin.errors import CertificateError, ProbeError
 from certpin.health import Level, Status, check_policy, parse_host_port, public_root_pins
 from certpin.pins import parse_pin
-from certpin.policy import PinPolicy, PinSet
+from certpin.policy import PinPolicy, PinSet, PolicyError
 from support.health import (
     ca_cert,
     ca_pin,
@@ -361,9 +361,29 @@ def test_parse_host_port_round_trip(labels, tld, port):
 
 
 @given(st.integers(0, 2**128 - 1), st.integers(1, 65535))
+@example(0xFFFF7F000001, 443)  # ::ffff:127.0.0.1
+@example(0x64FF9B0000000000007F000001, 8443)  # 64:ff9b::127.0.0.1
+@example(0x7F000001, 1)  # ::127.0.0.1
+@example(1, 443)  # ::1
+@example(0x20027F000001 << 80, 443)  # 6to4
+@example(0x20010000 << 96, 443)  # Teredo
+@example((0x64FF9B0001 << 80) | 5, 443)  # NAT64 local-use
 def test_parse_host_port_ipv6(value, port):
     address = ipaddress.IPv6Address(value)
-    assert parse_host_port(f"[{address.exploded}]:{port}") == (str(address), port)
+    text = f"[{address.exploded}]:{port}"
+    # The rule of certpin.policy (issue 10): IPv4-mapped, NAT64 64:ff9b::/96 and
+    # IPv4-compatible (outside ::/104) addresses are the IPv4 host; 6to4, Teredo and NAT64
+    # local-use addresses are refused.
+    v4 = str(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+    if address.ipv4_mapped or (value >> 32) == 0x64FF9B0000000000000000 or (
+        (value >> 32) == 0 and value >= 1 << 24
+    ):
+        assert parse_host_port(text) == (v4, port)
+    elif address.sixtofour or address.teredo or (value >> 80) == 0x64FF9B0001:
+        with pytest.raises(PolicyError):
+            parse_host_port(text)
+    else:
+        assert parse_host_port(text) == (str(address), port)
 
 
 def test_include_subdomains_checks_the_apex_and_says_so(cafile):
