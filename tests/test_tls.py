@@ -17,14 +17,15 @@ import trustme
 import certpin
 from certpin import PinMismatchError, PinPolicy, PinSet, PolicyError
 from certpin.context import create_ssl_context
+from certpin.events import PinEvent
 from certpin.tls import (
-    _ENCODING_DER,
     PinnedSSLObject,
     PinnedSSLSocket,
     PinningSSLContext,
     verified_chain,
 )
-from certpin.verify import Outcome, PinEvent
+from certpin.tls.chain import ENCODING_DER
+from certpin.verify import Outcome
 from support.enforce import (
     HOST,
     RecordingTLSServer,
@@ -355,7 +356,7 @@ def events() -> list[PinEvent]:
     return []
 
 
-def test_reporter_gets_mismatch_with_served_chain(
+def test_reporter_gets_mismatch_withserved_chain(
     policy: PinPolicy, trust_pem: str, events: list[PinEvent], impostor_leaf: trustme.LeafCert,
     legit_leaf: trustme.LeafCert, ca: trustme.CA,
 ) -> None:
@@ -441,14 +442,14 @@ def test_appending_impostor_sends_the_pinned_certificates(
     ca: trustme.CA,
 ) -> None:
     """The attacker helper really sends the pinned leaf and root after its own leaf."""
-    from certpin.tls import _served_chain
+    from certpin.tls.chain import served_chain
     from support.enforce import appending_impostor_context
 
     plain = ssl.create_default_context(cadata=trust_pem)
     with RecordingTLSServer(appending_impostor_context(impostor_leaf, legit_leaf, ca)) as srv:
         raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         with plain.wrap_socket(raw, server_hostname=HOST) as tls:
-            served = _served_chain(tls)
+            served = served_chain(tls)
             verified = verified_chain(tls)
     assert served == (
         der_of(impostor_leaf.cert_chain_pems[0].bytes()),
@@ -483,7 +484,7 @@ def test_remembered_passes_are_only_passes_that_cannot_change_but_by_time(
     until, matches = kept[HOST]
     assert until is None
     assert matches is not None
-    assert [(pos, cert.public_bytes(_ENCODING_DER)) for pos, cert in matches] == [(1, chain[1])]
+    assert [(pos, cert.public_bytes(ENCODING_DER)) for pos, cert in matches] == [(1, chain[1])]
     assert kept["www.pinned.test"][0] == far.timestamp()
     # A remembered pass is for that certificate only: the impostor is still refused, twice.
     for _ in range(2):
@@ -610,20 +611,20 @@ def test_weakening_behind_its_back_after_a_remembered_pass_fails_closed(
 
 def test_remembered_passes_are_bounded(pinned_ctx: ssl.SSLContext,
                                        legit_server: RecordingTLSServer) -> None:
-    from certpin.tls import MATCHED_CERTS_PER_HOST, VERDICT_CACHE_SIZE
+    from certpin.tls.passes import MATCHED_CERTS_PER_HOST, VERDICT_CACHE_SIZE
     from certpin.verify import Verdict
 
     assert isinstance(pinned_ctx, PinningSSLContext)
     get(pinned_ctx, legit_server.port)
     for i in range(VERDICT_CACHE_SIZE + 10):
-        pinned_ctx._certpin_remember(
+        pinned_ctx._certpin_passes.remember(
             f"host{i}.unpinned.test", Verdict(Outcome.NOT_PINNED, "x", True), ()
         )
     assert 0 < len(pinned_ctx._certpin_passes) <= VERDICT_CACHE_SIZE
     pin_set = policy_pin_set(pinned_ctx)
     for i in range(MATCHED_CERTS_PER_HOST + 5):
         verdict = Verdict(Outcome.MATCHED, HOST, True, pin_set=pin_set, matched_position=0)
-        pinned_ctx._certpin_remember(HOST, verdict, (f"cert{i}",))
+        pinned_ctx._certpin_passes.remember(HOST, verdict, (f"cert{i}",))
     matches = pinned_ctx._certpin_passes[HOST][1]
     assert matches is not None and len(matches) == MATCHED_CERTS_PER_HOST
     assert matches[-1] == (0, f"cert{MATCHED_CERTS_PER_HOST + 4}")

@@ -82,9 +82,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import PolicyError, escape
+from .events import PinEvent
 from .pins import Pin
 from .policy import PinPolicy, PinSet, normalize_host
-from .verify import PinEvent
 
 __all__ = [
     "DEDUP_SECONDS",

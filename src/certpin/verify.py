@@ -45,7 +45,6 @@ from .policy import PinPolicy, PinSet, normalize_host
 
 __all__ = [
     "Outcome",
-    "PinEvent",
     "Verdict",
     "chain_pins",
     "check",
@@ -105,48 +104,6 @@ class Verdict:
     matched_position: int | None = None
     chain: tuple[bytes, ...] = field(default=(), repr=False)  # DER is long: left out of repr
     message: str = ""
-
-
-@dataclass(frozen=True)
-class PinEvent:
-    """What the TLS layer hands to an injected reporter when a check fails or reports.
-
-    Attributes:
-        kind: ``"pin-mismatch"`` (an enforced check failed), ``"report-only-mismatch"`` or
-            ``"certificate-invalid"`` (the handshake's own validation failed).
-        hostname: the host name of the connection.
-        port: the server port, or None when unknown.
-        verdict: the :class:`Verdict`, or None when no pin check ran.
-        served_chain: the chain the server sent, DER, in its order (for reports only, never
-            for matching).
-        verified_chain: the chain OpenSSL verified, DER, leaf first.
-        error: the error text, or None.
-        time: when it happened, aware UTC.
-
-    Raises:
-        ValueError: on construction, for another ``kind`` or a naive ``time``.
-    """
-
-    kind: str
-    hostname: str
-    port: int | None
-    verdict: Verdict | None
-    served_chain: tuple[bytes, ...]
-    verified_chain: tuple[bytes, ...]
-    error: str | None
-    time: datetime
-
-    def __post_init__(self) -> None:
-        if self.kind not in PIN_EVENT_KINDS:
-            raise ValueError(
-                f"PinEvent kind must be one of {', '.join(PIN_EVENT_KINDS)}, got {self.kind!r}"
-            )
-        if not isinstance(self.time, datetime) or self.time.utcoffset() is None:
-            raise ValueError("PinEvent time must be an aware datetime (UTC)")
-
-
-#: The values of :attr:`PinEvent.kind`.
-PIN_EVENT_KINDS = ("pin-mismatch", "report-only-mismatch", "certificate-invalid")
 
 
 # catch_warnings (inside _quiet_cryptography) swaps process-wide state: one thread at a time.

@@ -139,12 +139,6 @@ class PinnedAdapter(HTTPAdapter):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         _refuse_insecure(verify, cert)
         host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
-        # host_params is requests' own reading of the URL, the host and scheme of the pool it
-        # connects with (directly or through a proxy): the guard judges exactly that.
-        self.certpin_guard.check(
-            str(host_params.get("scheme") or ""), host_params.get("host"), request.headers,
-            url=request.url,
-        )
         # Only the pinning context: no cert_reqs, CA bundle or client certificate that urllib3
         # would apply to (mutate) the shared context.
         return host_params, {"ssl_context": self.certpin_context}
@@ -163,9 +157,17 @@ class PinnedAdapter(HTTPAdapter):
         cert: Any = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        # Session.resolve_redirects sends every redirect hop through here; the guard runs in
-        # build_connection_pool_key_attributes, on the URL as requests reads it.
+        # Session.resolve_redirects sends every redirect hop through here.
         _refuse_insecure(verify, cert)
+        # requests' own reading of the URL (the function get_connection_with_tls_context calls
+        # next): the scheme and host of the pool it connects with, directly or through a proxy.
+        # Judged here rather than inside that function, where requests would turn the refusal
+        # (a ValueError) into InvalidURL.
+        host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
+        self.certpin_guard.check(
+            str(host_params.get("scheme") or ""), host_params.get("host"), request.headers,
+            url=request.url,
+        )
         return super().send(
             request, stream=stream, timeout=timeout,
             verify=True if verify is None else verify, cert=cert,
