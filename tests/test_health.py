@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from certpin.errors import CertificateError, ProbeError
+from certpin.errors import CertificateError, PolicyError, ProbeError
 from certpin.health import Level, Status, check_policy, parse_host_port, public_root_pins
 from certpin.pins import parse_pin
-from certpin.policy import PinPolicy, PinSet, PolicyError
+from certpin.policy import PinPolicy, PinSet
 from support.health import (
     ca_cert,
     ca_pin,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certpin import Pin, PinFormatError, PinPolicy, PinSet, PolicyError
-from certpin.policy import normalize_host, normalize_pattern
+from certpin.hostnames import normalize_host, normalize_pattern
 
 
 def pin(n: int, kind: str = "spki") -> Pin:

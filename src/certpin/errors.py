@@ -31,6 +31,7 @@ __all__ = [
     "PolicyError",
     "ProbeError",
     "escape",
+    "quote",
 ]
 
 # OpenSSL's X509_V_ERR_APPLICATION_VERIFICATION: "application verification failure".
@@ -61,6 +62,27 @@ def escape(text: str, *, backslashes: bool = True) -> str:
         else:
             out.append(ch.encode("unicode_escape").decode("ascii"))
     return "".join(out)
+
+
+#: Characters of a quoted value kept in a message (:func:`quote`).
+QUOTE_MAX = 80
+
+
+def quote(text: object, limit: int = QUOTE_MAX) -> str:
+    """``text`` for an error message: escaped (:func:`escape`), cut to ``limit`` characters
+    (``...`` appended), in :func:`repr` quotes. A non-string is shown as its :func:`repr`.
+
+    Args:
+        text: the value to show (a host, a pin, a file's text).
+        limit: characters kept before ``...``.
+
+    Returns:
+        ``"'api.example.com'"``; ``"'a\\tb'"`` for a tab; never a raw control character.
+    """
+    shown = text if isinstance(text, str) else repr(text)
+    if len(shown) > limit:
+        shown = shown[:limit] + "..."
+    return repr(escape(shown))
 
 
 class CertpinError(Exception):

@@ -58,8 +58,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .errors import CertificateError, ProbeError, escape
+from .hostnames import normalize_host
+from .instants import iso_z
 from .pins import Pin, cert_pin, load_certificates, spki_pin
-from .policy import PinPolicy, PinSet, normalize_host
+from .policy import PinPolicy, PinSet
 from .probe import FetchedChain, fetch_chain
 from .probe import parse_host_port as probe_parse_host_port
 from .verify import chain_pins
@@ -250,7 +252,7 @@ class HostReport:
 def _iso(when: datetime | None) -> str | None:
     if when is None:
         return None
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_z(when)
 
 
 # --------------------------------------------------------------------------- public roots

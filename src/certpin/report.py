@@ -77,14 +77,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import PolicyError, escape
 from .events import PinEvent
+from .hostnames import normalize_host
+from .instants import iso_z
 from .pins import Pin
-from .policy import PinPolicy, PinSet, normalize_host
+from .policy import PinPolicy, PinSet
 
 __all__ = [
     "DEDUP_SECONDS",
@@ -131,13 +133,6 @@ KIND_CERTIFICATE_INVALID = "certificate-invalid"
 
 # --------------------------------------------------------------------------------------------
 # The report
-
-
-def _utc_text(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    text = value.astimezone(UTC).isoformat(timespec="seconds")
-    return text.replace("+00:00", "Z")
 
 
 def _known_pin(pin: Pin) -> str:
@@ -195,10 +190,12 @@ class ViolationReport:
         """
         expiry = self.effective_expiration_date
         return {
-            "date-time": _utc_text(self.date_time),
+            "date-time": iso_z(self.date_time, timespec="seconds"),
             "hostname": self.hostname,
             "port": self.port,
-            "effective-expiration-date": _utc_text(expiry) if expiry is not None else None,
+            "effective-expiration-date": (
+                iso_z(expiry, timespec="seconds") if expiry is not None else None
+            ),
             "include-subdomains": self.include_subdomains,
             "noted-hostname": self.noted_hostname,
             "served-certificate-chain": list(self.served_certificate_chain),

@@ -33,15 +33,17 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from .errors import PolicyError, escape
+from .hostnames import normalize_host
+from .instants import aware_now, iso_z
 from .pins import Pin, _quiet_cryptography
-from .policy import PinPolicy, PinSet, normalize_host
+from .policy import PinPolicy, PinSet
 
 __all__ = [
     "Outcome",
@@ -234,16 +236,6 @@ def _match(pin_set: PinSet, chain: Sequence[bytes]) -> tuple[Pin, int] | None:
     return None
 
 
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if not isinstance(now, datetime):
-        raise TypeError(f"now must be a datetime, got {type(now).__name__}")
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be an aware datetime (e.g. datetime.now(datetime.UTC))")
-    return now.astimezone(UTC)
-
-
 def check(
     policy: PinPolicy,
     hostname: str,
@@ -274,7 +266,7 @@ def check(
     """
     if not isinstance(policy, PinPolicy):
         raise TypeError(f"policy must be a PinPolicy, got {type(policy).__name__}")
-    moment = _now(now)
+    moment = aware_now(now)
     if isinstance(chain_der, bytes | bytearray | memoryview | str):
         raise TypeError(
             "chain_der must be a sequence of DER certificates (leaf first), not one "
@@ -330,7 +322,7 @@ def check(
     pattern, pin_set = found
     if pin_set.is_expired(moment):
         assert pin_set.expires is not None  # is_expired is False without an expiry
-        expired_at = pin_set.expires.isoformat().replace("+00:00", "Z")
+        expired_at = iso_z(pin_set.expires)
         allowed = policy.expired == "allow"
         logger.warning(
             "certpin: the pin set for %s expired at %s; %s",

@@ -161,7 +161,7 @@ class RequestGuard:
         Raises:
             PinnedRequestError: a host that cannot be normalised.
         """
-        from ..policy import normalize_host
+        from ..hostnames import normalize_host
 
         try:
             return normalize_host(host)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from typing import Literal
 
 from ..errors import ConfigError, PolicyError, escape
-from ..policy import PinPolicy, normalize_pattern
+from ..hostnames import normalize_pattern
+from ..policy import PinPolicy
 from ._common import MAX_INPUT_BYTES, ExportError, ExportResult, atomic_write, mode
 from .android import from_android, to_android
 from .files import dump_policy, dumps_policy, load_policy, loads_policy

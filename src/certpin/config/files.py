@@ -32,8 +32,9 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 from ..errors import ConfigError, PolicyError, escape
+from ..hostnames import normalize_pattern
 from ..pins import Pin
-from ..policy import PinPolicy, PinSet, normalize_pattern
+from ..policy import PinPolicy, PinSet
 from ._common import as_text, atomic_write, date_only, mode, pin_or_error, read_input, require
 
 __all__ = ["dump_policy", "dumps_policy", "load_policy", "loads_policy"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 from ..errors import ConfigError, PolicyError, escape
+from ..hostnames import normalize_pattern
 from ..pins import Pin
-from ..policy import PinPolicy, PinSet, normalize_pattern
+from ..policy import PinPolicy, PinSet
 from ._common import ExportError, ExportResult, Lossy, as_text, pin_or_error
 
 __all__ = ["from_curl", "from_hpkp", "select_host", "to_curl", "to_hpkp"]

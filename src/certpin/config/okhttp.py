@@ -18,8 +18,9 @@ import json
 import re
 
 from ..errors import ConfigError, PolicyError, escape
+from ..hostnames import normalize_pattern
 from ..pins import Pin
-from ..policy import PinPolicy, PinSet, normalize_pattern
+from ..policy import PinPolicy, PinSet
 from ._common import ExportResult, Lossy, as_text, pin_or_error
 
 __all__ = ["from_okhttp", "to_okhttp"]

@@ -26,8 +26,9 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape as xml_escape
 
 from ..errors import ConfigError, PolicyError, escape
+from ..hostnames import normalize_pattern
 from ..pins import Pin
-from ..policy import PinPolicy, PinSet, normalize_pattern
+from ..policy import PinPolicy, PinSet
 from ._common import (
     ExportResult,
     Lossy,
