@@ -246,6 +246,59 @@ def _to_a_label(kind: _Kind, text: str, label: str) -> str:
     return ascii_label
 
 
+def _normalize_ipv6(kind: _Kind, text: str, s: str) -> str:
+    """An IPv6 literal (``[...]`` or with a ``:``) in canonical form, or raise."""
+    if s.startswith("["):
+        if not s.endswith("]"):
+            _fail(kind, text, "'[' without a closing ']'")
+        inner = s[1:-1]
+        if ":" not in inner or "%" in inner or (ip := _ip_or_fail(kind, text, inner)) is None:
+            _fail(kind, text, "brackets must hold an IPv6 address (no zone identifier)")
+        return ip
+    if "%" in s:
+        _fail(kind, text, "IPv6 zone identifiers (the part after '%') are not supported")
+    ip = _ip_or_fail(kind, text, s)
+    if ip is None:
+        _fail(kind, text, "not a valid IPv6 address (and ':' cannot appear in a host name)")
+    return ip
+
+
+def _check_label(kind: _Kind, text: str, label: str) -> None:
+    """Refuse an A-label that breaks the syntax of ``kind`` (patterns: strict LDH)."""
+    if "*" in label:
+        _fail(
+            kind,
+            text,
+            "'*' is allowed only as the whole first label of a pattern ('*.example.com')"
+            if kind == "pattern"
+            else "'*' cannot appear in a host name",
+        )
+    if not label:
+        _fail(kind, text, "a label is empty after IDNA mapping")
+    if len(label) > _MAX_LABEL:
+        _fail(kind, text, f"label {quote(label)} is longer than {_MAX_LABEL} characters")
+    if not (_PATTERN_LABEL if kind == "pattern" else _HOST_LABEL).fullmatch(label):
+        allowed = (
+            "letters, digits and inner hyphens" if kind == "pattern"
+            else "letters, digits, '-' and '_'"
+        )
+        _fail(kind, text, f"label {quote(label)} has characters other than {allowed}")
+
+
+def _labels(kind: _Kind, text: str, s: str) -> list[str]:
+    """The labels of a dotted name, one trailing dot dropped; empty labels refused."""
+    if s.endswith("."):
+        s = s[:-1]
+        if s.endswith("."):
+            _fail(kind, text, "more than one trailing dot")
+    if not s:
+        _fail(kind, text, "empty")
+    labels = s.split(".")
+    if "" in labels:
+        _fail(kind, text, "empty label (two dots in a row, or a leading dot)")
+    return labels
+
+
 def _normalize_name(name: object, kind: _Kind, shown: str | None = None) -> str:
     """Normalise a host name or the part of a pattern after ``*.``; see the module docstring.
 
@@ -259,51 +312,11 @@ def _normalize_name(name: object, kind: _Kind, shown: str | None = None) -> str:
     if len(name) > _MAX_INPUT:
         _fail(kind, text, f"longer than {_MAX_INPUT} characters")
     s = name.translate(_DOTS)
-    if s.startswith("["):
-        if not s.endswith("]"):
-            _fail(kind, text, "'[' without a closing ']'")
-        inner = s[1:-1]
-        if ":" not in inner or "%" in inner or (ip := _ip_or_fail(kind, text, inner)) is None:
-            _fail(kind, text, "brackets must hold an IPv6 address (no zone identifier)")
-        return ip
-    if ":" in s:
-        if "%" in s:
-            _fail(kind, text, "IPv6 zone identifiers (the part after '%') are not supported")
-        ip = _ip_or_fail(kind, text, s)
-        if ip is None:
-            _fail(kind, text, "not a valid IPv6 address (and ':' cannot appear in a host name)")
-        return ip
-    if s.endswith("."):
-        s = s[:-1]
-        if s.endswith("."):
-            _fail(kind, text, "more than one trailing dot")
-    if not s:
-        _fail(kind, text, "empty")
-    labels = s.split(".")
-    if "" in labels:
-        _fail(kind, text, "empty label (two dots in a row, or a leading dot)")
-    out = [_to_a_label(kind, text, label) for label in labels]
-    pattern = _PATTERN_LABEL if kind == "pattern" else _HOST_LABEL
+    if s.startswith("[") or ":" in s:
+        return _normalize_ipv6(kind, text, s)
+    out = [_to_a_label(kind, text, label) for label in _labels(kind, text, s)]
     for label in out:
-        if "*" in label:
-            _fail(
-                kind,
-                text,
-                "'*' is allowed only as the whole first label of a pattern ('*.example.com')"
-                if kind == "pattern"
-                else "'*' cannot appear in a host name",
-            )
-        if not label:
-            _fail(kind, text, "a label is empty after IDNA mapping")
-        if len(label) > _MAX_LABEL:
-            _fail(kind, text, f"label {quote(label)} is longer than {_MAX_LABEL} characters")
-        if not pattern.fullmatch(label):
-            allowed = (
-                "letters, digits and inner hyphens"
-                if kind == "pattern"
-                else "letters, digits, '-' and '_'"
-            )
-            _fail(kind, text, f"label {quote(label)} has characters other than {allowed}")
+        _check_label(kind, text, label)
     name = ".".join(out)
     if len(name) > _MAX_NAME:
         _fail(kind, text, f"longer than {_MAX_NAME} characters")
