@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from certpin import PinEvent, PinPolicy, PinSet, spki_pin
-from certpin.report import make_reporter
+from certpin.reporter import make_reporter
 
 
 def der(pem: bytes) -> bytes:

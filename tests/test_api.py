@@ -38,3 +38,22 @@ def test_pure_core_imports_no_io_or_outer_layers() -> None:
                     imported.add("." + node.module.split(".")[0])
         assert not imported & {"ssl", "_ssl", "socket", "asyncio", "urllib3", "requests"}, module
         assert not {"." + name for name in outer} & imported, (module, imported)
+
+
+def test_importing_certpin_registers_no_hook_and_starts_no_thread() -> None:
+    # regression (issue 15): importing the pure core registered the report thread's atexit and
+    # fork hooks through the package __init__; they are registered by the first sender now.
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, threading\n"
+        "n, t = atexit._ncallbacks(), threading.active_count()\n"
+        "import certpin, certpin.verify, certpin.report_delivery, certpin.reporter\n"
+        "assert atexit._ncallbacks() == n, 'atexit hook registered at import'\n"
+        "assert threading.active_count() == t, 'thread started at import'\n"
+        "assert not certpin.report_delivery._Default.hooks_registered\n"
+        "print('clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "clean", out.stderr

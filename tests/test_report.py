@@ -26,18 +26,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import certpin
+import certpin.reporter
 from certpin import Pin, PinMismatchError, PinPolicy, PinSet, spki_pin
 from certpin.context import create_ssl_context
 from certpin.pins import load_certificates
-from certpin.report import (
-    RATE_BURST,
-    ViolationReport,
-    _Delivery,
-    _Sender,
-    flush,
-    make_reporter,
-    redact_uri,
-)
+from certpin.report import ViolationReport
+from certpin.report_delivery import Delivery, Sender, flush, redact_uri
+from certpin.report_throttle import RATE_BURST
+from certpin.reporter import make_reporter
 from certpin.tls import pinning_context
 from conftest import server_context
 from support.report_collector import ReportCollector, closed_port
@@ -80,7 +76,7 @@ def get(ctx: ssl.SSLContext, port: int, host: str = "pinned.test", path: str = "
 @pytest.fixture(autouse=True)
 def _fresh_log_limits() -> None:
     """Each test sees its first report-only warning (the limiter is process-wide)."""
-    certpin.report._REPORTER_LOG._last.clear()
+    certpin.reporter.REPORTER_LOG._last.clear()
 
 
 @pytest.fixture()
@@ -501,13 +497,13 @@ def test_collector_500_and_redirect_are_only_logged(
 
 def test_queue_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
     with ReportCollector(delay=30) as slow:
-        sender = _Sender(queue_size=2, rate_burst=100)
+        sender = Sender(queue_size=2, rate_burst=100)
 
         def ctx() -> ssl.SSLContext:
             raise AssertionError("plain http needs no context")
 
         with caplog.at_level(logging.WARNING, logger="certpin"):
-            accepted = [sender.submit(_Delivery(slow.uri, b"{}", f"key{i}", ctx))
+            accepted = [sender.submit(Delivery(slow.uri, b"{}", f"key{i}", ctx))
                         for i in range(10)]
         # one in flight (the collector hangs), two waiting: the rest dropped
         assert slow.wait_for(1, started=True)
@@ -696,13 +692,13 @@ def test_closed_port_really_refuses() -> None:
 
 def test_dedup_window_and_bucket_refill_follow_the_clock(collector: ReportCollector) -> None:
     now = [1000.0]
-    sender = _Sender(rate_burst=2, rate_per_minute=1.0, clock=lambda: now[0])
+    sender = Sender(rate_burst=2, rate_per_minute=1.0, clock=lambda: now[0])
 
     def ctx() -> ssl.SSLContext:
         raise AssertionError("plain http needs no context")
 
     def submit(key: str) -> bool:
-        return sender.submit(_Delivery(collector.uri, b'{"k":"%s"}' % key.encode(), key, ctx))
+        return sender.submit(Delivery(collector.uri, b'{"k":"%s"}' % key.encode(), key, ctx))
 
     assert submit("a") is True
     now[0] += 24 * 3600 - 1
@@ -752,14 +748,14 @@ def test_silent_collector_is_abandoned_at_the_deadline(
         silent.listen(8)
         uri = f"{scheme}://127.0.0.1:{silent.getsockname()[1]}/r"
         policy = PinPolicy({"127.0.0.1": pin_set(ca)})
-        sender = _Sender(timeout=0.5)
+        sender = Sender(timeout=0.5)
 
         def ctx() -> ssl.SSLContext:
             return pinning_context(policy, cadata=trust(ca))
 
         with caplog.at_level(logging.WARNING, logger="certpin"):
             start = time.monotonic()
-            assert sender.submit(_Delivery(uri, b"{}", "k", ctx))
+            assert sender.submit(Delivery(uri, b"{}", "k", ctx))
             assert sender.flush(5)
             elapsed = time.monotonic() - start
     assert 0.4 < elapsed < 2.0

@@ -25,7 +25,8 @@ from .lint import lint_policy
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
 from .policy import PinPolicy, PinSet
 from .probe import FetchedChain, fetch_chain
-from .report import ViolationReport, make_reporter
+from .report import ViolationReport
+from .reporter import make_reporter
 from .verify import Outcome, Verdict, check
 
 __version__ = "0.1.0"

@@ -10,7 +10,8 @@ import ssl
 from collections.abc import Callable
 
 from .policy import PinPolicy
-from .report import ViolationReport, make_reporter
+from .report import ViolationReport
+from .reporter import make_reporter
 from .tls import pinning_context
 
 __all__ = ["create_ssl_context"]

@@ -88,8 +88,11 @@ from .base import Reporter
 from .chain import verified_chain
 from .context import PinningSSLContext, pinning_context
 from .hooks import PinnedSSLObject, PinnedSSLSocket
+from .passes import MATCHED_CERTS_PER_HOST, VERDICT_CACHE_SIZE
 
 __all__ = [
+    "MATCHED_CERTS_PER_HOST",
+    "VERDICT_CACHE_SIZE",
     "PinnedSSLObject",
     "PinnedSSLSocket",
     "PinningSSLContext",
