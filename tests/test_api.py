@@ -47,7 +47,7 @@ def test_importing_certpin_registers_no_hook_and_starts_no_thread() -> None:
     import sys
 
     code = (
-        "import atexit, threading\n"
+        "import atexit, threading, logging, concurrent.futures, http.client, ssl\n"
         "n, t = atexit._ncallbacks(), threading.active_count()\n"
         "import certpin, certpin.verify, certpin.report_delivery, certpin.reporter\n"
         "assert atexit._ncallbacks() == n, 'atexit hook registered at import'\n"
