@@ -6,8 +6,8 @@ import io
 
 import trustme
 
-from certpin._demo_enforce import run_enforcement_demo
-from certpin._demo_server import DemoServer, server_context
+from certpin.commands.demo.enforce import run_enforcement_demo
+from certpin.commands.demo.server import DemoServer, server_context
 
 
 def test_enforcement_demo_refuses_the_impostor() -> None:

@@ -11,7 +11,8 @@ from it, and then runs its steps in order, each printing what it does:
 
 To add a step, write ``def step_x(env: DemoEnv) -> bool`` (print what happens, return whether it
 went as expected) and insert ``("title", step_x)`` into :data:`STEPS`. ``env`` holds the CA, its
-PEM file, the running server and the pins obtained so far; helpers in :mod:`certpin._demo_server`
+PEM file, the running server and the pins obtained so far; helpers in
+:mod:`certpin.commands.demo.server`
 start more servers (e.g. an impostor with a certificate from a second CA).
 
 Exit status: 0 when every step went as expected, 1 otherwise, 2 when the ``demo`` extra
@@ -28,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from .._demo_server import DemoServer, make_ca, server_context
-from ..errors import CertpinError, escape
-from ..pins import Pin, load_certificates, spki_pin
-from ..probe import fetch_chain
+from ...errors import CertpinError, escape
+from ...pins import Pin, load_certificates, spki_pin
+from ...probe import fetch_chain
+from .server import DemoServer, make_ca, server_context
 
 __all__ = ["HELP", "ISRG_ROOT_X1_PIN", "STEPS", "DemoEnv", "add_arguments", "run"]
 
@@ -119,7 +120,7 @@ def step_public_root(env: DemoEnv) -> bool:
 
 def step_enforce(env: DemoEnv) -> bool:
     """A pinned request succeeds; the same request to a trusted-CA impostor is refused."""
-    from .._demo_enforce import run_enforcement_demo
+    from .enforce import run_enforcement_demo
 
     return run_enforcement_demo(
         ca=env.ca, port=env.server.port, host=SERVER_NAME, say=env.say, pins=env.pins,

@@ -13,11 +13,11 @@ import ssl
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .clients.stdlib import HTTPSConnection
-from .context import create_ssl_context
-from .errors import PinMismatchError, escape
-from .pins import Pin, spki_pin
-from .policy import PinPolicy, PinSet
+from ...clients.stdlib import HTTPSConnection
+from ...context import create_ssl_context
+from ...errors import PinMismatchError, escape
+from ...pins import Pin, spki_pin
+from ...policy import PinPolicy, PinSet
 
 __all__ = ["run_enforcement_demo"]
 
@@ -62,8 +62,8 @@ def run_enforcement_demo(
     import trustme
 
     if server_class is None or server_context is None:
-        from ._demo_server import DemoServer
-        from ._demo_server import server_context as make_context
+        from .server import DemoServer
+        from .server import server_context as make_context
 
         server_class, server_context = DemoServer, make_context
 
