@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from certpin import PinPolicy, PinSet, check, spki_pin
-from certpin.verify import _chain_pins
+from certpin.chainpins import _chain_pins
 
 
 def der(pem: bytes) -> bytes:

@@ -55,7 +55,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import certpin
-from certpin import verify
+from certpin import chainpins
 from certpin.tls import verified_chain
 
 HOST = "bench.pinned.test"
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     def cold() -> float:
-        verify._chain_pins.cache_clear()
+        chainpins._chain_pins.cache_clear()
         t0 = time.perf_counter()
         verdict = certpin.check(policy, HOST, chain)
         dt_ = time.perf_counter() - t0

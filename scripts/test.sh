@@ -7,6 +7,7 @@ py311=$(scripts/find-python.sh 3.11 || command -v python3)
 scripts/bootstrap.sh .venv "$py311" test
 echo "== ruff"; .venv/bin/ruff check src tests bench
 echo "== mypy"; .venv/bin/mypy
+echo "== import contracts (.importlinter: the layers of DESIGN.md)"; .venv/bin/lint-imports --no-cache
 # mitmproxy (a real interception proxy for the client attack tests) in its own venv, once.
 scripts/mitm-setup.sh >/dev/null 2>.venv-mitm.log || echo "mitmproxy unavailable (see .venv-mitm.log); its tests will skip"
 status=0

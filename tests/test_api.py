@@ -19,27 +19,6 @@ def test_policy_and_verify_names_are_exported() -> None:
         assert name in certpin.__all__
 
 
-def test_pure_core_imports_no_io_or_outer_layers() -> None:
-    """policy and verify import neither ssl/socket nor any outer certpin layer (DESIGN.md)."""
-    import ast
-    from pathlib import Path
-
-    outer = {"tls", "report", "context", "clients", "config", "probe", "health", "cli", "commands"}
-    for module in ("policy", "verify"):
-        path = Path(certpin.__file__).parent / f"{module}.py"
-        imported: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                imported.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level == 0 and node.module:
-                    imported.add(node.module.split(".")[0])
-                elif node.module:
-                    imported.add("." + node.module.split(".")[0])
-        assert not imported & {"ssl", "_ssl", "socket", "asyncio", "urllib3", "requests"}, module
-        assert not {"." + name for name in outer} & imported, (module, imported)
-
-
 def test_importing_certpin_registers_no_hook_and_starts_no_thread() -> None:
     # regression (issue 15): importing the pure core registered the report thread's atexit and
     # fork hooks through the package __init__; they are registered by the first sender now.

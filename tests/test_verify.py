@@ -25,7 +25,7 @@ from certpin import (
     check,
     spki_pin,
 )
-from certpin.verify import CHAIN_PINS_CACHE_SIZE, chain_pins
+from certpin.chainpins import CHAIN_PINS_CACHE_SIZE, chain_pins
 
 
 def der_of(pem: bytes) -> bytes:
@@ -420,7 +420,7 @@ def test_chain_pins_values_and_cache(good: Chain) -> None:
     assert subject == x509.load_der_x509_certificate(good.leaf).subject.rfc4514_string()
     assert chain_pins(bytearray(good.leaf)) == (spki, cert, subject)
     assert chain_pins(memoryview(good.leaf)) == (spki, cert, subject)
-    from certpin.verify import _chain_pins
+    from certpin.chainpins import _chain_pins
 
     before = _chain_pins.cache_info().hits
     chain_pins(good.leaf)
@@ -546,7 +546,7 @@ def test_chain_pins_of_quirky_real_roots_under_warnings_as_errors() -> None:
     import certifi
 
     from certpin import load_certificates
-    from certpin.verify import _chain_pins
+    from certpin.chainpins import _chain_pins
 
     with open(certifi.where(), "rb") as f:
         roots = load_certificates(f.read())
@@ -563,7 +563,7 @@ def test_chain_pins_of_quirky_real_roots_under_warnings_as_errors() -> None:
 def test_check_is_thread_safe(good: Chain, evil: Chain) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from certpin.verify import _chain_pins
+    from certpin.chainpins import _chain_pins
 
     _chain_pins.cache_clear()
     policy = policy_for([good.spki(1), spare(1)])

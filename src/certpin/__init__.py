@@ -28,8 +28,7 @@ from .probe import FetchedChain, fetch_chain
 from .report import ViolationReport
 from .reporter import make_reporter
 from .verify import Outcome, Verdict, check
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "BackupKey",

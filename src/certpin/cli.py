@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every sub-command registered."""
-    from . import __version__
+    from .version import __version__
 
     parser = _Parser(
         prog="certpin",

@@ -154,7 +154,7 @@ def build_report(event: PinEvent, policy: PinPolicy) -> ViolationReport:
         layer reports pinned hosts only) ``known-pins`` is empty and ``noted-hostname`` is the
         host. Never raises for a well-formed event.
     """
-    from . import __version__
+    from .version import __version__
 
     matched = pin_set_of(event, policy)
     pattern: str | None

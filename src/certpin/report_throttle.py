@@ -9,9 +9,10 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .report import ViolationReport
+if TYPE_CHECKING:
+    from .report import ViolationReport
 
 __all__ = [
     "DEDUP_SECONDS",
