@@ -75,9 +75,10 @@ def _stem(common_name: str, key_type: str) -> str:
     return f"{name}.{key_type}"
 
 
-def _new_key(key_type: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | (
-    ed25519.Ed25519PrivateKey
-):
+_PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+def _new_key(key_type: str) -> _PrivateKey:
     if key_type.startswith("rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[3:]))
     if key_type == "p256":
@@ -156,6 +157,37 @@ def generate_backup_key(
             (nothing is written then); also when writing fails (files created by this call are
             removed first).
     """
+    _check_request(common_name, sans, key_type, passphrase, private_ca)
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise BackupKeyError(f"{escape(str(out))} is not a directory")
+    stem = _stem(common_name, key_type)
+    key_path = out / f"{stem}.key.pem"
+    csr_path = out / f"{stem}.csr.pem"
+    for path in (key_path, csr_path):
+        if os.path.lexists(path):
+            raise BackupKeyError(f"{escape(str(path))} already exists; not overwriting it")
+    key = _new_key(key_type)
+    csr = _csr(key, common_name, sans)
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase is not None
+        else serialization.NoEncryption()
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    csr_pem = csr.public_bytes(serialization.Encoding.PEM)
+    pin = spki_pin(csr)
+    _write_all(((key_path, key_pem, 0o600), (csr_path, csr_pem, 0o644)))
+    return BackupKey(key_path, csr_path, pin, key_type, passphrase is not None)
+
+
+def _check_request(
+    common_name: str, sans: Sequence[str], key_type: str, passphrase: bytes | None,
+    private_ca: bool,
+) -> None:
+    """Refuse what :func:`generate_backup_key` cannot make, before anything is written."""
     if key_type not in KEY_TYPES:
         raise BackupKeyError(
             f"unknown key type {escape(key_type)!r}: expected one of {', '.join(KEY_TYPES)}"
@@ -172,24 +204,17 @@ def generate_backup_key(
     for name in (common_name, *sans):
         if not name.isprintable():  # would go into the CSR as is; a CA refuses it later
             raise BackupKeyError(f"control characters in the name {escape(name)!r}")
-    out = Path(out_dir)
-    if not out.is_dir():
-        raise BackupKeyError(f"{escape(str(out))} is not a directory")
-    stem = _stem(common_name, key_type)
-    key_path = out / f"{stem}.key.pem"
-    csr_path = out / f"{stem}.csr.pem"
-    for path in (key_path, csr_path):
-        if os.path.lexists(path):
-            raise BackupKeyError(f"{escape(str(path))} already exists; not overwriting it")
 
-    names = [n for n in (common_name, *sans) if n]
+
+def _csr(
+    key: _PrivateKey, common_name: str, sans: Sequence[str]
+) -> x509.CertificateSigningRequest:
+    """A CSR for ``key``: subject CN ``common_name``, SANs the CN and ``sans`` (deduplicated)."""
     general: list[x509.GeneralName] = []
-    for n in names:
-        g = _san(n)
-        if g not in general:
+    for n in (common_name, *sans):
+        g = _san(n) if n else None
+        if g is not None and g not in general:
             general.append(g)
-
-    key = _new_key(key_type)
     try:
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         builder = (
@@ -198,25 +223,18 @@ def generate_backup_key(
             .add_extension(x509.SubjectAlternativeName(general), critical=False)
         )
         algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-        csr = builder.sign(key, algorithm)
+        return builder.sign(key, algorithm)
     except ValueError as exc:
         raise BackupKeyError(
             f"cannot build a CSR for {escape(common_name)!r}: {escape(str(exc))}"
         ) from None
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase is not None
-        else serialization.NoEncryption()
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
-    csr_pem = csr.public_bytes(serialization.Encoding.PEM)
-    pin = spki_pin(csr)
 
+
+def _write_all(files: Sequence[tuple[Path, bytes, int]]) -> None:
+    """Create every file exclusively with its mode; on any failure remove those created."""
     created: list[Path] = []
     try:
-        for path, data, mode in ((key_path, key_pem, 0o600), (csr_path, csr_pem, 0o644)):
+        for path, data, mode in files:
             try:
                 _create_exclusive(path, data, mode)
             except FileExistsError:
@@ -231,4 +249,3 @@ def generate_backup_key(
         if isinstance(exc, OSError):
             raise BackupKeyError(f"cannot write {escape(str(exc))}") from None
         raise
-    return BackupKey(key_path, csr_path, pin, key_type, passphrase is not None)
