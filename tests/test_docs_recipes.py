@@ -173,3 +173,22 @@ def test_recipes_tested_elsewhere_are_still_on_their_page(page: str) -> None:
     text = (ROOT / page).read_text(encoding="utf-8")
     missing = [line for line in RECIPES[page] if line not in text]
     assert not missing, f"{page} no longer shows {missing}: move tests/test_readme_recipes.py along"
+
+
+# ------------------------------------------------------------------ the README's links
+def slug(heading: str) -> str:
+    """The anchor GitHub and MkDocs' toc give a heading (the ASCII headings used here)."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_readme_links_into_the_docs_resolve() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)#]+)(?:#([^)]+))?\)", readme)
+    assert len(links) >= 8
+    for target, anchor in links:
+        path = ROOT / target
+        assert path.is_file(), target
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), re.M)
+            assert anchor in {slug(h) for h in headings}, f"{target}#{anchor}"
