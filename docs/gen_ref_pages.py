@@ -31,7 +31,8 @@ for path in sorted(PACKAGE.rglob("*.py")):
     doc_path = Path("reference", page)
     nav[parts] = page.as_posix()
     with mkdocs_gen_files.open(doc_path, "w") as fd:
-        fd.write(f"# `{'.'.join(parts)}`\n\n::: {'.'.join(parts)}\n")
+        # the module's own heading (level 1) is the page title and the target of references
+        fd.write(f"::: {'.'.join(parts)}\n")
     mkdocs_gen_files.set_edit_path(doc_path, path.relative_to(ROOT))
 
 with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as nav_file:
