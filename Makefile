@@ -5,4 +5,4 @@ demo:
 test:
 	@scripts/test.sh
 clean:
-	rm -rf .venv .venv313 .venv-mitm .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf .venv .venv313 .venv-mitm .venv-demo .venv-docs site .mypy_cache .pytest_cache .ruff_cache .hypothesis

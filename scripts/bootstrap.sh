@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (or refresh) a virtual environment with certpin and its test tools installed.
+# Create (or refresh) a virtual environment with certpin installed with EXTRAS (default: test,
+# the test tools; `demo` for make demo, `docs` for the documentation build).
 #   scripts/bootstrap.sh VENV_DIR PYTHON [EXTRAS]
 # Idempotent: re-running only reinstalls when pyproject.toml changed.
 set -euo pipefail

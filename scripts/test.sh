@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README: `make test`): sets everything up, then lints, type-checks and runs
-# the suite on Python 3.11 and, when installed, 3.13 (which has the public get_verified_chain()).
+# the suite on Python 3.11 and, when installed, 3.13 (which has the public get_verified_chain()),
+# and builds the documentation site strictly (its own .venv-docs: the docs extra, kept out of the
+# test venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py311=$(scripts/find-python.sh 3.11 || command -v python3)
@@ -11,6 +13,13 @@ echo "== import contracts (.importlinter: the layers of DESIGN.md)"; .venv/bin/l
 # mitmproxy (a real interception proxy for the client attack tests) in its own venv, once.
 scripts/mitm-setup.sh >/dev/null 2>.venv-mitm.log || echo "mitmproxy unavailable (see .venv-mitm.log); its tests will skip"
 status=0
+echo "== docs: mkdocs build --strict"
+scripts/bootstrap.sh .venv-docs "$py311" docs
+site=$(mktemp -d)
+# the two variables silence banners that mkdocs-material and a plugin print at every build
+NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true \
+  .venv-docs/bin/mkdocs build --strict -q -d "$site" || { status=$?; echo "docs build FAILED"; }
+rm -rf "$site"
 if py313=$(scripts/find-python.sh 3.13); then
   scripts/bootstrap.sh .venv313 "$py313" test
   echo "== pytest on $(.venv313/bin/python -V)"

@@ -1,11 +1,16 @@
-"""The README's recipes ("Pin policies", "Enforcing pins", "Report-only rollout and violation
-reports", "Clients"), run for real: each test copies a recipe's essential lines, changed only in
-host name, port, pins and trust store (the README's public names become ``pinned.test`` served on
-127.0.0.1 with a trustme certificate; ``cadata=`` trusts the test CA and an attacker's CA).
+"""The documentation's recipes, run for real: "Pin policies" (now
+docs/policies-and-host-matching.md), "Enforcing pins" and "Clients" (docs/clients.md),
+"Report-only rollout and violation reports" (docs/reports.md); they were the README's until the
+documentation site. tests/test_docs_recipes.py checks that the lines copied here are still on
+those pages, and runs every block as written.
+
+Each test copies a recipe's essential lines, changed only in host name, port, pins and trust
+store (the docs' public names become ``pinned.test`` served on 127.0.0.1 with a trustme
+certificate; ``cadata=`` trusts the test CA and an attacker's CA).
 
 Each recipe meets the legitimate server (the request succeeds) and an impostor whose certificate
 comes from the second, also trusted, CA (the documented exception, ``certpin.PinMismatchError`` in
-its cause chain, zero bytes at the impostor). If a test here fails, the README is wrong or the
+its cause chain, zero bytes at the impostor). If a test here fails, the docs are wrong or the
 code changed: fix whichever contradicts the issue's contract.
 """
 
