@@ -457,6 +457,22 @@ def test_legitimate_server_is_reached(rig: Rig, helper: str) -> None:
     assert {r.sni for r in records if r.tls} == {"localhost"}
 
 
+@pytest.mark.parametrize("helper", HELPERS)
+def test_control_impostor_is_trusted_when_nothing_is_pinned(rig: Rig, helper: str) -> None:
+    """The other half of the control: with a policy that pins only another host, the impostor's
+    certificate passes every helper's validation and the request reaches it. So when the tests
+    above see zero bytes at the impostor, the pins (or a refusal) stopped the request."""
+    scheme = "wss" if helper == "websockets" else "https"
+    pins = rig.policies["allow"].pin_set_for("localhost")
+    assert pins is not None
+    policy = certpin.PinPolicy({"other.test": pins})
+    mark = rig.impostor.mark()
+    outcome = run_helper(helper, f"{scheme}://localhost:{rig.impostor.tls_port}{SECRET}",
+                         policy, rig.cadata)
+    assert not isinstance(outcome, BaseException), repr(outcome)
+    assert any(r.data.startswith(b"GET /feed") for r in rig.impostor.since(mark))
+
+
 # ------------------------------------------------------------------ proxies
 PROXY_HELPERS = ("urllib", "requests", "httpx", "httpx-async", "aiohttp", "websockets")
 

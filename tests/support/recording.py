@@ -75,7 +75,8 @@ class ConnRecord:
     def describe(self) -> str:
         how = f"TLS (SNI {self.sni!r})" if self.tls else "clear text"
         return (f"{how} to {self.local[0]}:{self.local[1]} ({self.port_kind} port), "
-                f"{len(self.data)} application bytes: {self.data[:160]!r}")
+                f"{len(self.data)} application bytes, first line {self.first_line!r}, "
+                f"Host {self.host_header!r}: {self.data[:160]!r}")
 
 
 def _bind_pair() -> list[socket.socket]:
