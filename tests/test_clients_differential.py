@@ -218,7 +218,7 @@ def _seeds(family: str) -> list[Case]:
         f"{p}://127.000.0.1:{q}/", f"{p}://[::ffff:127.0.0.1]:{q}/", f"{p}://[0:0::1]:{q}/",
         f"{p}://{FULLWIDTH_LOCALHOST}:{q}/", f"{p}://loc\u00adalhost:{q}/",
         f"{p}://localhost\\@unpinned.test:{q}/", f"{p}://unpinned.test\\@localhost:{q}/",
-        f"\t{p}://localhost:{q}/",
+        f"\t{p}://localhost:{q}/", f"{p}://%6cocalhost:{q}/",
     ]
     cases = [Case(u) for u in direct]
     cases += [Case(u, "via-tls") for u in (

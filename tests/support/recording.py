@@ -127,6 +127,7 @@ class RecordingServer:
         self.location: str | None = None
         self.records: list[ConnRecord] = []
         self._by_conn: dict[int, ConnRecord] = {}
+        self._sentinels: dict[tuple[str, int], threading.Event] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._open: list[socket.socket] = []
@@ -152,15 +153,41 @@ class RecordingServer:
 
     def since(self, mark: int, settle: float = 5.0) -> list[ConnRecord]:
         """The records of the connections accepted after ``mark``, once each was served to its
-        end (or ``settle`` seconds passed)."""
-        time.sleep(0.01)  # a connection the client just made is in the accept queue
+        end (or ``settle`` seconds passed).
+
+        A connection the client made may still wait in a listener's accept queue: a sentinel
+        connection to every listener is accepted (queues are first in, first out) before the
+        records are read, so none is missed or counted for the next client.
+        """
         deadline = time.monotonic() + settle
+        self._barrier(deadline)
         with self._lock:
             threads = list(self._threads)
         for t in threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         with self._lock:
             return list(self.records[mark:])
+
+    def _barrier(self, deadline: float) -> None:
+        sentinels = []
+        for listener, _ in self._listeners:
+            sock = socket.socket(listener.family, socket.SOCK_STREAM)
+            address = listener.getsockname()[:2]
+            sock.bind((address[0], 0))  # known before connecting: the acceptor may be quick
+            with self._lock:
+                self._sentinels[sock.getsockname()[:2]] = threading.Event()
+            sentinels.append(sock)
+            sock.connect(address)
+        try:
+            with self._lock:
+                events = list(self._sentinels.values())
+            for event in events:
+                event.wait(max(0.0, deadline - time.monotonic()))
+        finally:
+            for sock in sentinels:
+                sock.close()
+            with self._lock:
+                self._sentinels.clear()
 
     # ------------------------------------------------------------ serving
     def _sni(self, conn: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
@@ -175,6 +202,13 @@ class RecordingServer:
                 try:
                     raw, _addr = key.fileobj.accept()  # type: ignore[union-attr]
                 except (BlockingIOError, OSError):
+                    continue
+                peer = tuple(_addr[:2])
+                with self._lock:
+                    sentinel = self._sentinels.get(peer)  # type: ignore[arg-type]
+                if sentinel is not None:  # see since(): not a client connection
+                    raw.close()
+                    sentinel.set()
                     continue
                 raw.setblocking(True)
                 rec = ConnRecord(key.data, tuple(raw.getsockname()[:2]))  # type: ignore[arg-type]
