@@ -29,6 +29,9 @@ Each Hypothesis test runs a fixed number of examples with a fixed seed (``derand
 with ``@example`` for every spelling of the issue. Also here: an HTTPS proxy from ``HTTPS_PROXY``
 that is an impostor of the pinned 127.0.0.1; httpx ``event_hooks`` assignment; and every byte
 moving method of ``ssl.SSLSocket`` after a handshake that timed out in ``connect()``.
+
+The file is longer than 400 lines on purpose: the property, its two controls and the targeted
+tests share one rig (one set of servers per module, started once), and the spellings are data.
 """
 
 from __future__ import annotations
