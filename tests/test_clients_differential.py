@@ -496,7 +496,17 @@ def test_https_proxy_from_environment_impostor_receives_nothing(
     outcome = run_helper(helper, f"{scheme}://localhost:{rig.legit.tls_port}{SECRET}",
                          rig.policies["allow"], rig.cadata)
     assert_zero_bytes(rig.proxy, mark, f"{helper} through HTTPS_PROXY={proxy}", outcome)
-    if helper != "aiohttp":  # aiohttp ignores https:// proxies from the environment (warns)
+    if helper == "urllib":
+        # regression: urllib cannot speak TLS to a proxy and sent CONNECT and
+        # Proxy-Authorization to it in clear text; build_opener refuses an https:// proxy.
+        import urllib.error
+
+        from certpin.clients import PinnedRequestError
+
+        assert isinstance(outcome, urllib.error.URLError), outcome
+        assert isinstance(outcome.reason, PinnedRequestError), outcome
+        assert "https:// proxy" in str(outcome.reason)
+    elif helper != "aiohttp":  # aiohttp ignores https:// proxies from the environment (warns)
         assert rig.proxy.since(mark), "the proxy was never contacted: the test proves nothing"
 
 

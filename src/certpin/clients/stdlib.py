@@ -98,6 +98,12 @@ class _HostGuard(http.client.HTTPSConnection):
         tunnel = getattr(self, "_tunnel_host", None)
         return str(tunnel or self.host)
 
+    def connect(self) -> None:
+        """Judge the TLS name (the tunnel's origin through a proxy) before connecting: a host
+        certpin cannot normalise is refused here, before even its ClientHello is sent."""
+        self.certpin_guard.check("https", self._tls_host())
+        super().connect()
+
     def putheader(self, header: str | bytes, *values: Any) -> None:
         name = header.decode("latin-1") if isinstance(header, bytes) else header
         if name.strip().lower() == "host" and values:
