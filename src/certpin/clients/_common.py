@@ -65,17 +65,23 @@ def resolve_context(
         certpin.PolicyError: from :func:`certpin.create_ssl_context` (bad policy or base).
     """
     if isinstance(policy_or_context, ssl.SSLContext):
-        if any(v is not None for v in (cafile, capath, cadata, base, on_report)):
+        given = [
+            name for name, value in (("cafile", cafile), ("capath", capath), ("cadata", cadata),
+                                     ("base", base), ("on_report", on_report))
+            if value is not None
+        ]
+        if given:
             raise PinnedRequestError(
-                "context keyword arguments (cafile, capath, cadata, base, on_report) apply only "
-                "when a policy is given, not a ready-made context"
+                f"context options ({', '.join(given)}) can only be given with a PinPolicy, not "
+                "with a ready-made context: they apply only when a policy is given"
             )
         ctx = policy_or_context
         policy = context_policy(ctx)
         if policy is None:
             raise PinnedRequestError(
-                f"{type(ctx).__name__} is not a certpin pinning context: make it with "
-                "certpin.create_ssl_context(policy, ...) or pass the policy itself"
+                f"this {type(ctx).__name__} does not enforce pins: it is not a certpin pinning "
+                "context; make it with certpin.create_ssl_context(policy, ...) or pass the "
+                "policy itself"
             )
         return ctx, policy
     from ..context import create_ssl_context

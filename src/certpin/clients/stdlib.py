@@ -28,11 +28,10 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from ..context import create_ssl_context
-from ..errors import PolicyError, escape
+from ..errors import escape
 from ..policy import PinPolicy
 from ..tls import PinningSSLContext
-from ._common import PinnedRequestError, RequestGuard
+from ._common import PinnedRequestError, RequestGuard, resolve_context
 
 __all__ = [
     "HTTPSConnection",
@@ -46,7 +45,8 @@ __all__ = [
 def pinned_context(policy_or_context: PinPolicy | ssl.SSLContext, **context_kwargs: Any) -> (
     PinningSSLContext
 ):
-    """Return the pinning context for ``policy_or_context``.
+    """Return the pinning context for ``policy_or_context`` (the way every helper takes it:
+    :func:`certpin.clients._common.resolve_context`).
 
     Args:
         policy_or_context: a :class:`certpin.PinPolicy`, or a context from
@@ -55,24 +55,19 @@ def pinned_context(policy_or_context: PinPolicy | ssl.SSLContext, **context_kwar
             :func:`certpin.create_ssl_context`; only with a policy.
 
     Raises:
-        PolicyError: a plain (non-pinning) context, or keyword arguments given with a context.
+        PinnedRequestError: a plain (non-pinning) context, or keyword arguments given with a
+            context (a :class:`certpin.PolicyError`).
+        TypeError: an unknown keyword argument.
     """
-    if isinstance(policy_or_context, PinningSSLContext):
-        if context_kwargs:
-            raise PolicyError(
-                "context options ("
-                + ", ".join(sorted(context_kwargs))
-                + ") can only be given with a PinPolicy, not with a ready context"
-            )
-        return policy_or_context
-    if isinstance(policy_or_context, ssl.SSLContext):
-        raise PolicyError(
-            "this ssl.SSLContext does not enforce pins; build one with "
-            "certpin.create_ssl_context(policy)"
-        )
-    ctx = create_ssl_context(policy_or_context, **context_kwargs)
+    unknown = set(context_kwargs) - _CONTEXT_OPTIONS
+    if unknown:
+        raise TypeError(f"unexpected context option(s): {', '.join(sorted(unknown))}")
+    ctx, _ = resolve_context(policy_or_context, **context_kwargs)
     assert isinstance(ctx, PinningSSLContext)
     return ctx
+
+
+_CONTEXT_OPTIONS = frozenset({"cafile", "capath", "cadata", "base", "on_report"})
 
 
 def _connect_host(host: str) -> str:
