@@ -156,10 +156,20 @@ class RequestGuard:
     guard must judge the host the library really connects to (issue 10).
 
     Attributes:
-        policy: the enforced policy, or None when unknown (then every host counts as pinned).
+        source: the pinning context whose policy is in force (read at every check, so a policy
+            swapped into the context by a signed update applies to the next request too), a
+            :class:`certpin.PinPolicy`, or None when unknown (then every host counts as pinned).
     """
 
-    policy: PinPolicy | None
+    source: PinPolicy | ssl.SSLContext | None
+
+    @property
+    def policy(self) -> PinPolicy | None:
+        """The policy in force now (the context's, read at each call)."""
+        source = self.source
+        if source is None or isinstance(source, ssl.SSLContext):
+            return None if source is None else context_policy(source)
+        return source
 
     def normalize(self, host: str) -> str:
         """The host in the policy's normal form (certpin.policy.normalize_host).
@@ -175,9 +185,10 @@ class RequestGuard:
             raise PinnedRequestError(f"invalid host {escape(str(host))!r}: {exc}") from exc
 
     def is_pinned(self, host: str) -> bool:
-        """:meth:`certpin.PinPolicy.is_pinned` (any doubt is True); True when the policy is
-        unknown."""
-        return True if self.policy is None else self.policy.is_pinned(host)
+        """:meth:`certpin.PinPolicy.is_pinned` of the policy in force (any doubt is True); True
+        when the policy is unknown."""
+        policy = self.policy
+        return True if policy is None else policy.is_pinned(host)
 
     def check(
         self,

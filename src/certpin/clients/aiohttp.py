@@ -99,10 +99,10 @@ def pinned_session(
     if "ssl" in conn_kw:
         raise PinnedRequestError("connector ssl= is refused: the connector's ssl is the pinning "
                                  "context")
-    ctx, pol = resolve_context(
+    ctx, _ = resolve_context(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
-    guard = RequestGuard(pol)
+    guard = RequestGuard(ctx)
     connector = aiohttp.TCPConnector(ssl=ctx, **conn_kw)
     return aiohttp.ClientSession(
         connector=connector, request_class=_request_class(ctx, guard), **session_kwargs

@@ -69,12 +69,12 @@ def _prepare(
     for key, why in _REFUSED.items():
         if key in client_kwargs:
             raise PinnedRequestError(f"{key}= is refused by a pinned httpx client: {why}")
-    ctx, pol = resolve_context(policy, **context_kwargs)
+    ctx, _ = resolve_context(policy, **context_kwargs)
     proxy = client_kwargs.get("proxy")
     if isinstance(proxy, str | httpx.URL):
         client_kwargs["proxy"] = httpx.Proxy(proxy)
     client_kwargs["verify"] = ctx
-    return ctx, RequestGuard(pol)
+    return ctx, RequestGuard(ctx)
 
 
 def _sni_of(request: httpx.Request) -> str | None:

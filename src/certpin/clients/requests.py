@@ -84,11 +84,11 @@ class PinnedAdapter(HTTPAdapter):
         on_report: Callable[[Any], None] | None = None,
         **adapter_kwargs: Any,
     ) -> None:
-        ctx, pol = resolve_context(
+        ctx, _ = resolve_context(
             policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
         )
         self.certpin_context = ctx
-        self.certpin_guard = RequestGuard(pol)
+        self.certpin_guard = RequestGuard(ctx)
         super().__init__(**adapter_kwargs)
 
     def __getstate__(self) -> dict[str, Any]:

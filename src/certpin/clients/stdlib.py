@@ -138,7 +138,7 @@ class HTTPSConnection(_HostGuard):
         conn_kwargs = {k: v for k, v in kwargs.items() if k in conn_keys}
         context_kwargs = {k: v for k, v in kwargs.items() if k not in conn_keys}
         self.certpin_context = pinned_context(policy, **context_kwargs)
-        self.certpin_guard = RequestGuard(self.certpin_context.policy)
+        self.certpin_guard = RequestGuard(self.certpin_context)
         super().__init__(host, port, context=self.certpin_context, **conn_kwargs)
 
 
@@ -161,7 +161,7 @@ class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         """Open ``req`` on a connection that also refuses a foreign ``Host`` header."""
-        guard = RequestGuard(self.certpin_context.policy)
+        guard = RequestGuard(self.certpin_context)
 
         class _PinnedHostGuard(_HostGuard):
             certpin_guard = guard
@@ -180,8 +180,8 @@ class _RefusePlainHTTP(urllib.request.BaseHandler):
 
     handler_order = 100  # before the default handlers
 
-    def __init__(self, policy: PinPolicy) -> None:
-        self._guard = RequestGuard(policy)
+    def __init__(self, context: PinningSSLContext) -> None:
+        self._guard = RequestGuard(context)
 
     def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
         try:
@@ -253,8 +253,7 @@ def build_opener(
         ``urllib.error.URLError`` whose ``reason`` is the :class:`certpin.PinMismatchError`.
     """
     https = PinnedHTTPSHandler(policy_or_context, **context_kwargs)
-    policy = https.certpin_context.policy
-    refuse = _RefusePlainHTTP(policy)
+    refuse = _RefusePlainHTTP(https.certpin_context)
     # urllib adds a ProxyHandler (environment proxies) unless one is given: ours judges every
     # proxy, from the environment or from a ProxyHandler the caller passes (its mapping is kept).
     given = [h for h in handlers if isinstance(h, urllib.request.ProxyHandler)]
@@ -262,7 +261,7 @@ def build_opener(
         raise PinnedRequestError("more than one ProxyHandler given to build_opener")
     proxies: dict[str, str] | None = getattr(given[0], "proxies", None) if given else None
     rest = [h for h in handlers if not isinstance(h, urllib.request.ProxyHandler)]
-    proxy = _PinnedProxyHandler(proxies, RequestGuard(policy))
+    proxy = _PinnedProxyHandler(proxies, RequestGuard(https.certpin_context))
     return urllib.request.build_opener(https, refuse, proxy, *rest)
 
 

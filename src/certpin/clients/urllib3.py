@@ -214,10 +214,10 @@ def pinned_pool_manager(
             ``assert_fingerprint``, ``ssl_context``, ``ca_certs``, ``cert_file`` ...).
         certpin.PolicyError: from :func:`certpin.create_ssl_context`.
     """
-    ctx, pol = resolve_context(
+    ctx, _ = resolve_context(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
-    return PinnedPoolManager(ctx, RequestGuard(pol), **pool_kwargs)
+    return PinnedPoolManager(ctx, RequestGuard(ctx), **pool_kwargs)
 
 
 def pinned_proxy_manager(
@@ -251,7 +251,7 @@ def pinned_proxy_manager(
         certpin.clients.PinnedRequestError: as :func:`pinned_pool_manager`, and
             ``use_forwarding_for_https=True`` (the proxy would make the origin's TLS connection).
     """
-    ctx, pol = resolve_context(
+    ctx, _ = resolve_context(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
-    return PinnedProxyManager(proxy_url, ctx, RequestGuard(pol), **proxy_kwargs)
+    return PinnedProxyManager(proxy_url, ctx, RequestGuard(ctx), **proxy_kwargs)

@@ -76,10 +76,10 @@ def connect(
                 f"{key}= is refused by certpin's websockets connect: the TLS context is the "
                 "pinning context"
             )
-    ctx, pol = resolve_context(
+    ctx, _ = resolve_context(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
-    pinned = _pinned_connect_class(ws_connect, ctx, RequestGuard(pol))(uri, **kwargs)
+    pinned = _pinned_connect_class(ws_connect, ctx, RequestGuard(ctx))(uri, **kwargs)
     pinned.certpin_prepare()  # type: ignore[attr-defined]  # refuse now, not only when awaited; again before each attempt
     return pinned
 
