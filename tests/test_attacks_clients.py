@@ -136,8 +136,10 @@ def test_mitmproxy_regular_mode_as_https_proxy_refused(
 ) -> None:
     """mitmproxy as the HTTPS_PROXY of the client (a TLS-inspecting corporate proxy)."""
     legit = serve(certs.legit, client)
-    with legit, run_mitmdump(mitmdump, "regular", mitm_confdir) as m:
-        proxy = f"http://127.0.0.1:{m.port}"
+    # The proxy by a name the policy does not pin (a proxy on a pinned host is refused: plain
+    # text to it), resolving to 127.0.0.1.
+    with legit, run_mitmdump(mitmdump, "regular", mitm_confdir) as m, local_names("proxy.test"):
+        proxy = f"http://proxy.test:{m.port}"
         for var in ("HTTPS_PROXY", "https_proxy"):
             monkeypatch.setenv(var, proxy)
         for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):

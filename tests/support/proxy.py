@@ -7,7 +7,7 @@ With ``tls=`` (a server :class:`ssl.SSLContext`) it is an HTTPS proxy: the clien
 proxy, and CONNECT tunnels inside that TLS (TLS in TLS).
 
     with ConnectProxy() as proxy:
-        url = proxy.url                 # "http://127.0.0.1:PORT"
+        url = proxy.url                 # "http://proxy.test:PORT" (resolves to 127.0.0.1)
         ...
     proxy.targets                       # ["pinned.test:443", ...]
 """
@@ -22,12 +22,18 @@ import ssl
 import threading
 from typing import Any
 
+from support.servers import local_names
+
+#: The name the proxy is reached by (its certificate, for an https proxy, names it too).
+PROXY_NAME = "proxy.test"
+
 
 class ConnectProxy:
     """A threaded HTTP CONNECT proxy bound to 127.0.0.1.
 
     Attributes:
-        port: the bound port. url: ``http://127.0.0.1:PORT`` (``https://`` with ``tls``).
+        port: the bound port. url: ``http://proxy.test:PORT`` (``https://`` with ``tls``);
+            ``proxy.test`` resolves to 127.0.0.1 while the proxy runs (``with``).
         targets: the ``host:port`` of every CONNECT request, in order.
         requests: the request line of every non-CONNECT request (answered 403, not forwarded).
         upstream: every byte forwarded client -> server (the tunnelled stream).
@@ -44,7 +50,11 @@ class ConnectProxy:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)
         self.port: int = self._sock.getsockname()[1]
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        # Named, not 127.0.0.1: the test policies pin 127.0.0.1, and a proxy on a pinned host
+        # is refused (plain text to it; issue 10 review). proxy.test resolves to 127.0.0.1
+        # while the proxy runs (support.servers.local_names).
+        self.url = f"{'https' if tls else 'http'}://{PROXY_NAME}:{self.port}"
+        self._names: contextlib.AbstractContextManager[None] | None = None
         self._lock = threading.Lock()
         self.targets: list[str] = []
         self.requests: list[bytes] = []
@@ -178,7 +188,12 @@ class ConnectProxy:
             t.join(timeout=5)
 
     def __enter__(self) -> ConnectProxy:
+        self._names = local_names(PROXY_NAME)
+        self._names.__enter__()
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+        if self._names is not None:
+            self._names.__exit__(None, None, None)
+            self._names = None

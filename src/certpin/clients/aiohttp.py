@@ -49,6 +49,12 @@ def _request_class(ctx: ssl.SSLContext, guard: RequestGuard) -> type[aiohttp.Cli
                 self.url.scheme, self.url.raw_host, kwargs.get("headers"),
                 server_hostname=self.server_hostname, url=self.url,
             )
+            # The proxy (proxy=, or from the environment with trust_env: aiohttp resolves it
+            # before building the request): an http:// proxy is reached in clear text
+            # (CONNECT, Proxy-Authorization), so refused when its host is pinned.
+            if self.proxy is not None:
+                scheme = "https" if self.proxy.scheme == "https" else "http"
+                guard.check(scheme, self.proxy.raw_host, url=self.proxy)
 
     return PinnedClientRequest
 

@@ -88,24 +88,34 @@ def _sni_of(request: httpx.Request) -> str | None:
     return str(sni)
 
 
-def _check(guard: RequestGuard, request: httpx.Request) -> None:
-    """The guard, on the request as httpx parsed it (``raw_host`` is what httpcore dials)."""
+def _check(guard: RequestGuard, request: httpx.Request, proxy: httpx.Proxy | None) -> None:
+    """The guard, on the request as httpx parsed it (``raw_host`` is what httpcore dials), and
+    on the proxy of the transport: an ``https://`` proxy gets the pinning context; any other
+    (``http://``, ``socks5://``) is reached in clear text (``CONNECT`` and
+    ``Proxy-Authorization``, or the SOCKS handshake), so it is refused when its host is pinned.
+    """
     url = request.url
     guard.check(
         url.scheme, url.raw_host.decode("ascii", "replace"), request.headers.raw,
         server_hostname=_sni_of(request), url=url,
     )
+    if proxy is not None:
+        scheme = "https" if proxy.url.scheme == "https" else "http"
+        guard.check(scheme, proxy.url.raw_host.decode("ascii", "replace"), url=proxy.url)
 
 
 class _GuardTransport(httpx.BaseTransport):
     """Checks every request with the guard, then hands it to the real transport."""
 
-    def __init__(self, inner: httpx.BaseTransport, guard: RequestGuard) -> None:
+    def __init__(
+        self, inner: httpx.BaseTransport, guard: RequestGuard, proxy: httpx.Proxy | None = None
+    ) -> None:
         self.inner = inner
         self.guard = guard
+        self.proxy = proxy
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        _check(self.guard, request)
+        _check(self.guard, request, self.proxy)
         return self.inner.handle_request(request)
 
     def __enter__(self) -> _GuardTransport:
@@ -122,12 +132,15 @@ class _GuardTransport(httpx.BaseTransport):
 class _AsyncGuardTransport(httpx.AsyncBaseTransport):
     """:class:`_GuardTransport` for :class:`httpx.AsyncClient`."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, guard: RequestGuard) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, guard: RequestGuard, proxy: httpx.Proxy | None = None
+    ) -> None:
         self.inner = inner
         self.guard = guard
+        self.proxy = proxy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        _check(self.guard, request)
+        _check(self.guard, request, self.proxy)
         return await self.inner.handle_async_request(request)
 
     async def __aenter__(self) -> _AsyncGuardTransport:
@@ -163,7 +176,7 @@ class PinnedClient(httpx.Client):
     ) -> httpx.BaseTransport:
         proxy = _pinned_proxy(proxy, self.certpin_context)
         inner = super()._init_proxy_transport(proxy, *args, **kwargs)
-        return _GuardTransport(inner, self.certpin_guard)
+        return _GuardTransport(inner, self.certpin_guard, proxy)
 
 
 class PinnedAsyncClient(httpx.AsyncClient):
@@ -185,7 +198,7 @@ class PinnedAsyncClient(httpx.AsyncClient):
     ) -> httpx.AsyncBaseTransport:
         proxy = _pinned_proxy(proxy, self.certpin_context)
         inner = super()._init_proxy_transport(proxy, *args, **kwargs)
-        return _AsyncGuardTransport(inner, self.certpin_guard)
+        return _AsyncGuardTransport(inner, self.certpin_guard, proxy)
 
 
 def pinned_client(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import requests
 from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
 
+from ..errors import escape
 from ._common import PinnedRequestError, RequestGuard, resolve_context
 from .urllib3 import PinnedPoolManager, PinnedProxyManager
 
@@ -215,6 +216,28 @@ class PinnedSession(requests.Session):
         self.mount("https://", self.certpin_adapter)
         self.mount("http://", self.certpin_adapter)
         self._certpin_mounted = True
+
+    def get_adapter(self, url: str) -> requests.adapters.BaseAdapter:
+        """:meth:`requests.Session.get_adapter`, refusing anything but a :class:`PinnedAdapter`
+        for an ``http(s)`` URL: requests sends every request (and redirect hop) through the
+        adapter this returns, so the check holds however ``session.adapters`` was changed
+        (``mount``, item assignment, ``clear``).
+
+        Raises:
+            PinnedRequestError: the adapter for an ``http://``/``https://`` URL is not a
+                :class:`PinnedAdapter`.
+        """
+        adapter = super().get_adapter(url)
+        if not isinstance(adapter, PinnedAdapter) and str(url).strip().lower().startswith(
+            "http"
+        ):
+            raise PinnedRequestError(
+                f"refusing to send {escape(str(url))!r} through {type(adapter).__name__}: only "
+                "a PinnedAdapter carries http(s) requests of a PinnedSession (pins checked); "
+                "pass max_retries and the other adapter arguments to PinnedSession, or mount a "
+                "PinnedAdapter"
+            )
+        return adapter
 
     def mount(self, prefix: str, adapter: requests.adapters.BaseAdapter) -> None:
         """:meth:`requests.Session.mount`, refusing an adapter that would bypass the pins.

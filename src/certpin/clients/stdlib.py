@@ -24,6 +24,7 @@ import asyncio
 import http.client
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -94,17 +95,22 @@ class _HostGuard(http.client.HTTPSConnection):
         return str(tunnel or self.host)
 
     def connect(self) -> None:
-        """Judge the TLS name (the tunnel's origin through a proxy) before connecting: a host
-        certpin cannot normalise is refused here, before even its ClientHello is sent."""
+        """Judge the connection before making it: the TLS name (the tunnel's origin through a
+        proxy; a host certpin cannot normalise is refused here, before even its ClientHello is
+        sent) and, through a proxy (``set_tunnel``, or urllib's ``Request.set_proxy``), the
+        proxy host, which is reached in clear text (``CONNECT`` and ``Proxy-Authorization``):
+        refused when it is pinned."""
+        if getattr(self, "_tunnel_host", None):
+            self.certpin_guard.check("http", self.host)
         self.certpin_guard.check("https", self._tls_host())
         super().connect()
 
     def putheader(self, header: str | bytes, *values: Any) -> None:
         name = header.decode("latin-1") if isinstance(header, bytes) else header
         if name.strip().lower() == "host" and values:
-            raw = values[0]
-            value = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
-            self.certpin_guard.check("https", self._tls_host(), [("Host", value)])
+            # Every value: http.client folds several into one header (continuation lines).
+            texts = [v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values]
+            self.certpin_guard.check("https", self._tls_host(), [("Host", t) for t in texts])
         super().putheader(header, *values)
 
 
@@ -190,6 +196,27 @@ class _RefusePlainHTTP(urllib.request.BaseHandler):
             raise urllib.error.URLError(refused) from refused
         return req
 
+    def ftp_request(self, req: urllib.request.Request) -> urllib.request.Request:
+        """FTP is clear text (user, password, commands): refused to a pinned host, first or as
+        a redirect hop (urllib's redirect handler follows ``https`` to ``ftp``)."""
+        host = req.host
+        try:
+            if not host:
+                raise PinnedRequestError(f"no host in URL {escape(req.full_url)!r}")
+            # As FTPHandler.ftp_open reads it (urllib.request, 3.11 to 3.13): the port split
+            # off, then the user, then percent-decoded.
+            split_port = urllib.parse._splitport  # type: ignore[attr-defined]
+            split_user = urllib.parse._splituser  # type: ignore[attr-defined]
+            ftp_host = urllib.parse.unquote(split_user(split_port(host)[0])[1])
+            if self._guard.is_pinned(ftp_host):
+                raise PinnedRequestError(
+                    f"refusing ftp:// to the pinned host {escape(host)!r}: FTP is clear text "
+                    "and pins can only be checked over TLS"
+                )
+        except PinnedRequestError as refused:
+            raise urllib.error.URLError(refused) from refused
+        return req
+
 
 class _PinnedProxyHandler(urllib.request.ProxyHandler):
     """urllib's proxy handler, refusing the proxies urllib would reach in clear text wrongly.
@@ -256,6 +283,15 @@ def build_opener(
     refuse = _RefusePlainHTTP(https.certpin_context)
     # urllib adds a ProxyHandler (environment proxies) unless one is given: ours judges every
     # proxy, from the environment or from a ProxyHandler the caller passes (its mapping is kept).
+    for handler in handlers:
+        if isinstance(handler, urllib.request.HTTPSHandler) and not isinstance(
+            handler, PinnedHTTPSHandler
+        ):
+            raise PinnedRequestError(
+                f"refusing {type(handler).__name__} in a pinned opener: it would open https:// "
+                "URLs with its own context, without pins; pass the context options to "
+                "build_opener instead"
+            )
     given = [h for h in handlers if isinstance(h, urllib.request.ProxyHandler)]
     if len(given) > 1:
         raise PinnedRequestError("more than one ProxyHandler given to build_opener")
@@ -284,7 +320,11 @@ async def open_connection(
         host: the host to connect to (also the TLS name unless ``server_hostname`` is given).
         port: the TCP port.
         policy_or_context: a :class:`certpin.PinPolicy` or a pinning context.
-        server_hostname: the TLS name (SNI, certificate and pin set), default ``host``.
+        server_hostname: the TLS name (SNI, certificate and pin set), default ``host``. With
+            ``host`` an IP address it names the identity the address is dialled for
+            (``open_connection("10.0.0.5", 443, policy, server_hostname="api.example")``: pins
+            of ``api.example``). With ``host`` a host name it must name that same host: two
+            different names leave it in doubt which host is meant, so that is refused.
         cafile, capath, cadata, base, on_report: how to build the context
             (:func:`certpin.create_ssl_context`); only with a policy, as for
             :func:`build_opener`.
@@ -298,6 +338,8 @@ async def open_connection(
         ``(reader, writer)`` after the handshake and the pin check passed.
 
     Raises:
+        PinnedRequestError: ``host`` is a host name and ``server_hostname`` names another
+            host, or either cannot be normalised.
         PinMismatchError: no pin matched; the transport is closed and nothing was written.
         PinValidationError, ssl.SSLCertVerificationError, OSError: as for any TLS connection.
     """
@@ -312,6 +354,18 @@ async def open_connection(
         if value is not None
     }
     ctx = pinned_context(policy_or_context, **context_kwargs)
+    _check_server_hostname(RequestGuard(ctx), host, server_hostname)
     return await asyncio.open_connection(
         host, port, ssl=ctx, server_hostname=server_hostname or host, **kwargs
     )
+
+
+def _check_server_hostname(guard: RequestGuard, host: str, server_hostname: str | None) -> None:
+    """:func:`open_connection`'s rule for a TLS name override (see there)."""
+    from ..hostnames import is_ip
+
+    target = server_hostname if server_hostname is not None else host
+    guard.check("https", target)  # a name certpin cannot read is refused before connecting
+    if server_hostname is None or is_ip(guard.normalize(host)):
+        return
+    guard.check("https", host, server_hostname=server_hostname)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import urllib3
 from urllib3.util.url import parse_url
 
-from ._common import PinnedRequestError, RequestGuard, resolve_context
+from ._common import PinnedRequestError, RequestGuard, is_pinning_context, resolve_context
 
 if TYPE_CHECKING:
     from ..policy import PinPolicy
@@ -93,7 +93,16 @@ class _PinnedMixin(_ManagerBase):
         # urllib3's own parse_url read them (urlopen, connection_from_url, request, redirects):
         # the guard judges exactly the host urllib3 connects to.
         self.certpin_guard.check(scheme or "http", host)
+        self._certpin_check_proxy()
         return super().connection_from_host(host, port, scheme, pool_kwargs)
+
+    def _certpin_check_proxy(self) -> None:
+        """A proxy is judged like a host: an ``http://`` proxy is reached in clear text
+        (``CONNECT``, ``Proxy-Authorization``, whole requests when forwarding), so it is
+        refused when its host is pinned; an ``https://`` proxy gets the pinning context."""
+        proxy = getattr(self, "proxy", None)
+        if proxy is not None:
+            self.certpin_guard.check(proxy.scheme or "http", proxy.host, url=str(proxy))
 
     def connection_from_context(
         self, request_context: dict[str, Any]
@@ -118,7 +127,39 @@ class _PinnedMixin(_ManagerBase):
         headers = headers if headers is not None else self.headers
         target = parse_url(url)
         self.certpin_guard.check(target.scheme or "http", target.host, headers, url=url)
+        self._certpin_check_proxy()
         return super().urlopen(method, url, redirect=redirect, **kw)
+
+
+def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPConnectionPool]]:
+    """Connection pools whose own ``urlopen`` (a pool from ``connection_from_url`` used
+    directly) checks the request like the manager's: a ``Host`` header, or an absolute URL
+    (``assert_same_host=False``), naming another host than the pool's (whose pins were
+    checked) is refused."""
+
+    def check(pool: urllib3.HTTPConnectionPool, url: str, headers: Any) -> None:
+        target = parse_url(url)
+        named = [("Host", target.host)] if target.host else []
+        guard.check(pool.scheme, pool.host, headers)
+        if named:
+            guard.check(pool.scheme, pool.host, named)
+
+    class GuardedHTTPConnectionPool(urllib3.HTTPConnectionPool):
+        def urlopen(self, method: str, url: str, *args: Any, **kw: Any) -> Any:
+            check(self, url, kw.get("headers") if "headers" in kw else _arg(args, 1))
+            return super().urlopen(method, url, *args, **kw)
+
+    class GuardedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+        def urlopen(self, method: str, url: str, *args: Any, **kw: Any) -> Any:
+            check(self, url, kw.get("headers") if "headers" in kw else _arg(args, 1))
+            return super().urlopen(method, url, *args, **kw)
+
+    return {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
+
+
+def _arg(args: tuple[Any, ...], index: int) -> Any:
+    """``args[index]`` or None (``urlopen(method, url, body, headers, ...)`` positionally)."""
+    return args[index] if len(args) > index else None
 
 
 class PinnedPoolManager(_PinnedMixin, urllib3.PoolManager):
@@ -140,6 +181,7 @@ class PinnedPoolManager(_PinnedMixin, urllib3.PoolManager):
         self.certpin_guard = certpin_guard
         connection_pool_kw["ssl_context"] = certpin_context
         super().__init__(num_pools, headers, **connection_pool_kw)
+        self.pool_classes_by_scheme = _guarded_pool_classes(certpin_guard)
 
 
 class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
@@ -170,6 +212,12 @@ class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
             )
         if parse_url(proxy_url).scheme == "https" and proxy_ssl_context is None:
             proxy_ssl_context = certpin_context
+        if proxy_ssl_context is not None and not is_pinning_context(proxy_ssl_context):
+            raise PinnedRequestError(
+                "proxy_ssl_context must be a certpin pinning context (a plain context would "
+                "reach a pinned proxy host without its pins): leave it unset to use the "
+                "pinning context, or make one with certpin.create_ssl_context"
+            )
         _check_pool_kwargs({"proxy_ssl_context": proxy_ssl_context}, certpin_context)
         super().__init__(
             proxy_url,

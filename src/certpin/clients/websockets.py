@@ -84,13 +84,14 @@ def connect(
     return pinned
 
 
-def _proxy_is_https(conn: Any) -> bool:
-    """Whether websockets will reach the proxy of ``conn``'s next attempt over TLS, resolved as
-    websockets resolves it (``proxy=True``: from the environment, for this URI)."""
+def _proxy_of(conn: Any) -> Any:
+    """The proxy websockets will use for ``conn``'s next attempt (a parsed
+    ``websockets.proxy.Proxy``), resolved as websockets resolves it (``proxy=True``: from the
+    environment, for this URI), or None."""
     proxy = getattr(conn, "proxy", None)
     kwargs = conn.create_connection_kwargs
     if proxy is None or kwargs.get("unix", False) or kwargs.get("sock") is not None:
-        return False
+        return None
     try:  # websockets >= 16
         from websockets.proxy import get_proxy, parse_proxy
     except ImportError:  # websockets 15
@@ -99,8 +100,8 @@ def _proxy_is_https(conn: Any) -> bool:
     if proxy is True:
         proxy = get_proxy(conn.ws_uri)
         if proxy is None:
-            return False
-    return bool(parse_proxy(proxy).scheme == "https")
+            return None
+    return parse_proxy(proxy)
 
 
 #: The method websockets' ``connect`` opens each attempt's connection in, from ``self.ws_uri``
@@ -140,10 +141,16 @@ def _pinned_connect_class(
             kwargs["ssl"] = ctx
         else:
             kwargs.pop("ssl", None)
-        if _proxy_is_https(self):
+        proxy = _proxy_of(self)
+        if proxy is not None and proxy.scheme == "https":
+            guard.check("https", proxy.host, url=proxy.scheme + "://" + proxy.host)
             kwargs["proxy_ssl"] = ctx
         else:
             kwargs.pop("proxy_ssl", None)
+            if proxy is not None:
+                # http:// and socks proxies are reached in clear text (CONNECT and
+                # Proxy-Authorization, or the SOCKS handshake): refused when pinned.
+                guard.check("http", proxy.host, url=proxy.scheme + "://" + proxy.host)
 
     async def open_pinned(self: Any) -> Any:
         prepare(self)
