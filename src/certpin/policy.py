@@ -1,5 +1,10 @@
 """Pin policies: which pins apply to which host.
 
+Longer than 400 lines because it holds the two types of the policy model, :class:`PinSet` and
+:class:`PinPolicy`, together with the rules users rely on (patterns, most-specific match, backup
+pins, expiry), documented where they are enforced. Host normalisation is :mod:`certpin.hostnames`;
+expiry parsing :mod:`certpin.instants`.
+
 A :class:`PinSet` holds the pins of one host pattern and its rules (subdomains, expiry, enforce
 or report-only). A :class:`PinPolicy` maps host patterns to pin sets and finds the one that
 applies to a host name: the *most specific* match, whatever the order of the patterns.
