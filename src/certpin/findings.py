@@ -53,7 +53,6 @@ class Finding:
         return {"level": self.level.value, "code": self.code, "message": self.message}
 
 
-
 def status_of(findings: Iterable[Finding]) -> Status:
     """The most severe level among ``findings`` as a :class:`Status` (info counts as ``ok``)."""
     worst = max((RANK[f.level] for f in findings), default=0)

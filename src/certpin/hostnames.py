@@ -44,14 +44,8 @@ from .errors import PolicyError, escape, quote
 __all__ = ["is_ip", "normalize_host", "normalize_pattern"]
 
 _MAX_LABEL = 63  # RFC 1035 section 2.3.4
-
-
 _MAX_NAME = 253  # RFC 1035 section 2.3.4 (255 octets on the wire, 253 characters as text)
-
-
 _MAX_INPUT = 1024  # longer text is refused before any work is done on it
-
-
 #: IDNA 2003 / UTS 46 label separators besides "." (RFC 3490 section 3.1).
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 

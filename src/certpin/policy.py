@@ -45,8 +45,6 @@ This module is pure: no I/O, no sockets, no :mod:`ssl`.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from types import MappingProxyType
@@ -59,54 +57,6 @@ from .instants import parse_expires
 from .pins import Pin, parse_pin
 
 __all__ = ["PinPolicy", "PinSet"]
-
-_MAX_LABEL = 63  # RFC 1035 section 2.3.4
-_MAX_NAME = 253  # RFC 1035 section 2.3.4 (255 octets on the wire, 253 characters as text)
-_MAX_INPUT = 1024  # longer text is refused before any work is done on it
-#: IDNA 2003 / UTS 46 label separators besides "." (RFC 3490 section 3.1).
-_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
-#: Characters that IDNA 2003 and UTS 46 (non-transitional) encode differently (UTS 46 section 4).
-_DEVIATIONS = {
-    "\u00df": "ß (U+00DF LATIN SMALL LETTER SHARP S)",
-    "\u03c2": "ς (U+03C2 GREEK SMALL LETTER FINAL SIGMA)",
-    "\u200d": "U+200D ZERO WIDTH JOINER",
-    "\u200c": "U+200C ZERO WIDTH NON-JOINER",
-    # Not a deviation itself, but UTS 46 maps it to ß while IDNA 2003 maps it to "ss".
-    "\u1e9e": "ẞ (U+1E9E LATIN CAPITAL LETTER SHARP S, which UTS 46 maps to ß)",
-}
-_PATTERN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")  # LDH, RFC 1123 section 2.1
-# Host names being looked up also accept "_" and hyphens at either end: such names occur in
-# private networks, TLS may still validate them, and refusing them would fail every connection
-# to them even when they are not pinned. Patterns stay strict LDH.
-_HOST_LABEL = re.compile(r"[a-z0-9_-]+")
-
-
-
-
-
-
-#: IPv6 prefixes that embed an IPv4 address in their last 32 bits and reach that IPv4 host:
-#: IPv4-mapped ``::ffff:0:0/96`` (RFC 4291 section 2.5.5.2: a dual-stack socket connects to the
-#: IPv4 host), the NAT64 well-known prefix ``64:ff9b::/96`` (RFC 6052 section 2.1: the translator
-#: connects to the IPv4 host) and the deprecated IPv4-compatible ``::/96`` (RFC 4291 section
-#: 2.5.5.1), the last without ``::/104`` (``::``, ``::1`` and the rest of ``0.0.0.0/8``, which
-#: no IPv4 host uses).
-_EMBEDS_IPV4 = (
-    ipaddress.IPv6Network("::ffff:0:0/96"),
-    ipaddress.IPv6Network("64:ff9b::/96"),
-)
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-_NOT_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/104")
-
-
-
-
-
-
-
-
-
-
 
 
 def _parse_pins(values: object, name: str) -> tuple[Pin, ...]:

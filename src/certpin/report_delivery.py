@@ -90,19 +90,12 @@ QUEUE_SIZE = 100
 TIMEOUT = 5.0
 
 
-
-
-
-
-
-
 #: How long interpreter exit waits for pending reports, seconds.
 EXIT_FLUSH_SECONDS = 1.0
 
 
 #: The longest status line read from a collector, bytes.
 _MAX_STATUS_LINE = 1024
-
 
 
 def redact_uri(uri: str) -> str:
@@ -125,8 +118,6 @@ def redact_uri(uri: str) -> str:
         host = f"[{host}]"
     netloc = host if port is None else f"{host}:{port}"
     return escape(f"{parts.scheme}://{netloc}{parts.path}")
-
-
 
 
 @dataclass(frozen=True)

@@ -100,13 +100,6 @@ class Verdict:
     message: str = ""
 
 
-
-
-
-
-
-
-
 def _match(pin_set: PinSet, chain: Sequence[bytes]) -> tuple[Pin, int] | None:
     """The first (configured pin, chain position) that match, scanning leaf to anchor."""
     configured = pin_set.all_pins
