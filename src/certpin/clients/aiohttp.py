@@ -31,6 +31,21 @@ if TYPE_CHECKING:
 __all__ = ["pinned_session"]
 
 
+def _judge(guard: RequestGuard, req: aiohttp.ClientRequest) -> None:
+    """The guard on a request as aiohttp will make it: the URL as yarl parsed it (the connector
+    dials ``url.raw_host`` and takes TLS from the scheme), its headers, the TLS name override,
+    and its proxy (``proxy=``, or from the environment with ``trust_env``: an ``http://`` proxy
+    is reached in clear text, ``CONNECT`` and ``Proxy-Authorization``, so it is refused when its
+    host is pinned)."""
+    guard.check(
+        req.url.scheme, req.url.raw_host, req.headers, server_hostname=req.server_hostname,
+        url=req.url,
+    )
+    if req.proxy is not None:
+        scheme = "https" if req.proxy.scheme == "https" else "http"
+        guard.check(scheme, req.proxy.raw_host, url=req.proxy)
+
+
 def _request_class(ctx: ssl.SSLContext, guard: RequestGuard) -> type[aiohttp.ClientRequest]:
     class PinnedClientRequest(aiohttp.ClientRequest):
         """Refuses, before connecting, what would bypass the connector's pinning context."""
@@ -43,20 +58,27 @@ def _request_class(ctx: ssl.SSLContext, guard: RequestGuard) -> type[aiohttp.Cli
                     "it instead of the pinning context (no pins checked)"
                 )
             super().__init__(method, url, *args, **kwargs)  # builds only; nothing is sent
-            # The URL as aiohttp (yarl) parsed it: the connector connects to url.raw_host and
-            # takes TLS from the scheme, so the guard judges exactly those.
-            guard.check(
-                self.url.scheme, self.url.raw_host, kwargs.get("headers"),
-                server_hostname=self.server_hostname, url=self.url,
-            )
-            # The proxy (proxy=, or from the environment with trust_env: aiohttp resolves it
-            # before building the request): an http:// proxy is reached in clear text
-            # (CONNECT, Proxy-Authorization), so refused when its host is pinned.
-            if self.proxy is not None:
-                scheme = "https" if self.proxy.scheme == "https" else "http"
-                guard.check(scheme, self.proxy.raw_host, url=self.proxy)
+            _judge(guard, self)
+
+        async def send(self, conn: Any) -> Any:
+            # Judged again right before the request is written: client middlewares (aiohttp
+            # >= 3.12) may change the URL, headers or proxy after the request was built.
+            _judge(guard, self)
+            return await super().send(conn)
 
     return PinnedClientRequest
+
+
+def _connector_class(guard: RequestGuard) -> type[aiohttp.TCPConnector]:
+    class PinnedConnector(aiohttp.TCPConnector):
+        """Judges every request again before it connects (and so before a ``CONNECT`` line is
+        written to a proxy): the request a middleware handed on is the one connected for."""
+
+        async def connect(self, req: aiohttp.ClientRequest, *args: Any, **kwargs: Any) -> Any:
+            _judge(guard, req)
+            return await super().connect(req, *args, **kwargs)
+
+    return PinnedConnector
 
 
 def pinned_session(
@@ -109,7 +131,7 @@ def pinned_session(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
     guard = RequestGuard(ctx)
-    connector = aiohttp.TCPConnector(ssl=ctx, **conn_kw)
+    connector = _connector_class(guard)(ssl=ctx, **conn_kw)
     return aiohttp.ClientSession(
         connector=connector, request_class=_request_class(ctx, guard), **session_kwargs
     )

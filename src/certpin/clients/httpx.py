@@ -102,6 +102,22 @@ def _check(guard: RequestGuard, request: httpx.Request, proxy: httpx.Proxy | Non
     if proxy is not None:
         scheme = "https" if proxy.url.scheme == "https" else "http"
         guard.check(scheme, proxy.url.raw_host.decode("ascii", "replace"), url=proxy.url)
+    target = request.extensions.get("target")
+    if target is not None:
+        # httpcore's request-target override: an absolute URL there names the host the server
+        # is asked for, which must be the one the connection's pins were checked for.
+        text = bytes(target).decode("latin-1") if isinstance(target, bytes | bytearray) else str(
+            target
+        )
+        if "://" in text:
+            try:
+                named = httpx.URL(text).host
+            except httpx.InvalidURL as exc:
+                raise PinnedRequestError(f"invalid request target {text!r}: {exc}") from exc
+            guard.check(
+                url.scheme, url.raw_host.decode("ascii", "replace"), [("Host", named)],
+                url=url,
+            )
 
 
 class _GuardTransport(httpx.BaseTransport):

@@ -105,6 +105,15 @@ class _HostGuard(http.client.HTTPSConnection):
         self.certpin_guard.check("https", self._tls_host())
         super().connect()
 
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        """Refuse an absolute request URL (``GET https://other/...``) naming another host than
+        the connection's TLS name: the pins were checked for that name only."""
+        parts = urllib.parse.urlsplit(str(url))
+        if parts.scheme and parts.netloc:
+            authority = parts.netloc.rpartition("@")[2]
+            self.certpin_guard.check("https", self._tls_host(), [("Host", authority)])
+        super().putrequest(method, url, *args, **kwargs)
+
     def putheader(self, header: str | bytes, *values: Any) -> None:
         name = header.decode("latin-1") if isinstance(header, bytes) else header
         if name.strip().lower() == "host" and values:
@@ -190,11 +199,39 @@ class _RefusePlainHTTP(urllib.request.BaseHandler):
         self._guard = RequestGuard(context)
 
     def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
+        """Judge an ``http://`` request: the origin (plain text: refused when pinned), its
+        ``Host`` header, and a proxy set on it (``Request.set_proxy``)."""
+        self._judge(req)
+        return req
+
+    def https_request(self, req: urllib.request.Request) -> urllib.request.Request:
+        """Judge an ``https`` request for what its connection cannot see: an origin that is
+        ``http://`` (``Request.set_proxy(..., "https")`` on an ``http://`` URL: the proxy then
+        forwards it in clear text) and a proxy set on the request. The origin's name and
+        ``Host`` header are judged by the connection (:class:`certpin.PolicyError`, as
+        documented)."""
+        origin = urllib.request.Request(req.full_url)  # noqa: S310 (parsed, never opened)
+        if origin.type != "https" or req.has_proxy():
+            self._judge(req)
+        return req
+
+    def _judge(self, req: urllib.request.Request) -> None:
+        # The original URL as urllib reads it (Request's own parse: _splittype, _splithost,
+        # percent-decoded), whatever set_proxy did to req.host and req.type since.
+        origin = urllib.request.Request(req.full_url)  # noqa: S310 (parsed, never opened)
         try:
-            self._guard.check("http", _connect_host(req.host), url=req.full_url)
+            if origin.type == "https":
+                self._guard.check("https", _connect_host(origin.host), url=req.full_url)
+            else:
+                headers = list(req.header_items())
+                self._guard.check(
+                    origin.type, _connect_host(origin.host), headers, url=req.full_url
+                )
+            if req.has_proxy():
+                # A proxy set on the request: reached in clear text unless it speaks TLS.
+                self._guard.check(req.type, _connect_host(req.host), url=req.full_url)
         except PinnedRequestError as refused:
             raise urllib.error.URLError(refused) from refused
-        return req
 
     def ftp_request(self, req: urllib.request.Request) -> urllib.request.Request:
         """FTP is clear text (user, password, commands): refused to a pinned host, first or as
@@ -284,14 +321,17 @@ def build_opener(
     # urllib adds a ProxyHandler (environment proxies) unless one is given: ours judges every
     # proxy, from the environment or from a ProxyHandler the caller passes (its mapping is kept).
     for handler in handlers:
-        if isinstance(handler, urllib.request.HTTPSHandler) and not isinstance(
-            handler, PinnedHTTPSHandler
+        kind = handler if isinstance(handler, type) else type(handler)  # urllib takes classes too
+        if issubclass(kind, urllib.request.HTTPSHandler) and not issubclass(
+            kind, PinnedHTTPSHandler
         ):
             raise PinnedRequestError(
-                f"refusing {type(handler).__name__} in a pinned opener: it would open https:// "
+                f"refusing {kind.__name__} in a pinned opener: it would open https:// "
                 "URLs with its own context, without pins; pass the context options to "
                 "build_opener instead"
             )
+    # A handler class is instantiated, as urllib's build_opener does.
+    handlers = tuple(h() if isinstance(h, type) else h for h in handlers)
     given = [h for h in handlers if isinstance(h, urllib.request.ProxyHandler)]
     if len(given) > 1:
         raise PinnedRequestError("more than one ProxyHandler given to build_opener")

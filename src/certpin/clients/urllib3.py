@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import urllib3
+from urllib3.util.proxy import connection_requires_http_tunnel
 from urllib3.util.url import parse_url
 
 from ._common import PinnedRequestError, RequestGuard, is_pinning_context, resolve_context
@@ -135,14 +136,22 @@ def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPCon
     """Connection pools whose own ``urlopen`` (a pool from ``connection_from_url`` used
     directly) checks the request like the manager's: a ``Host`` header, or an absolute URL
     (``assert_same_host=False``), naming another host than the pool's (whose pins were
-    checked) is refused."""
+    checked) is refused; a proxy's forwarding pool judges the URL's own host (plain ``http``
+    to a pinned host is refused)."""
 
     def check(pool: urllib3.HTTPConnectionPool, url: str, headers: Any) -> None:
         target = parse_url(url)
-        named = [("Host", target.host)] if target.host else []
+        proxy = pool.proxy
+        if proxy is not None and not connection_requires_http_tunnel(
+            proxy, pool.proxy_config, target.scheme
+        ):
+            # Forwarding (urllib3's own test, as urlopen makes it): the pool is the proxy's,
+            # and the request for the URL's host goes out in clear text: judged as that host.
+            guard.check(target.scheme or "http", target.host, headers, url=url)
+            return
         guard.check(pool.scheme, pool.host, headers)
-        if named:
-            guard.check(pool.scheme, pool.host, named)
+        if target.host:
+            guard.check(pool.scheme, pool.host, [("Host", target.host)])
 
     class GuardedHTTPConnectionPool(urllib3.HTTPConnectionPool):
         def urlopen(self, method: str, url: str, *args: Any, **kw: Any) -> Any:
@@ -227,6 +236,7 @@ class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
             proxy_ssl_context=proxy_ssl_context,
             **connection_pool_kw,
         )
+        self.pool_classes_by_scheme = _guarded_pool_classes(certpin_guard)
 
 
 def pinned_pool_manager(
