@@ -3,7 +3,8 @@
 Sub-commands: ``init REPO --keys KEYDIR``, ``policy REPO POLICY --keys KEYDIR``,
 ``timestamp REPO --keys KEYDIR``, ``rotate REPO --role ROLE --keys KEYDIR``. ``--keys`` may be
 given more than once (the offline root/targets keys apart from the online snapshot/timestamp
-keys); new keys go to the first folder. Key material is never printed.
+keys); a rotated key's successor goes to the folder of the key it replaces (the first folder
+when that key is lost). Key material is never printed.
 
 Exit codes: 0 done, 2 errors (a missing key, a policy with lint errors, not a repository).
 """

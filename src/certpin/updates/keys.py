@@ -23,7 +23,7 @@ from securesystemslib.signer import CryptoSigner, Key, SSlibKey
 
 from .errors import UpdateError
 
-__all__ = ["find_signer", "new_key", "prepare_keydir"]
+__all__ = ["find_signer", "key_folder", "new_key", "prepare_keydir"]
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
 
@@ -94,3 +94,13 @@ def find_signer(keydirs: Sequence[str | os.PathLike[str]], role: str, key: Key) 
 
 def _folders(keydirs: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return [Path(k) for k in keydirs]
+
+
+def key_folder(
+    keydirs: Sequence[str | os.PathLike[str]], role: str, keyids: Iterable[str]
+) -> Path | None:
+    """The folder of ``keydirs`` that holds one of ``keyids`` for ``role``, or None."""
+    for folder in _folders(keydirs):
+        if any((folder / f"{role}-{keyid}.key").is_file() for keyid in keyids):
+            return folder
+    return None

@@ -44,7 +44,7 @@ from tuf.api.serialization.json import JSONSerializer
 from ..config import loads_policy
 from ..errors import escape
 from .errors import UpdateError
-from .keys import ROLES, find_signer, new_key
+from .keys import ROLES, find_signer, key_folder, new_key
 
 __all__ = [
     "DEFAULT_EXPIRY",
@@ -275,8 +275,11 @@ def rotate_key(
 ) -> int:
     """Replace every key of ``role`` by a new one (the threshold stays), in a new root version.
 
-    The new keys go to the first of ``keydirs``. The new root is signed by the current root keys
-    and, for a root rotation, by the new root keys too (clients verify both). For targets,
+    The new keys go to the folder of ``keydirs`` that holds the role's current key (the first
+    folder when none does: a lost key). Every key needed is looked up before anything is
+    written, so a missing key leaves the repository as it was. The new root is signed by the
+    current root keys and, for a root rotation, by the new root keys too (clients verify both).
+    For targets,
     snapshot and timestamp the role's metadata and those below it are re-signed with the new
     keys; the old key of that role is not needed (the way to recover from a lost or leaked
     online key).
@@ -294,11 +297,16 @@ def rotate_key(
     old_signers = [
         find_signer(keydirs, "root", old_root.keys[k]) for k in old_root.roles["root"].keyids
     ]
+    below = ["targets", "snapshot", "timestamp"]
+    for other in below[below.index(role) + 1:] if role in below else ():
+        for keyid in old_root.roles[other].keyids:  # all there before anything is written
+            find_signer(keydirs, other, old_root.keys[keyid])
+    folder = key_folder(keydirs, role, old_root.roles[role].keyids) or Path(keydirs[0])
     new = Metadata[Root].from_bytes(r.root.to_bytes()).signed
     for keyid in list(new.roles[role].keyids):
         new.revoke_key(keyid, role)
     for _ in range(old_root.roles[role].threshold):
-        new.add_key(new_key(keydirs[0], role).public_key, role)
+        new.add_key(new_key(folder, role).public_key, role)
     new.version += 1
     new.expires = _expires("root", when, expiry)
     md = Metadata(new)
