@@ -431,3 +431,34 @@ def test_importing_certpin_does_not_import_tuf() -> None:
 def test_refresh_runs_apart_from_requests(updater: PolicyUpdater) -> None:
     assert threading.current_thread() is threading.main_thread()
     assert updater.refresh() is False  # nothing published yet: no target, logged, kept
+
+
+# ------------------------------------------------------------------ the docs' client lines
+def test_the_docs_client_lines_pick_up_a_new_policy(
+    repo: Repo, web: RepoServer, good: PinPolicy, bad: PinPolicy, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import re
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "updates.md"
+    blocks = re.findall(r"^```py\n(.*?)^```", page.read_text(encoding="utf-8"), re.S | re.M)
+    assert len(blocks) == 1 and "https://pins.example.com/certpin/" in blocks[0]
+    code = blocks[0].replace("https://pins.example.com/certpin/", web.url)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "root.json").write_bytes(repo.root)
+    write_policy(app / "policy.toml", good)
+    monkeypatch.chdir(app)
+    repo.publish(bad)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/updates.md", "exec"), namespace)
+    updater = namespace["updater"]
+    ctx = namespace["ctx"]
+    assert isinstance(updater, PolicyUpdater)
+    try:
+        wait_for(lambda: updater.policy == bad)  # the start() refresh picked it up
+        assert ctx.policy == bad  # type: ignore[attr-defined]
+        repo.publish(good)
+        assert updater.refresh() and ctx.policy == good  # type: ignore[attr-defined]
+    finally:
+        updater.close()
