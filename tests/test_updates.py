@@ -299,7 +299,8 @@ def test_a_server_down_keeps_the_policy_and_the_requests(
     server: RecordingTLSServer, cafile: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
     repo.publish(good)
-    assert updater.refresh()
+    assert updater.refresh() is False  # verified, but the same policy as the shipped one
+    assert updater.version == 2
     ctx = updater.create_ssl_context(cafile=cafile)
     web.stop()
     with caplog.at_level(logging.WARNING, "certpin.updates"):
@@ -462,3 +463,29 @@ def test_the_docs_client_lines_pick_up_a_new_policy(
         assert updater.refresh() and ctx.policy == good  # type: ignore[attr-defined]
     finally:
         updater.close()
+
+
+def test_a_restart_while_the_server_is_down_keeps_the_last_verified_policy(
+    repo: Repo, web: RepoServer, good: PinPolicy, bad: PinPolicy, cafile: str, tmp_path: Path
+) -> None:
+    repo.publish(bad)
+    with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
+        assert u.refresh() and u.policy == bad
+    web.stop()
+    with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
+        assert u.policy == bad and u.version == 2  # verified again from the shipped root
+        ctx = u.create_ssl_context(cafile=cafile)
+        assert ctx.policy == bad  # type: ignore[attr-defined]
+    # a cached policy file changed on disk is not restored
+    cached = tmp_path / "c" / "targets" / "policy.toml"
+    cached.write_bytes(cached.read_bytes() + b"# changed\n")
+    with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
+        assert u.policy == good and u.version is None
+    # nor a policy whose targets metadata expired
+    cached.write_bytes(cached.read_bytes().removesuffix(b"# changed\n"))
+    late = datetime.now(UTC) + timedelta(days=91)
+    with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c",
+                       clock=lambda: late) as u:
+        assert u.policy == good
+    with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
+        assert u.policy == bad

@@ -17,11 +17,12 @@ What it guarantees (the tests in ``tests/test_updates.py`` check each):
 * **Freeze detection.** An expired timestamp (a frozen repository, or a mirror replaying old
   metadata) is refused by TUF and logged as a warning on the ``certpin.updates`` logger.
 * **When updates cannot be fetched**, the last verified policy stays in force while the targets
-  metadata that listed it is unexpired. After that ``on_expiry`` decides, with a warning logged at
-  every failed refresh: :attr:`OnExpiry.KEEP` (the default: keep the last verified policy, no
-  lock-out of users), :attr:`OnExpiry.SHIPPED` (go back to the policy shipped with the
-  application) or :attr:`OnExpiry.FAIL_CLOSED` (refuse every host; the update host itself keeps
-  the last verified policy so that an update can still recover).
+  metadata that listed it is unexpired (across restarts too: a new updater verifies its cache again
+  from the shipped root, offline, and starts with the policy it holds). After that ``on_expiry``
+  decides, with a warning logged at every failed refresh: :attr:`OnExpiry.KEEP` (the default: keep
+  the last verified policy, no lock-out of users), :attr:`OnExpiry.SHIPPED` (go back to the policy
+  shipped with the application) or :attr:`OnExpiry.FAIL_CLOSED` (refuse every host; the update host
+  itself keeps the last verified policy so that an update can still recover).
 * **Never in the request path.** :meth:`refresh` runs on a background thread (:meth:`start`) or
   an asyncio task (:meth:`start_async`, the blocking work in a worker thread). A request never
   waits for it: a swap is two attribute assignments on each context (:mod:`certpin.tls.swap`).
@@ -46,10 +47,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
+from urllib.parse import quote
 
 import urllib3
 from tuf.api import exceptions as tuf_errors
-from tuf.api.metadata import Metadata, Targets
+from tuf.api.metadata import Metadata, Root, Targets
 from tuf.ngclient import Updater
 from tuf.ngclient.fetcher import FetcherInterface
 
@@ -204,6 +206,8 @@ class PolicyUpdater:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
+        with contextlib.suppress(Exception):  # nothing (valid) cached: the shipped policy
+            self._restore()
 
     # ------------------------------------------------------------------ contexts
     def create_ssl_context(
@@ -251,6 +255,45 @@ class PolicyUpdater:
                 swap_policy(ctx, policy, self._right)
             self._fetch_policy = fetch or policy
             swap_policy(self._fetch_ctx, self._fetch_policy, self._right)
+
+    def _restore(self) -> None:
+        """The last verified policy, from the cache, verified again (offline) from the shipped
+        root: a restart while the repository is unreachable keeps it in force, as long as the
+        targets metadata that listed it is unexpired."""
+        meta = self._cache / "metadata"
+        root: Metadata[Root] = Metadata.from_bytes(self._root)
+        while True:  # the cached root chain, each version signed by the old and the new keys
+            path = meta / "root_history" / f"{root.signed.version + 1}.root.json"
+            if not path.is_file():
+                break
+            new: Metadata[Root] = Metadata.from_bytes(path.read_bytes())
+            root.signed.verify_delegate(Root.type, new.signed_bytes, new.signatures)
+            new.signed.verify_delegate(Root.type, new.signed_bytes, new.signatures)
+            if new.signed.version != root.signed.version + 1:
+                return
+            root = new
+        loaded: dict[str, Metadata[Any]] = {}
+        for role in ("timestamp", "snapshot", "targets"):
+            md: Metadata[Any] = Metadata.from_bytes((meta / f"{role}.json").read_bytes())
+            root.signed.verify_delegate(role, md.signed_bytes, md.signatures)
+            loaded[role] = md
+        snapshot, targets = loaded["snapshot"].signed, loaded["targets"].signed
+        if (loaded["timestamp"].signed.snapshot_meta.version != snapshot.version
+                or snapshot.meta["targets.json"].version != targets.version
+                or targets.is_expired(self._clock())):
+            return
+        names = (self._target,) if self._target else TARGET_NAMES
+        info = next((targets.targets[n] for n in names if n in targets.targets), None)
+        if info is None:
+            return
+        data = (self._cache / "targets" / quote(info.path, "")).read_bytes()
+        info.verify_length_and_hashes(data)
+        fmt: Literal["toml", "json"] = "json" if info.path.endswith(".json") else "toml"
+        policy = loads_policy(data, fmt, source=f"{self._cache} target {info.path}")
+        self._version, self._expires = int(targets.version), targets.expires
+        self._swap(policy)
+        log.info("certpin.updates: policy version %d restored from %s", targets.version,
+                 escape(str(self._cache)))
 
     # ------------------------------------------------------------------ one refresh
     def refresh(self) -> bool:
@@ -311,7 +354,7 @@ class PolicyUpdater:
         info.verify_length_and_hashes(data)  # the file read is the file verified
         fmt: Literal["toml", "json"] = "json" if info.path.endswith(".json") else "toml"
         policy = loads_policy(data, fmt, source=f"{self._url} target {info.path}")
-        changed = policy != self._policy or self._version is None
+        changed = policy != self._policy
         self._version, self._expires = version, expires
         if changed:
             self._swap(policy)
