@@ -206,8 +206,13 @@ class PolicyUpdater:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
-        with contextlib.suppress(Exception):  # nothing (valid) cached: the shipped policy
+        try:
             self._restore()
+        except FileNotFoundError:
+            pass  # nothing cached yet: the shipped policy
+        except Exception as exc:  # not valid any more: the shipped policy, until a refresh
+            log.info("certpin.updates: the cached policy in %s is not used: %s: %s",
+                     escape(str(self._cache)), type(exc).__name__, escape(str(exc)))
 
     # ------------------------------------------------------------------ contexts
     def create_ssl_context(
