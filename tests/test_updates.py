@@ -489,3 +489,23 @@ def test_a_restart_while_the_server_is_down_keeps_the_last_verified_policy(
         assert u.policy == good
     with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
         assert u.policy == bad
+
+
+def test_reports_follow_the_policy_in_force(
+    repo: Repo, updater: PolicyUpdater, server: RecordingTLSServer, good: PinPolicy,
+    cafile: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from certpin import PinSet
+
+    ctx = updater.create_ssl_context(cafile=cafile)
+    assert ctx.reporter is None  # type: ignore[attr-defined]  # nothing to report in `good`
+    spare = list(good.pin_sets[HOST].all_pins)[1:]
+    # a report-only pin set that the server fails: it passes, and the mismatch is logged
+    watched = PinPolicy({HOST: PinSet(["sha256/" + "A" * 42 + "s=", *map(str, spare)],
+                                      enforce=False)})
+    repo.publish(watched)
+    assert updater.refresh()
+    assert ctx.reporter is not None  # type: ignore[attr-defined]  # made for the new policy
+    with caplog.at_level(logging.WARNING, "certpin"):
+        handshake(ctx, server.port)
+    assert "report-only" in caplog.text.lower()

@@ -20,13 +20,14 @@ policy: it is judged wholly by it.)
 from __future__ import annotations
 
 import ssl
+from typing import Any
 
 from ..errors import PolicyError
 from ..policy import PinPolicy
 from .base import PinningContextBase
 from .passes import RememberedPasses
 
-__all__ = ["SwapRight", "swap_policy"]
+__all__ = ["KEEP", "SwapRight", "swap_policy"]
 
 
 class SwapRight:
@@ -47,11 +48,18 @@ class SwapRight:
         raise TypeError("a SwapRight cannot be copied")
 
 
-def swap_policy(ctx: ssl.SSLContext, policy: PinPolicy, right: SwapRight) -> None:
+#: ``swap_policy(..., reporter=KEEP)``: the context keeps its reporter.
+KEEP: Any = object()
+
+
+def swap_policy(
+    ctx: ssl.SSLContext, policy: PinPolicy, right: SwapRight, *, reporter: Any = KEEP
+) -> None:
     """Make ``ctx`` enforce ``policy`` for every connection from now on.
 
     Drops the context's remembered passes (a new, empty cache; see the module docstring for why
-    the order matters).
+    the order matters). ``reporter``: the context's new reporter (built for ``policy``, so that
+    reports go to its report URIs), or :data:`KEEP`; it is set before the policy.
 
     Raises:
         PolicyError: ``ctx`` is not a pinning context, was not made with ``right``, or
@@ -64,5 +72,7 @@ def swap_policy(ctx: ssl.SSLContext, policy: PinPolicy, right: SwapRight) -> Non
     owner = getattr(ctx, "_certpin_right", None)
     if owner is None or owner is not right:
         raise PolicyError("this pinning context was not made with this swap right")
+    if reporter is not KEEP:
+        ctx._certpin_reporter = reporter
     ctx._certpin_policy = policy  # first the policy,
     ctx._certpin_passes = RememberedPasses()  # then a new cache: see postcheck

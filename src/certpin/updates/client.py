@@ -198,7 +198,9 @@ class PolicyUpdater:
         (self._cache / "targets").mkdir(exist_ok=True)
         self._lockfile = _lock(self._cache)
         self._right = SwapRight()
-        self._contexts: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+        # context -> how its reporter is made (on_report, cafile, capath, cadata)
+        self._contexts: weakref.WeakKeyDictionary[ssl.SSLContext, tuple[Any, ...]] = (
+            weakref.WeakKeyDictionary())
         self._swap_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._fetch_ctx = pinning_context(policy, swap_right=self._right, **self._trust)
@@ -227,7 +229,9 @@ class PolicyUpdater:
         """:func:`certpin.create_ssl_context` with the policy in force, kept up to date.
 
         Hand the result to any client helper (``certpin.clients``): its request guards read
-        the policy in force at every request. The updater keeps a weak reference only.
+        the policy in force at every request. At each swap the context also gets a reporter
+        made for the new policy (its report URIs, its report-only pin sets) with ``on_report``
+        and the trust given here. The updater keeps a weak reference only.
         """
         with self._swap_lock:
             policy = self._policy
@@ -235,7 +239,7 @@ class PolicyUpdater:
                                      cadata=cadata)
             ctx = pinning_context(policy, cafile=cafile, capath=capath, cadata=cadata, base=base,
                                   reporter=reporter, swap_right=self._right)
-            self._contexts.add(ctx)
+            self._contexts[ctx] = (on_report, cafile, capath, cadata)
         return ctx
 
     @property
@@ -256,8 +260,10 @@ class PolicyUpdater:
     def _swap(self, policy: PinPolicy, *, fetch: PinPolicy | None = None) -> None:
         with self._swap_lock:
             self._policy = policy
-            for ctx in list(self._contexts):
-                swap_policy(ctx, policy, self._right)
+            for ctx, (on_report, cafile, capath, cadata) in list(self._contexts.items()):
+                reporter = make_reporter(policy, on_report, cafile=cafile, capath=capath,
+                                         cadata=cadata)
+                swap_policy(ctx, policy, self._right, reporter=reporter)
             self._fetch_policy = fetch or policy
             swap_policy(self._fetch_ctx, self._fetch_policy, self._right)
 
