@@ -123,6 +123,8 @@ def test_threshold_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert len(list(keys.glob("targets-*.key"))) == 2
     assert run(capsys, "publish", "init", str(repo), "--keys", str(keys),
                "--threshold", "targets=0")[0] == 2
+    code, out = run(capsys, "publish", "init", str(tmp_path / "r2"), "--keys", "a", "--keys", "b")
+    assert code == 2 and "exactly one --keys" in out
 
 
 def test_recover_from_a_lost_online_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

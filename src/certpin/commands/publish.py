@@ -12,6 +12,7 @@ Exit codes: 0 done, 2 errors (a missing key, a policy with lint errors, not a re
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "publish signed, versioned, expiring pin policies as a TUF repository (init, policy, ...)"
 
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "init":
         if len(args.keys) != 1:
-            print("certpin publish init: give exactly one --keys folder for the new keys")
+            print("certpin publish init: error: give exactly one --keys folder for the new keys",
+                  file=sys.stderr)
             return 2
         root = publish.init_repository(args.repo, args.keys[0],
                                        thresholds=dict(args.threshold))
