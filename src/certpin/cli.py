@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "backup-key": "backup_key",
     "export": "export",
     "import": "import_",
+    "publish": "publish",
 }
 
 

@@ -21,6 +21,7 @@ from ..events import PinEvent
 if TYPE_CHECKING:
     from ..policy import PinPolicy
     from .passes import RememberedPasses
+    from .swap import SwapRight
 
 __all__ = [
     "C_BASE",
@@ -119,6 +120,7 @@ class PinningContextBase(ssl.SSLContext):
     _certpin_policy: PinPolicy
     _certpin_reporter: Reporter | None
     _certpin_passes: RememberedPasses
+    _certpin_right: SwapRight | None
 
     @property
     def policy(self) -> PinPolicy:

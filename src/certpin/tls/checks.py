@@ -113,7 +113,9 @@ def deliver_attached(ctx: PinningContextBase, exc: BaseException) -> None:
 def postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningContextBase) -> None:
     """The full pin check right after a handshake: :func:`certpin.verify.check`.
 
-    A pass is remembered on ``ctx`` (:meth:`certpin.tls.passes.RememberedPasses.remember`).
+    A pass is remembered on ``ctx`` (:meth:`certpin.tls.passes.RememberedPasses.remember`), in
+    the cache read before the policy, so that a policy swap (:mod:`certpin.tls.swap`) never
+    leaves a pass judged under the old policy where the new one reads.
 
     Raises:
         PinValidationError: no server name, a resumed session, no verified chain, or the
@@ -129,12 +131,16 @@ def postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningContextBase) -> N
             "the TLS session was resumed (or set up from a pre-shared key); OpenSSL keeps no "
             "verified chain then, so the pins cannot be checked (certpin fails closed)",
         )
+    # The cache first, then the policy (certpin.tls.swap swaps them in the other order): a pass
+    # is remembered only in the cache read before the policy that judged it.
+    passes = ctx._certpin_passes
+    policy = ctx._certpin_policy
     certs = verified_certificates(conn)
     chain = tuple(der_list(certs))
     if not chain:
         raise failure(hostname, "OpenSSL returned no verified certificate chain")
     try:
-        verdict = check(ctx._certpin_policy, hostname, chain)
+        verdict = check(policy, hostname, chain)
     except Exception as exc:
         raise failure(hostname, f"the pin check could not run: {escape(str(exc))}") from exc
     if verdict.outcome == Outcome.REPORT_ONLY_MISMATCH:
@@ -143,7 +149,7 @@ def postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningContextBase) -> N
             verdict=verdict, verified=chain, error=verdict.message or None,
         ))
     if verdict.passed:
-        ctx._certpin_passes.remember(hostname, verdict, certs)
+        passes.remember(hostname, verdict, certs)
         return
     message = verdict.message or f"Certificate pinning failure for {escape(hostname)}"
     expected = verdict.pin_set.all_pins if verdict.pin_set is not None else ()

@@ -22,6 +22,7 @@ from .base import (
 )
 from .hooks import FAILED, PinnedSSLObject, PinnedSSLSocket
 from .passes import RememberedPasses
+from .swap import SwapRight
 
 __all__ = ["PinningSSLContext", "pinning_context"]
 
@@ -241,7 +242,12 @@ def validate_base(ctx: ssl.SSLContext) -> None:
         )
 
 
-def adopt(ctx: ssl.SSLContext, policy: PinPolicy, reporter: Reporter | None) -> PinningSSLContext:
+def adopt(
+    ctx: ssl.SSLContext,
+    policy: PinPolicy,
+    reporter: Reporter | None,
+    swap_right: SwapRight | None = None,
+) -> PinningSSLContext:
     validate_base(ctx)
     ctx.options |= ssl.OP_NO_RENEGOTIATION
     ctx.__class__ = PinningSSLContext
@@ -249,6 +255,7 @@ def adopt(ctx: ssl.SSLContext, policy: PinPolicy, reporter: Reporter | None) -> 
     pinning._certpin_policy = policy
     pinning._certpin_reporter = reporter
     pinning._certpin_passes = RememberedPasses()
+    pinning._certpin_right = swap_right
     return pinning
 
 
@@ -260,6 +267,7 @@ def pinning_context(
     cadata: str | bytes | None = None,
     base: ssl.SSLContext | None = None,
     reporter: Reporter | None = None,
+    swap_right: SwapRight | None = None,
 ) -> ssl.SSLContext:
     """Return a client :class:`ssl.SSLContext` that validates certificates and enforces ``policy``.
 
@@ -284,6 +292,10 @@ def pinning_context(
         reporter: called with a :class:`certpin.verify.PinEvent` for each pin mismatch,
             report-only mismatch, and certificate rejected by OpenSSL for a pinned host. It runs
             in the handshaking thread; exceptions it raises are logged and ignored.
+        swap_right: a :class:`certpin.tls.swap.SwapRight`: its holder (and only it) may swap
+            the context's policy with :func:`certpin.tls.swap.swap_policy` (signed policy
+            updates, :mod:`certpin.updates`). None (the default): the policy is fixed for the
+            context's life.
 
     Returns:
         A :class:`PinningSSLContext` (an :class:`ssl.SSLContext`).
@@ -296,6 +308,8 @@ def pinning_context(
     """
     if not isinstance(policy, PinPolicy):
         raise PolicyError(f"policy must be a certpin.PinPolicy, not {type(policy).__name__}")
+    if swap_right is not None and not isinstance(swap_right, SwapRight):
+        raise PolicyError("swap_right must be a certpin.tls.swap.SwapRight")
     if base is None:
         ctx = ssl.create_default_context(cafile=cafile, capath=capath, cadata=cadata)
     else:
@@ -303,4 +317,4 @@ def pinning_context(
         ctx = base
         if cafile is not None or capath is not None or cadata is not None:
             ctx.load_verify_locations(cafile=cafile, capath=capath, cadata=cadata)
-    return adopt(ctx, policy, reporter)
+    return adopt(ctx, policy, reporter, swap_right)
