@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cafile", metavar="F", help="PEM CA bundle to validate against instead of the system's"
     )
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=8, metavar="N",
-        help="hosts checked at once (default 8)",
+        "--concurrency", type=_positive_int, default=None, metavar="N",
+        help="hosts checked at once (default: one per host, up to 256; a check is a "
+        "handshake, which waits on the network)",
     )
 
 

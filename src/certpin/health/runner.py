@@ -17,7 +17,10 @@ from .model import HostReport
 from .roots import public_root_pins
 from .targets import Target, targets_of
 
-__all__ = ["check_policy"]
+__all__ = ["MAX_DEFAULT_CONCURRENCY", "check_policy"]
+
+#: The default concurrency of :func:`check_policy`: one thread per host up to this many.
+MAX_DEFAULT_CONCURRENCY = 256
 
 
 def check_policy(
@@ -28,7 +31,7 @@ def check_policy(
     now: datetime | None = None,
     timeout: float = 10.0,
     cafile: str | None = None,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     public_roots: Collection[Pin] | None = None,
     on_report: Callable[[HostReport], None] | None = None,
 ) -> list[HostReport]:
@@ -50,7 +53,9 @@ def check_policy(
             TLS validation itself always uses the real clock.
         timeout: seconds for connect and handshake, per host.
         cafile: a PEM CA bundle to validate against instead of the system's trust store.
-        concurrency: how many hosts are checked at once (>= 1).
+        concurrency: how many hosts are checked at once (>= 1); default one per host, up to
+            :data:`MAX_DEFAULT_CONCURRENCY`: a check is a TLS handshake, which waits on the
+            network far more than it computes, so the round trips overlap.
         public_roots: pins of public root CAs, for the ``weak-pin`` warning; default
             :func:`public_root_pins` (certifi and the system store).
         on_report: called with each :class:`HostReport` as soon as it is ready (from worker
@@ -69,7 +74,7 @@ def check_policy(
     """
     if days < 0:
         raise ValueError(f"days must be >= 0, got {days}")
-    if concurrency < 1:
+    if concurrency is not None and concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     now = aware_now(now)
     try:
@@ -109,5 +114,6 @@ def check_policy(
 
     if not targets:
         return []
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(targets))) as pool:
+    workers = min(concurrency or MAX_DEFAULT_CONCURRENCY, len(targets))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, targets))
