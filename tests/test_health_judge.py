@@ -146,3 +146,38 @@ def test_report_only_and_not_connected(chain) -> None:
     assert r.codes == ("report-only",)
     assert r.status is Status.OK
     assert run(None, None, connect=False).codes == ()
+
+
+# ------------------------------------------------------------ rotation warnings (issue 13)
+
+
+def test_rotation_every_pinned_key_deployed_is_no_backup(chain) -> None:
+    """RFC 7469 section 4.3: no pin for a key that is not deployed -> no-backup-pin (warn)."""
+    leaf, inter, root = chain
+    r = run(PinSet([spki_pin(leaf)], backup_pins=[spki_pin(inter)]),
+            fetched((leaf, inter), (leaf, inter, root)))
+    assert r.status is Status.WARN
+    assert [f.level for f in r.findings if f.code == "no-backup-pin"] == [Level.WARN]
+
+
+def test_rotation_intermediate_only_pin(chain) -> None:
+    leaf, inter, root = chain
+    seen = fetched((leaf, inter), (leaf, inter, root))
+    r = run(PinSet([spki_pin(inter), SPARE]), seen)
+    [f] = [f for f in r.findings if f.code == "intermediate-only-pin"]
+    assert f.level is Level.WARN and "without notice" in f.message
+    assert "intermediate-only-pin" not in run(PinSet([spki_pin(inter), spki_pin(leaf), SPARE]),
+                                              seen).codes
+    assert "intermediate-only-pin" not in run(PinSet([spki_pin(root), SPARE]), seen).codes
+
+
+def test_rotation_expiring_leaf_whose_key_is_the_only_leaf_pin(chain) -> None:
+    leaf, inter, root = chain  # the leaf ends 2030-01-20: within 30 days of NOW
+    seen = fetched((leaf, inter), (leaf, inter, root))
+    r = run(PinSet([spki_pin(leaf), spki_pin(inter)]), seen)
+    [f] = [f for f in r.findings if f.code == "only-leaf-key-expiring"]
+    assert f.level is Level.WARN and str(spki_pin(leaf)) in f.message
+    assert "only-leaf-key-expiring" not in run(PinSet([spki_pin(leaf), SPARE]), seen).codes
+    target = Target("pinned.test", 443, "pinned.test", PinSet([spki_pin(leaf), spki_pin(inter)]))
+    far = judge(target, seen, None, days=5, now=NOW, public_roots=frozenset(), expired_mode="allow")
+    assert "only-leaf-key-expiring" not in far.codes

@@ -183,3 +183,31 @@ def test_overlap_agrees_with_policy_matching(a, b):
         if f.code == "overlapping-pattern"
     ]
     assert bool(found) == bool(common), (pa, sub_a, pb, sub_b, common)
+
+
+# ------------------------------------------------------ backup key held vs backup pin (issue 13)
+
+
+def test_backup_key_written_by_backup_key_must_be_the_backup_pin(tmp_path, capsys):
+    from certpin.backup import generate_backup_key
+    from certpin.cli import main
+    from certpin.config import dump_policy
+    from certpin.rotation import read_backup_keys
+
+    held = generate_backup_key(tmp_path, "api.example.com")
+    right = PinPolicy({"api.example.com": good(backup_pins=[held.pin])})
+    wrong = PinPolicy({"api.example.com": good()})  # a backup pin of some other key
+    for source in (str(held.csr_path), str(held.key_path)):
+        keys = read_backup_keys([source])
+        assert lint_policy(right, now=NOW, backup_keys=keys) == []
+        [f] = lint_policy(wrong, now=NOW, backup_keys=keys)
+        assert (f.level, f.code, f.pattern) == (Level.WARN, "backup-key-not-pinned",
+                                                "api.example.com")
+        assert str(held.pin) in f.message and "lock users out" in f.message
+    other_host = PinPolicy({"other.example.com": good()})
+    [f] = lint_policy(other_host, now=NOW, backup_keys=read_backup_keys([str(held.csr_path)]))
+    assert f.code == "backup-key-unmatched"
+    path = tmp_path / "p.toml"
+    dump_policy(wrong, path)
+    assert main(["lint", str(path), "--backup-key", str(held.csr_path)]) == 1
+    assert "backup-key-not-pinned" in capsys.readouterr().out

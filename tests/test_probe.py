@@ -336,3 +336,20 @@ def test_an_intermediate_in_the_store_can_be_the_trust_anchor(
     else:
         assert chain.verified is None and chain.verify_error
         assert target["verified"] is False
+
+
+def test_a_shared_context_must_verify(server, ca, tmp_path) -> None:
+    """fetch_chain(context=...) (one trust store for a fleet check) refuses a context that does
+    not validate, and with a verifying one gives the verified chain."""
+    from certpin.probe import verifying_context
+
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    shared = verifying_context(str(cafile))
+    seen = fetch_chain("127.0.0.1", server.port, context=shared)
+    assert seen.verified is not None and len(seen.verified) == 2
+    lax = ssl.create_default_context()
+    lax.check_hostname = False
+    lax.verify_mode = ssl.CERT_NONE
+    with pytest.raises(ProbeError, match="must verify"):
+        fetch_chain("127.0.0.1", server.port, context=lax)

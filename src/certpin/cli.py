@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "pins": "pins",
     "check": "check",
     "lint": "lint",
+    "plan": "plan",
     "backup-key": "backup_key",
     "export": "export",
     "import": "import_",

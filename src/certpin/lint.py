@@ -27,6 +27,10 @@ code                     level    meaning
 ``no-expiry``            info     the set never expires (old app builds keep enforcing it)
 =======================  =======  =============================================================
 
+With ``backup_keys`` (``certpin lint --backup-key FILE``), the codes of
+:mod:`certpin.rotation` too: ``backup-key-not-pinned``, ``backup-key-is-primary``,
+``backup-key-unmatched``.
+
 Duplicate pins and duplicate patterns (two spellings of one pattern) are refused when the
 policy is built, so a file holding them gives a ``load-error`` naming both.
 
@@ -39,7 +43,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from os import PathLike
@@ -47,6 +51,7 @@ from os import PathLike
 from .errors import CertpinError, escape
 from .health import Level
 from .policy import PinPolicy, PinSet
+from .rotation import BackupKeyInfo, backup_key_findings
 
 __all__ = [
     "BUILTIN_PUBLIC_SUFFIXES",
@@ -164,6 +169,7 @@ def lint_policy(
     days: int = 30,
     now: datetime | None = None,
     public_suffix: Callable[[str], bool] | None = None,
+    backup_keys: Sequence[BackupKeyInfo] = (),
 ) -> list[LintFinding]:
     """Check a policy offline.
 
@@ -173,6 +179,8 @@ def lint_policy(
         now: the current time (aware); default: the clock.
         public_suffix: ``domain -> bool`` deciding public suffixes; default
             :func:`is_public_suffix`.
+        backup_keys: backup keys held (:func:`certpin.rotation.backup_key_of`): each must be
+            a backup pin of the pin sets it is for.
 
     Returns:
         The findings, errors first, then warnings, then notes; within a level in pattern order.
@@ -272,6 +280,8 @@ def lint_policy(
                         "pattern wins, so the other's pins do not apply to those hosts",
                     )
                 )
+    for where, found in backup_key_findings(policy, backup_keys):
+        out.append(LintFinding(found.level, found.code, where, found.message))
     order = {Level.ERROR: 0, Level.WARN: 1, Level.INFO: 2}
     out.sort(key=lambda f: order[f.level])
     return out
@@ -283,6 +293,7 @@ def lint_file(
     days: int = 30,
     now: datetime | None = None,
     public_suffix: Callable[[str], bool] | None = None,
+    backup_keys: Sequence[BackupKeyInfo] = (),
 ) -> list[LintFinding]:
     """Load a policy file with :func:`certpin.config.load_policy` and lint it.
 
@@ -292,7 +303,7 @@ def lint_file(
 
     Args:
         path: the policy file.
-        days, now, public_suffix: as for :func:`lint_policy`.
+        days, now, public_suffix, backup_keys: as for :func:`lint_policy`.
 
     Returns:
         The findings (see :func:`lint_policy`).
@@ -303,4 +314,6 @@ def lint_file(
         policy = load_policy(path)
     except (CertpinError, OSError) as exc:
         return [LintFinding(Level.ERROR, "load-error", None, escape(str(exc)))]
-    return lint_policy(policy, days=days, now=now, public_suffix=public_suffix)
+    return lint_policy(
+        policy, days=days, now=now, public_suffix=public_suffix, backup_keys=backup_keys
+    )

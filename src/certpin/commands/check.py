@@ -37,7 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="warn about certificates and pin sets expiring within N days (default 30)",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--format", choices=("table", "json", "openmetrics"), default="table",
+        help="table, json, or openmetrics (OpenMetrics 1.0 gauges for Prometheus and node "
+        "exporter's textfile collector; needs certpin[metrics])",
+    )
     parser.add_argument(
         "--timeout", type=_positive_float, default=10.0, metavar="S",
         help="seconds per host (default 10)",
@@ -46,8 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cafile", metavar="F", help="PEM CA bundle to validate against instead of the system's"
     )
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=8, metavar="N",
-        help="hosts checked at once (default 8)",
+        "--concurrency", type=_positive_int, default=None, metavar="N",
+        help="hosts checked at once (default: one per host, up to 256; a check is a "
+        "handshake, which waits on the network)",
     )
 
 
@@ -94,18 +99,20 @@ def run(args: argparse.Namespace) -> int:
     """Run ``certpin check``; return 0 healthy, 1 warnings, 2 errors."""
     from ..config import load_policy
     from ..health import Status, check_policy, parse_host_port
+    from ..instants import aware_now
 
     policy = load_policy(args.policy)
     hosts: list[str] = list(args.hosts or [])
     for h in hosts:
         parse_host_port(h)  # bad usage: exit 2 before connecting anywhere
-
+    now = aware_now(None)
     progress, advance = _progress(len(hosts) or len(policy.pin_sets))
     try:
         reports = check_policy(
             policy,
             hosts=hosts or None,
             days=args.days,
+            now=now,
             timeout=args.timeout,
             cafile=args.cafile,
             concurrency=args.concurrency,
@@ -115,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.stop()
 
-    if args.format == "json":
+    if args.format == "openmetrics":
+        from ..health.metrics import openmetrics_text
+
+        sys.stdout.write(openmetrics_text(reports, now))
+    elif args.format == "json":
         json.dump([r.to_json() for r in reports], sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:

@@ -27,14 +27,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="warn about pin sets expiring within N days (default 30)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--backup-key", action="append", default=[], metavar="FILE", dest="backup_keys",
+        help="the key or CSR that `certpin backup-key` wrote: warn unless its pin is a backup "
+        "pin of the pin sets it is for (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``certpin lint``; return 0 clean, 1 warnings, 2 errors."""
     from ..health import Level
     from ..lint import lint_file
+    from ..rotation import read_backup_keys
 
-    findings = lint_file(args.policy, days=args.days)
+    findings = lint_file(
+        args.policy, days=args.days, backup_keys=read_backup_keys(args.backup_keys)
+    )
     if args.format == "json":
         json.dump([f.to_json() for f in findings], sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -38,6 +38,10 @@ code                    level    meaning
                         to the host are refused)
 ``no-backup-pin``       warn     every pin of the set is in the chain: no pin for a key that is
                                  not deployed (RFC 7469 section 4.3)
+``intermediate-only-pin`` warn   only intermediate CA keys matched (CAs replace intermediates
+                                 without notice)
+``only-leaf-key-expiring`` warn  the leaf expires within ``days`` and its key is the only leaf
+                                 key pinned (no pin for a key outside the chain)
 ``weak-pin``            warn     the only matching pins are public root CA keys, shared by many
                                  sites (any certificate from that CA passes)
 ``report-only``         info     the pin set is report-only (``enforce = false``)

@@ -204,6 +204,50 @@ def backup_rule(
     )]
 
 
+def intermediate_only_rule(
+    target: Target, matches: Sequence[PinMatch], verified: Sequence[ChainCertificate]
+) -> list[Finding]:
+    """``intermediate-only-pin``: every pin that matched is an intermediate CA's (neither the
+    leaf nor the trust anchor): CAs replace intermediates without notice."""
+    last = len(verified) - 1
+    if not matches or any(m.position in (0, last) for m in matches):
+        return []
+    subjects = ", ".join(sorted({m.subject for m in matches}))
+    return [Finding(
+        Level.WARN, "intermediate-only-pin",
+        f"{target.pattern} matches {target.host} only through intermediate CA keys ({subjects}): "
+        "CAs replace intermediates without notice, and the next chain fails; pin your own "
+        "leaf key and a backup key, or the CA's root",
+    )]
+
+
+def only_leaf_key_rule(
+    target: Target,
+    pin_set: PinSet,
+    verified: Sequence[ChainCertificate],
+    now: datetime,
+    horizon: datetime,
+) -> list[Finding]:
+    """``only-leaf-key-expiring``: the leaf ends before ``horizon``, its key is pinned, and no
+    other pin of the set is for a key outside the chain (no pin for the next leaf key)."""
+    if not verified or verified[0].not_after > horizon:
+        return []
+    leaf = verified[0]
+    every = set(pin_set.all_pins)
+    if not set(leaf.pins) & every:
+        return []
+    in_chain = {p for c in verified for p in c.pins}
+    if not every <= in_chain:
+        return []
+    return [Finding(
+        Level.WARN, "only-leaf-key-expiring",
+        f"the leaf certificate {leaf.subject} {_in_days(leaf.not_after, now)} and its key "
+        f"{leaf.spki_pin or leaf.cert_pin} is the only leaf key {target.pattern} pins: renew "
+        "with the same key, or ship a backup pin for the new key first and wait until that "
+        "version has reached your users",
+    )]
+
+
 # --------------------------------------------------------------------------- the judge
 
 
@@ -238,6 +282,8 @@ def _connection_rules(
     out += matched_rules(target, matches)
     out += pinned_cert_rule(matches, verified, now, horizon)
     out += backup_rule(target, pin_set, served, verified)
+    out += intermediate_only_rule(target, matches, verified)
+    out += only_leaf_key_rule(target, pin_set, verified, now, horizon)
     return out, matches
 
 

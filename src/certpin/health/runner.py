@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from ..errors import CertificateError, ProbeError, escape
+from ..errors import ProbeError, escape
 from ..instants import aware_now
 from ..pins import Pin
 from ..policy import PinPolicy
-from ..probe import FetchedChain, fetch_chain
+from ..probe import FetchedChain, fetch_chain, verifying_context
 from .judge import judge
 from .model import HostReport
 from .roots import public_root_pins
 from .targets import Target, targets_of
 
-__all__ = ["check_policy"]
+__all__ = ["MAX_DEFAULT_CONCURRENCY", "check_policy"]
+
+#: The default concurrency of :func:`check_policy`: one thread per host up to this many.
+MAX_DEFAULT_CONCURRENCY = 256
 
 
 def check_policy(
@@ -28,7 +30,7 @@ def check_policy(
     now: datetime | None = None,
     timeout: float = 10.0,
     cafile: str | None = None,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     public_roots: Collection[Pin] | None = None,
     on_report: Callable[[HostReport], None] | None = None,
 ) -> list[HostReport]:
@@ -50,7 +52,9 @@ def check_policy(
             TLS validation itself always uses the real clock.
         timeout: seconds for connect and handshake, per host.
         cafile: a PEM CA bundle to validate against instead of the system's trust store.
-        concurrency: how many hosts are checked at once (>= 1).
+        concurrency: how many hosts are checked at once (>= 1); default one per host, up to
+            :data:`MAX_DEFAULT_CONCURRENCY`: a check is a TLS handshake, which waits on the
+            network far more than it computes, so the round trips overlap.
         public_roots: pins of public root CAs, for the ``weak-pin`` warning; default
             :func:`public_root_pins` (certifi and the system store).
         on_report: called with each :class:`HostReport` as soon as it is ready (from worker
@@ -69,20 +73,15 @@ def check_policy(
     """
     if days < 0:
         raise ValueError(f"days must be >= 0, got {days}")
-    if concurrency < 1:
+    if concurrency is not None and concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     now = aware_now(now)
     try:
         now + timedelta(days=days)
     except OverflowError:
         raise ValueError(f"days={days} puts the expiry horizon past year 9999") from None
-    if cafile is not None:
-        try:
-            ssl.create_default_context(cafile=cafile)
-        except (OSError, ssl.SSLError) as exc:
-            raise CertificateError(
-                f"cannot load CA file {escape(cafile)}: {escape(str(exc))}"
-            ) from None
+    # one trust store for every host: loading the system's costs tens of ms of CPU per context
+    verifying = verifying_context(cafile)
     roots = public_root_pins() if public_roots is None else public_roots
     targets = targets_of(policy, hosts)
 
@@ -91,7 +90,9 @@ def check_policy(
         error: str | None = None
         if target.connect and target.pin_set is not None:
             try:
-                fetched = fetch_chain(target.host, target.port, timeout=timeout, cafile=cafile)
+                fetched = fetch_chain(
+                    target.host, target.port, timeout=timeout, context=verifying
+                )
             except (ProbeError, OSError) as exc:
                 error = escape(str(exc)) or f"cannot connect to {target.host}:{target.port}"
         result = judge(
@@ -109,5 +110,6 @@ def check_policy(
 
     if not targets:
         return []
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(targets))) as pool:
+    workers = min(concurrency or MAX_DEFAULT_CONCURRENCY, len(targets))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, targets))
