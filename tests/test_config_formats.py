@@ -510,3 +510,60 @@ def test_pin_base64_in_outputs_is_canonical() -> None:
         if "<pin " in line:
             b64 = line.split(">")[1].split("<")[0]
             assert len(base64.b64decode(b64, validate=True)) == 32
+
+
+# --- hostile XML (issue 16): encodings, depth, surrogates --------------------------------------
+
+_XML_READERS = {"android": "network-security-config", "trustkit": "plist"}
+
+
+def _xml_reader(name: str):  # type: ignore[no-untyped-def]
+    from certpin.config import from_android, from_trustkit
+
+    return from_android if name == "android" else from_trustkit
+
+
+@pytest.mark.parametrize("reader", sorted(_XML_READERS))
+@pytest.mark.parametrize("encoding", ["utf-4", "rot13", "hex", "utf-7", "utf-32", "cp037", "x"])
+def test_xml_declaring_an_unsupported_encoding_is_refused(reader: str, encoding: str) -> None:
+    doc = f'<?xml version="1.0" encoding="{encoding}"?>\n<{_XML_READERS[reader]}/>'.encode()
+    with pytest.raises(ConfigError) as info:
+        _xml_reader(reader)(doc, source="in.xml")
+    assert str(info.value) == (
+        f"in.xml, line 1: unsupported XML encoding '{encoding}': "
+        "expected UTF-8 (or UTF-16, ISO-8859-1, US-ASCII)"
+    )
+
+
+def test_xml_in_latin1_as_declared_is_still_read() -> None:
+    from certpin.config import from_android
+
+    doc = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<network-security-config>'
+           "<domain-config><domain>a.test</domain><pin-set>"
+           '<pin digest="SHA-256">gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=</pin>'
+           '<pin digest="SHA-256">sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=</pin>'
+           "</pin-set></domain-config></network-security-config>").encode("latin-1")
+    assert sorted(from_android(doc).pin_sets) == ["a.test"]
+
+
+@pytest.mark.parametrize("reader", sorted(_XML_READERS))
+def test_xml_nested_past_the_depth_cap_is_refused(reader: str) -> None:
+    from certpin.config._common import MAX_XML_DEPTH
+
+    inner = "<array>" * 1000 + "</array>" * 1000
+    if reader == "android":
+        inner = "".join(f"<domain-config><domain>d{i}.test</domain>" for i in range(1000))
+        inner += "</domain-config>" * 1000
+    doc = f"<{_XML_READERS[reader]}>\n{inner}</{_XML_READERS[reader]}>"
+    with pytest.raises(ConfigError) as info:
+        _xml_reader(reader)(doc, source="deep.xml")
+    assert str(info.value) == (
+        f"deep.xml, line 2: XML nested deeper than {MAX_XML_DEPTH} elements; refusing to parse it"
+    )
+
+
+@pytest.mark.parametrize("reader", sorted(_XML_READERS))
+def test_xml_str_with_a_lone_surrogate_is_refused(reader: str) -> None:
+    doc = f"<{_XML_READERS[reader]}>\n <x>\udc80</x></{_XML_READERS[reader]}>"
+    with pytest.raises(ConfigError, match=r"line 2, column 5: text holds a lone surrogate"):
+        _xml_reader(reader)(doc)

@@ -32,6 +32,22 @@ def mode(value: str) -> Mode:
 #: the cap bounds memory and parse time for hostile input.
 MAX_INPUT_BYTES = 1024 * 1024
 
+#: Deepest element nesting any XML importer accepts. Real Android configs nest ``<domain-config>``
+#: a few levels and TrustKit plists about six; the cap keeps every recursive walk far below
+#: Python's recursion limit (a thousand nested ``<array>`` used to raise RecursionError).
+MAX_XML_DEPTH = 64
+
+#: Longest integer literal (in digits) a JSON policy may hold, anywhere, even under an unknown
+#: key. The schema's integers are tiny (``version = 1``); the cap stays far below Python's
+#: 4,300-digit conversion limit, whose bare ValueError used to escape. (``tomllib`` has no hook
+#: for integers: a TOML literal over Python's limit is refused with a ConfigError instead.)
+MAX_INT_DIGITS = 64
+
+#: XML encodings read natively by expat; any other declared encoding is refused with a
+#: ConfigError (Python's codec lookup behind expat raised LookupError, ValueError or
+#: UnicodeError for unknown, non-text or multi-byte codecs such as ``utf-4``, ``hex``, ``utf-7``).
+XML_ENCODINGS = frozenset({"utf-8", "utf-16", "utf-16be", "utf-16le", "iso-8859-1", "us-ascii"})
+
 
 class ExportError(PolicyError):
     """A policy cannot be written exactly in the target format (and ``lossy`` was not given).
@@ -139,15 +155,38 @@ def check_size(data: str | bytes, source: str | None) -> None:
         )
 
 
+def check_text(text: str, source: str | None) -> str:
+    """Return ``text`` if it can be encoded as UTF-8, else raise a located ConfigError.
+
+    A ``str`` from a caller can hold a lone surrogate (``"\\ud800"``), which no file holds and
+    no encoder accepts; it is refused here instead of escaping later as UnicodeEncodeError.
+
+    Raises:
+        ConfigError: the text holds a lone surrogate (the message names line and column).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        before = text[: exc.start]
+        line = before.count("\n") + 1
+        col = exc.start - (before.rfind("\n") + 1) + 1
+        raise ConfigError(
+            f"text holds a lone surrogate '{escape(text[exc.start])}', which is not Unicode text",
+            path=source, location=f"line {line}, column {col}",
+        ) from None
+    return text
+
+
 def as_text(data: str | bytes, source: str | None) -> str:
     """Decode UTF-8 input (a BOM is allowed), enforcing the size cap.
 
     Raises:
-        ConfigError: too large, or not UTF-8 (the message names the byte offset).
+        ConfigError: too large, not UTF-8 (the message names the byte offset), or a ``str``
+            holding a lone surrogate.
     """
     check_size(data, source)
     if isinstance(data, str):
-        return data
+        return check_text(data, source)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -264,6 +303,10 @@ def parse_xml(
     et = require("defusedxml.ElementTree")
     common = require("defusedxml")
     check_size(data, source)
+    if isinstance(data, str):
+        check_text(data, source)  # expat reads a str as UTF-8: no declared encoding applies
+    else:
+        _check_xml_encoding(data, source)
     if allow_plist_doctype:
         text = as_text(data, source)
         text = _APPLE_PLIST_DOCTYPE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, count=1)
@@ -276,11 +319,20 @@ def parse_xml(
 
     class _Builder(TreeBuilder):
         parser: Any = None
+        depth = 0
 
         def start(self, tag: str, attrs: dict[str, str]) -> Element:
+            line = int(self.parser.parser.CurrentLineNumber)
+            self.depth += 1
+            if self.depth > MAX_XML_DEPTH:
+                raise _TooDeep(line)
             el = super().start(tag, attrs)
-            lines[id(el)] = int(self.parser.parser.CurrentLineNumber)
+            lines[id(el)] = line
             return el
+
+        def end(self, tag: str) -> Element:
+            self.depth -= 1
+            return super().end(tag)
 
     builder = _Builder()
     parser = et.DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True,
@@ -289,6 +341,11 @@ def parse_xml(
     try:
         parser.feed(data)
         root = parser.close()
+    except _TooDeep as exc:
+        raise ConfigError(
+            f"XML nested deeper than {MAX_XML_DEPTH} elements; refusing to parse it",
+            path=source, location=f"line {exc.line}",
+        ) from None
     except common.DTDForbidden:
         raise ConfigError(
             "XML with a DOCTYPE is refused (DTDs can define entities: billion laughs, XXE)",
@@ -302,7 +359,42 @@ def parse_xml(
             f"not well-formed XML: {escape(str(exc).split(':')[0])}",
             path=source, location=f"line {line}, column {col + 1}",
         ) from None
+    except (LookupError, ValueError, UnicodeError) as exc:  # pragma: no cover - belt and braces
+        # _check_xml_encoding refuses what expat hands to Python's codecs; should a codec error
+        # still come through, it is bad input, not a bug.
+        raise ConfigError(f"cannot decode the XML: {escape(str(exc))}", path=source) from None
     return XmlDoc(root=root, lines=lines, source=source)
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
+_XML_DECL_ENCODING = re.compile(
+    rb"""\A(?:\xef\xbb\xbf)?<\?xml[ \t\r\n][^>]*?\bencoding[ \t\r\n]*=[ \t\r\n]*"""
+    rb"""(?:"([^"]*)"|'([^']*)')"""
+)
+
+
+def _check_xml_encoding(data: bytes, source: str | None) -> None:
+    """Refuse an XML declaration naming an encoding expat does not read natively.
+
+    Raises:
+        ConfigError: the declared encoding is not one of :data:`XML_ENCODINGS`.
+    """
+    m = _XML_DECL_ENCODING.match(data[:1024])
+    if m is None:
+        return
+    raw = m.group(1) if m.group(1) is not None else m.group(2)
+    name = raw.decode("latin-1").lower()
+    if name not in XML_ENCODINGS:
+        raise ConfigError(
+            f"unsupported XML encoding {escape(raw.decode('latin-1'))!r}: "
+            "expected UTF-8 (or UTF-16, ISO-8859-1, US-ASCII)",
+            path=source, location="line 1",
+        )
 
 
 # --- values ---------------------------------------------------------------------------------

@@ -34,7 +34,16 @@ from typing import Any, Literal
 from ..errors import ConfigError, PolicyError, escape
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet, normalize_pattern
-from ._common import as_text, atomic_write, date_only, mode, pin_or_error, read_input, require
+from ._common import (
+    MAX_INT_DIGITS,
+    as_text,
+    atomic_write,
+    date_only,
+    mode,
+    pin_or_error,
+    read_input,
+    require,
+)
 
 __all__ = ["dump_policy", "dumps_policy", "load_policy", "loads_policy"]
 
@@ -180,7 +189,8 @@ def _policy_from_data(data: object, loc: _Locator) -> PinPolicy:
             )
     version = data.get("version", 1)
     if type(version) is not int or version != 1:
-        raise loc.error(f"unsupported version {escape(repr(version))}: expected 1", "version",
+        shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:40] + "..."
+        raise loc.error(f"unsupported version {escape(shown)}: expected 1", "version",
                         key="version")
     modes: dict[str, str] = {}
     for name in ("unknown_hosts", "expired"):
@@ -279,6 +289,18 @@ def _no_duplicate_keys(loc: _Locator) -> Callable[[list[tuple[str, Any]]], dict[
     return hook
 
 
+def _bounded_int(source: str | None) -> Callable[[str], int]:
+    def parse_int(literal: str) -> int:
+        if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+            raise ConfigError(
+                f"not valid JSON: an integer literal of {len(literal.lstrip('-'))} digits "
+                f"(at most {MAX_INT_DIGITS})", path=source,
+            )
+        return int(literal)
+
+    return parse_int
+
+
 def loads_policy(text: str | bytes, format: Format, *, source: str | None = None) -> PinPolicy:
     """Parse a policy from TOML or JSON text.
 
@@ -293,7 +315,10 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
     Raises:
         ConfigError: syntax error (with line), unknown key, wrong type, bad date, bad pin, or a
             policy rule broken (e.g. one pin without ``allow_single_pin``); the message names
-            the source, the line and key path, and what was expected.
+            the source, the line and key path, and what was expected. Also for hostile input:
+            over 1 MiB, nested too deeply, an integer literal longer than
+            :data:`~certpin.config._common.MAX_INT_DIGITS` digits (JSON) or Python's 4,300-digit
+            limit (TOML), a ``str`` holding a lone surrogate.
     """
     if format not in ("toml", "json"):
         raise ConfigError(f"unknown policy format {escape(str(format))!r}: expected toml or json",
@@ -322,9 +347,17 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
         except RecursionError:
             # tomllib recurses once per nested array or inline table.
             raise ConfigError("not valid TOML: nested too deeply", path=source) from None
+        except ValueError as exc:
+            # tomllib converts integer literals with int(): one over Python's 4,300-digit limit
+            # raises a bare ValueError (not a TOMLDecodeError), whatever key holds it.
+            raise ConfigError(
+                f"not valid TOML: an integer literal is too long ({escape(str(exc)[:80])})",
+                path=source,
+            ) from None
     else:
         try:
-            data = json.loads(doc, object_pairs_hook=_no_duplicate_keys(loc))
+            data = json.loads(doc, object_pairs_hook=_no_duplicate_keys(loc),
+                              parse_int=_bounded_int(source))
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"not valid JSON: {escape(exc.msg)}", path=source,
@@ -345,10 +378,12 @@ def load_policy(path: str | os.PathLike[str]) -> PinPolicy:
         The :class:`certpin.PinPolicy`.
 
     Raises:
-        ConfigError: unknown extension, unreadable file, or anything :func:`loads_policy`
-            raises; the message names the file.
+        ConfigError: a directory, unknown extension, unreadable file, or anything
+            :func:`loads_policy` raises; the message names the file.
     """
     name = os.fspath(path)
+    if os.path.isdir(name):
+        raise ConfigError("is a directory: expected a policy file (.toml or .json)", path=name)
     fmt = _fmt_for(name)
     return loads_policy(read_input(name), fmt, source=name)
 
