@@ -45,7 +45,9 @@ from ..pins import (
 )
 from ..probe import FetchedChain, _check_name, fetch_chain, parse_host_port
 
-__all__ = ["HELP", "add_arguments", "describe_certificate", "describe_key", "run"]
+__all__ = [
+    "HELP", "add_arguments", "describe_certificate", "describe_data", "describe_key", "run",
+]
 
 HELP = "print the SPKI and certificate pins of live servers and certificate/key files"
 
@@ -302,6 +304,24 @@ def _read_input(target: _Target) -> bytes:
 def _file_result(target: _Target) -> dict[str, Any]:
     data = _read_input(target)
     where = "stdin" if target.kind == "stdin" else escape(target.path)
+    return {"target": escape(target.text), "file": where,
+            "certificates": describe_data(data, where)}
+
+
+def describe_data(data: bytes, where: str) -> list[dict[str, Any]]:
+    """Describe every certificate, or the one CSR or key, in the bytes of a file.
+
+    Args:
+        data: PEM, DER or PKCS#7 certificates, or a public key, private key or CSR.
+        where: the file name for messages (escaped already).
+
+    Returns:
+        One dict per certificate (as :func:`describe_certificate`) or one for the key or CSR.
+
+    Raises:
+        CertificateError: the bytes hold nothing certpin can read, or a certificate, CSR or key
+            that cannot be described or pinned; the message starts with ``where``.
+    """
     certs: list[dict[str, Any]] = []
     try:
         loaded = load_certificates(data)
@@ -344,7 +364,7 @@ def _file_result(target: _Target) -> dict[str, Any]:
             except CertificateError as exc:
                 which = f"certificate {number}: " if len(loaded) > 1 else ""
                 raise CertificateError(f"{where}: {which}{exc}") from None
-    return {"target": escape(target.text), "file": where, "certificates": certs}
+    return certs
 
 
 def _text_block(result: dict[str, Any]) -> str:

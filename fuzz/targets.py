@@ -1,0 +1,145 @@
+"""certpin's fuzz targets: one per parser, each a function of the raw input bytes.
+
+A target calls the parser and lets through only the exceptions its docstring documents (the
+``certpin`` error for bad input); anything else escapes and is a finding. Some targets also check
+a property (a parsed pin prints back to itself, a loaded policy dumps and loads back equal, lint
+and export never fail on a policy that loaded).
+
+Used by ``fuzz/run.py`` (atheris or the built-in mutator) and by
+``tests/test_fuzz_regressions.py`` (every corpus file, plus Hypothesis-mutated seeds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from typing import Literal
+
+from certpin import CertificateError, ConfigError, PinFormatError, PolicyError, ProbeError
+from certpin.config import (
+    EXPORT_FORMATS,
+    ExportError,
+    dumps_policy,
+    export_policy,
+    from_android,
+    from_curl,
+    from_hpkp,
+    from_okhttp,
+    from_trustkit,
+    loads_policy,
+)
+from certpin.lint import lint_policy
+from certpin.pins import cert_pin, load_certificates, parse_pin, spki_pin
+from certpin.policy import PinPolicy, normalize_host, normalize_pattern
+from certpin.probe import parse_host_port
+
+Target = Callable[[bytes], None]
+
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def _text(data: bytes) -> str:
+    # surrogateescape turns undecodable bytes into lone surrogates: str inputs are hostile too.
+    return data.decode("utf-8", "surrogateescape")
+
+
+def fuzz_pins(data: bytes) -> None:
+    """parse_pin: PinFormatError only; a parsed pin prints back to an equal pin."""
+    try:
+        pin = parse_pin(_text(data))
+    except PinFormatError:
+        return
+    assert parse_pin(str(pin)) == pin, (data, pin)
+    assert parse_pin(pin.hex) == pin or pin.kind == "spki"
+
+
+def fuzz_certificates(data: bytes) -> None:
+    """load_certificates, spki_pin, cert_pin, and what ``certpin pins`` prints of a file."""
+    from certpin.commands.pins import describe_data
+
+    try:
+        certs = load_certificates(data)
+    except CertificateError:
+        certs = []
+    for cert in certs:
+        cert_pin(cert)
+        with contextlib.suppress(CertificateError):
+            spki_pin(cert)
+    with contextlib.suppress(CertificateError):
+        spki_pin(data)
+    with contextlib.suppress(CertificateError):
+        describe_data(data, "input")
+
+
+def fuzz_hosts(data: bytes) -> None:
+    """normalize_host, normalize_pattern (PolicyError), parse_host_port (ProbeError)."""
+    text = _text(data)
+    for normalize in (normalize_host, normalize_pattern):
+        try:
+            out = normalize(text)
+        except PolicyError:
+            continue
+        assert normalize(out) == out, (text, out)
+    with contextlib.suppress(ProbeError):
+        parse_host_port(text)
+
+
+def _check_policy(policy: PinPolicy) -> None:
+    """Properties of any policy that loaded: round trip, lint, export."""
+    formats: tuple[Literal["toml", "json"], ...] = ("toml", "json")
+    for fmt in formats:
+        assert loads_policy(dumps_policy(policy, fmt), fmt) == policy
+    lint_policy(policy)
+    for target_format in EXPORT_FORMATS:
+        with contextlib.suppress(ExportError, PolicyError):
+            export_policy(policy, target_format, lossy=True)
+
+
+def _policy_target(fmt: str) -> Target:
+    def target(data: bytes) -> None:
+        for doc in (data, _text(data)):
+            try:
+                policy = loads_policy(doc, fmt)  # type: ignore[arg-type]
+            except ConfigError:
+                continue
+            _check_policy(policy)
+
+    target.__name__ = f"fuzz_policy_{fmt}"
+    target.__doc__ = f"loads_policy(..., {fmt!r}) on bytes and str: ConfigError only."
+    return target
+
+
+def _importer_target(name: str, read: Callable[[str | bytes], PinPolicy]) -> Target:
+    def target(data: bytes) -> None:
+        for doc in (data, _text(data)):
+            try:
+                policy = read(doc)
+            except ConfigError:
+                continue
+            _check_policy(policy)
+
+    target.__name__ = f"fuzz_{name}"
+    target.__doc__ = f"the {name} importer on bytes and str: ConfigError only."
+    return target
+
+
+TARGETS: dict[str, Target] = {
+    "pins": fuzz_pins,
+    "certificates": fuzz_certificates,
+    "hosts": fuzz_hosts,
+    "policy_toml": _policy_target("toml"),
+    "policy_json": _policy_target("json"),
+    "android": _importer_target("android", from_android),
+    "trustkit": _importer_target("trustkit", from_trustkit),
+    "hpkp": _importer_target("hpkp", lambda d: from_hpkp(d, "a.example")),
+    "curl": _importer_target("curl", lambda d: from_curl(d, "a.example")),
+    "okhttp": _importer_target("okhttp", from_okhttp),
+}
+
+#: Crashes known and fixed elsewhere: tolerated (and counted) so the fuzzer keeps going.
+#: hosts: IDNA 2003 nameprep turning a label into a broken ``xn--`` label raises UnicodeError
+#: (issue 16 item 1) -- fixed on main by the lead (policy.py); drop this entry after the merge.
+KNOWN: dict[str, tuple[type[BaseException], ...]] = {
+    "hosts": (UnicodeError,),
+}
