@@ -6,6 +6,7 @@ Nothing here is public API; :mod:`certpin.config` re-exports what is.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -128,11 +129,13 @@ def read_input(path: str | os.PathLike[str]) -> bytes:
         The bytes.
 
     Raises:
-        ConfigError: the file is larger than the cap or cannot be read.
+        ConfigError: the file is larger than the cap or cannot be read, or the name holds a
+            NUL character or a lone surrogate (no file can have such a name).
     """
     import sys
 
     name = os.fspath(path)
+    _check_path(name)
     try:
         if name == "-":
             data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
@@ -143,6 +146,17 @@ def read_input(path: str | os.PathLike[str]) -> bytes:
         raise ConfigError(f"cannot read: {escape(exc.strerror or str(exc))}", path=name) from None
     check_size(data, name)
     return data
+
+
+def _check_path(name: str) -> None:
+    """Refuse a file name that the OS cannot take (open() raises ValueError for a NUL)."""
+    if "\x00" in name:
+        raise ConfigError("a file name cannot hold a NUL character", path=escape(name))
+    try:
+        os.fsencode(name)
+    except UnicodeEncodeError:
+        raise ConfigError("the file name is not valid Unicode (a lone surrogate)",
+                          path=escape(name)) from None
 
 
 def check_size(data: str | bytes, source: str | None) -> None:
@@ -212,9 +226,17 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
 
     Raises:
         FileExistsError: ``overwrite`` is False and ``path`` exists.
-        OSError: the folder is not writable, the disk is full, the replace failed, ...
+        OSError: the folder is not writable, the disk is full, the replace failed, the name
+            holds a NUL character or a lone surrogate (``EINVAL``), ...
     """
     target = os.fspath(path)
+    # os.stat, open and mkstemp raise ValueError for these names: say it as the OSError it is
+    if "\x00" in target:
+        raise OSError(errno.EINVAL, "a file name cannot hold a NUL character", escape(target))
+    try:
+        os.fsencode(target)
+    except UnicodeEncodeError:  # a lone surrogate
+        raise OSError(errno.EINVAL, "the file name is not valid Unicode", escape(target)) from None
     folder = os.path.dirname(os.path.abspath(target))
     try:
         mode: int | None = stat.S_IMODE(os.stat(target).st_mode)

@@ -382,6 +382,8 @@ def load_policy(path: str | os.PathLike[str]) -> PinPolicy:
             :func:`loads_policy` raises; the message names the file.
     """
     name = os.fspath(path)
+    if not isinstance(name, str):
+        raise ConfigError(f"a policy file name is text, got {type(name).__name__}")
     if os.path.isdir(name):
         raise ConfigError("is a directory: expected a policy file (.toml or .json)", path=name)
     fmt = _fmt_for(name)

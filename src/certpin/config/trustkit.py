@@ -353,7 +353,10 @@ def to_trustkit_swift(policy: PinPolicy, *, lossy: bool = False,
                       swizzle: bool = False) -> ExportResult:
     """Export a policy as a Swift dictionary literal for ``TrustKit.initSharedInstance``.
 
-    Same rules, lossy behaviour and errors as :func:`to_trustkit`.
+    Same rules and lossy behaviour as :func:`to_trustkit`.
+
+    Raises:
+        ExportError: a rule cannot be expressed and ``lossy`` is false.
     """
     lx = Lossy("trustkit-swift", lossy)
     entries = _exportable(policy, lx)
