@@ -271,7 +271,7 @@ def test_integer_literals_over_the_limit_are_config_errors(fmt: str, doc: str) -
 
 
 def test_json_integer_at_the_cap_is_read_as_a_number() -> None:
-    from certpin.config._common import MAX_INT_DIGITS
+    from certpin.config import MAX_INT_DIGITS
 
     with pytest.raises(ConfigError, match=r"unsupported version 1{40}\.\.\.: expected 1$"):
         loads_policy('{"version": ' + "1" * MAX_INT_DIGITS + "}", "json")

@@ -548,7 +548,7 @@ def test_xml_in_latin1_as_declared_is_still_read() -> None:
 
 @pytest.mark.parametrize("reader", sorted(_XML_READERS))
 def test_xml_nested_past_the_depth_cap_is_refused(reader: str) -> None:
-    from certpin.config._common import MAX_XML_DEPTH
+    from certpin.config import MAX_XML_DEPTH
 
     inner = "<array>" * 1000 + "</array>" * 1000
     if reader == "android":

@@ -317,7 +317,7 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
             policy rule broken (e.g. one pin without ``allow_single_pin``); the message names
             the source, the line and key path, and what was expected. Also for hostile input:
             over 1 MiB, nested too deeply, an integer literal longer than
-            :data:`~certpin.config._common.MAX_INT_DIGITS` digits (JSON) or Python's 4,300-digit
+            :data:`certpin.config.MAX_INT_DIGITS` digits (JSON) or Python's 4,300-digit
             limit (TOML), a ``str`` holding a lone surrogate.
     """
     if format not in ("toml", "json"):

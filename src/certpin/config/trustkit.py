@@ -31,13 +31,12 @@ from ..policy import PinPolicy, PinSet, normalize_pattern
 from ._common import (
     ExportResult,
     Lossy,
-    XmlDoc,
     date_only,
     floor_date,
     parse_date,
-    parse_xml,
     pin_or_error,
 )
+from ._xml import XmlDoc, parse_xml
 
 __all__ = ["from_trustkit", "to_trustkit", "to_trustkit_swift"]
 
