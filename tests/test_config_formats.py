@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -567,3 +569,45 @@ def test_xml_str_with_a_lone_surrogate_is_refused(reader: str) -> None:
     doc = f"<{_XML_READERS[reader]}>\n <x>\udc80</x></{_XML_READERS[reader]}>"
     with pytest.raises(ConfigError, match=r"line 2, column 5: text holds a lone surrogate"):
         _xml_reader(reader)(doc)
+
+
+# --- OkHttp import stays linear (issue 16: no input takes more than about a second) ------------
+
+_LABELS = st.sampled_from(["a", "b", "c", "example", "com", "1", "2"])
+_NAMES = st.lists(_LABELS, min_size=1, max_size=4).map(".".join)
+_KEYS = st.tuples(st.one_of(_NAMES, _NAMES.map(lambda n: "*." + n)), st.booleans())
+
+
+@given(st.lists(_KEYS, min_size=1, max_size=12, unique=True))
+def test_okhttp_candidates_include_every_related_pattern(keys: list[tuple[str, bool]]) -> None:
+    from certpin.config.okhttp import _candidates, _relation
+
+    order = {k: i for i, k in enumerate(keys)}
+    for key in keys:
+        related = [o for o in keys if _relation(key, o) is not None]
+        assert [o for o in _candidates(key, order) if _relation(key, o) is not None] == related
+
+
+@given(st.text(alphabet="ab\n", max_size=40), st.integers(min_value=0, max_value=45))
+def test_okhttp_line_index_counts_lines(text: str, pos: int) -> None:
+    from certpin.config.okhttp import _LineIndex
+
+    assert _LineIndex(text)(pos) == text.count("\n", 0, pos) + 1
+
+
+def test_a_one_mib_okhttp_file_imports_without_comparing_every_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from certpin.config import MAX_INPUT_BYTES, from_okhttp, okhttp
+
+    calls = []
+    real = okhttp._relation
+    monkeypatch.setattr(okhttp, "_relation", lambda a, b: calls.append(1) or real(a, b))
+    k1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
+    lines = [f'.add("**.h{i}.example.com", "{k1}")' for i in range(2000)]
+    lines += [f'.add("x.h{i}.example.com", "{k1}")' for i in range(2000)]
+    text = "CertificatePinner.Builder()\n" + "\n".join(lines) + "\n.build()"
+    assert len(text) < MAX_INPUT_BYTES
+    policy = from_okhttp(text)
+    assert len(policy.pin_sets) == 4000
+    assert len(calls) == 2000  # each x.hN meets its parent **.hN only, not 4000 x 4000 pairs
