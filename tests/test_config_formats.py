@@ -611,3 +611,31 @@ def test_a_one_mib_okhttp_file_imports_without_comparing_every_pair(
     policy = from_okhttp(text)
     assert len(policy.pin_sets) == 4000
     assert len(calls) == 2000  # each x.hN meets its parent **.hN only, not 4000 x 4000 pairs
+
+
+def test_exports_of_thousands_of_patterns_do_not_compare_every_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from certpin.config import okhttp, to_okhttp, to_trustkit, trustkit
+    from certpin.policy import PinPolicy, PinSet
+
+    k1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
+    k2 = "sha256/sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0="
+    sets = {f"h{i}.example.com": PinSet([k1, k2], include_subdomains=True) for i in range(2000)}
+    sets["example.com"] = PinSet([k1, k2, "sha256/" + "A" * 43 + "="], include_subdomains=True)
+    policy = PinPolicy(sets)
+    relation_calls, rules_calls = [], []
+    real_relation, real_rules = okhttp._relation, trustkit._rules
+    monkeypatch.setattr(okhttp, "_relation",
+                        lambda a, b: relation_calls.append(1) or real_relation(a, b))
+    monkeypatch.setattr(trustkit, "_rules", lambda ps: rules_calls.append(1) or real_rules(ps))
+    ok = to_okhttp(policy, lossy=True)
+    assert len(ok.dropped) == 2000  # every hN.example.com overlaps example.com's third pin
+    assert ok.dropped[0] == ("h0.example.com: overlaps **.example.com whose other pins OkHttp "
+                             "would also accept; kept; the hosts of the narrower pattern accept "
+                             "both sets")
+    assert len(relation_calls) <= 2 * 2001
+    tk = to_trustkit(policy, lossy=True)
+    assert len(tk.dropped) == 2000 and tk.dropped[0].startswith("h0.example.com: nested under "
+                                                                "example.com")
+    assert len(rules_calls) == 2 * 2000

@@ -288,8 +288,11 @@ def to_okhttp(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
                 lx.add(pattern, "report_uris", "report URIs dropped")
             kept.append((pattern, ps))
     keys = {pattern: (pattern, ps.include_subdomains) for pattern, ps in kept}
+    order = {keys[pattern]: i for i, (pattern, _) in enumerate(kept)}
+    by_pattern = dict(kept)
     for pattern, ps in kept:
-        for other, ops in kept:
+        for other, _sub in _candidates(keys[pattern], order):
+            ops = by_pattern[other]
             if _relation(keys[pattern], keys[other]) and not set(ops.all_pins) <= set(ps.all_pins):
                 shown = ("**." if ops.include_subdomains else "") + other
                 lx.add(pattern, f"overlaps {shown} whose other pins OkHttp would also accept",

@@ -279,8 +279,13 @@ def _exportable(policy: PinPolicy, lx: Lossy) -> list[tuple[str, PinSet, str | N
     # parent in dictionary order, not the most specific one: nested parents that differ are
     # ambiguous there.
     subs = [(p, ps) for p, ps, _ in out if ps.include_subdomains]
+    index = {p: i for i, (p, _) in enumerate(subs)}
     for inner, ips in subs:
-        for outer, ops in subs:
+        # only a parent name can hold ``inner``: look its parents up (all pairs: quadratic)
+        labels = inner.split(".")
+        parents = sorted(index[".".join(labels[k:])] for k in range(1, len(labels))
+                          if ".".join(labels[k:]) in index)
+        for outer, ops in (subs[i] for i in parents):
             if inner.endswith("." + outer) and _rules(ips) != _rules(ops):
                 lx.add(inner, f"nested under {outer} (both include_subdomains; TrustKit applies "
                               "either parent's pins to hosts below, not the most specific)",
