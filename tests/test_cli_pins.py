@@ -364,6 +364,34 @@ def self_signed_cert(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
 
 
+def test_a_general_name_type_cryptography_does_not_support_fails_the_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime
+
+    from cryptography.x509.oid import ExtensionOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x400")])
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    # subjectAltName = GeneralNames { x400Address [3] ORAddress {} }: cryptography parses the
+    # extensions lazily and raises UnsupportedGeneralNameType (not a ValueError) on first use
+    san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                                     bytes.fromhex("3004a3023000"))
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=1))
+            .add_extension(san, critical=False).sign(key, hashes.SHA256()))
+    path = tmp_path / "x400.pem"
+    path.write_bytes(pem(cert))
+    assert main(["pins", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (f"certpin pins: error: {path}: cannot describe the certificate: its "
+                   "extensions cannot be decoded (x400Address/EDIPartyName are not supported "
+                   "types)\n")
+
+
 def test_a_csr_with_an_unknown_key_algorithm_is_a_failed_target(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
