@@ -211,8 +211,10 @@ def _inconsistent_rsa_key_pem(bits: int) -> tuple[bytes, Pin]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     half = bits // 2
-    p = secrets.randbits(half) | 1 | (1 << (half - 1))
-    q = secrets.randbits(half) | 1 | (1 << (half - 1))
+    top = 3 << (half - 2)  # the two top bits set: p * q has exactly `bits` bits
+    p = secrets.randbits(half) | 1 | top
+    q = secrets.randbits(half) | 1 | top
+    assert (p * q).bit_length() == bits
     public = rsa.RSAPublicNumbers(65537, p * q)
     key = rsa.RSAPrivateNumbers(p, q, 3, 5, 7, 11, public).private_key(
         unsafe_skip_rsa_key_validation=True
