@@ -9,7 +9,8 @@ process per target) where it is installed, else ``mutate``: a seeded mutational 
 same corpus (bit flips, byte runs, splices, deep nesting, long digit runs, odd encodings).
 Each target starts from ``fuzz/corpus/<target>/``; inputs atheris finds interesting go to a
 scratch folder, not the repository. A crash (an undocumented exception, a failed property, an
-input slower than ``--max-input-seconds``) is saved under ``fuzz/crashes/<target>/`` and makes
+input slower than ``--max-input-seconds``, or a ~1 MiB input of valid entries that takes
+more than 15 times that for the whole target) is saved under ``fuzz/crashes/<target>/`` and makes
 the exit status 1; turn it into ``fuzz/corpus/<target>/regress-<name>`` and a test.
 
 Known crashes fixed elsewhere (``targets.KNOWN``) are counted, not failures.
@@ -186,6 +187,28 @@ def run_atheris(target: str, seconds: float, seed: int, max_input: float) -> dic
     return stats
 
 
+def run_scale(target: str, limit: float) -> tuple[float, str | None]:
+    """Run the target once on its largest input (``targets.scale_inputs``).
+
+    Returns the seconds taken and, if the target raised or took longer than ``limit``, the
+    path of the saved input.
+    """
+    import targets
+
+    data = targets.scale_inputs()[target]
+    start = time.monotonic()
+    try:
+        targets.TARGETS[target](data)
+    except targets.KNOWN.get(target, ()):
+        pass
+    except Exception:
+        return time.monotonic() - start, _save_crash(target, data, traceback.format_exc())
+    took = time.monotonic() - start
+    if took > limit:
+        return took, _save_crash(target, data, f"slow 1 MiB input: {took:.2f} s")
+    return took, None
+
+
 def _engine(requested: str) -> str:
     if requested != "auto":
         return requested
@@ -230,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         runner = run_atheris if engine == "atheris" else run_mutate
         stats = runner(name, each, args.seed, args.max_input_seconds)
         stats["seconds"] = round(time.monotonic() - t0, 1)
+        # one input of ~1 MiB of valid entries: catches work growing faster than the input
+        # (the target parses it as bytes and str, round-trips, lints and exports: ~15 calls)
+        scale_took, scale_crash = run_scale(name, 15 * args.max_input_seconds)
+        stats["scale_seconds"] = round(scale_took, 2)
+        if scale_crash:
+            stats["crashes"] = int(stats["crashes"]) + 1  # type: ignore[call-overload]
+            stats["crash_files"] = [*stats["crash_files"], scale_crash]  # type: ignore[misc]
         results.append(stats)
         print(json.dumps({k: v for k, v in stats.items() if k != "crash_files"}), flush=True)
         for path in stats["crash_files"]:  # type: ignore[attr-defined]
@@ -251,12 +281,13 @@ def _write_summary(path: str, results: list[dict[str, object]], engine: str, see
         f"\n## {stamp}: {engine}, seed {seed}, {wall / 60:.1f} min wall clock, "
         f"Python {sys.version.split()[0]}\n",
         "| target | inputs tried | seconds | crashes | known (fixed elsewhere) "
-        "| slowest input (s) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| slowest input (s) | 1 MiB input (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(f"| {r['target']} | {r['inputs']} | {r['seconds']} | {r['crashes']} | "
-                     f"{r['known']} | {float(r['slowest']):.2f} |")  # type: ignore[arg-type]
+                     f"{r['known']} | {float(r['slowest']):.2f} | "  # type: ignore[arg-type]
+                     f"{r['scale_seconds']} |")
     with open(path, "a") as f:
         f.write("\n".join(lines) + "\n")
 

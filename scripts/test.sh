@@ -18,6 +18,6 @@ fi
 echo "== pytest on $(.venv/bin/python -V)"
 .venv/bin/python -m pytest -q "$@" || status=$?
 # Fuzz every parser for a short fixed budget with a fixed seed, on 3.11 only (about 3 minutes).
-echo "== fuzz (fuzz/run.py, 150 s, seed 16)"
-scripts/fuzz-ci.sh 150 || status=$?
+echo "== fuzz (fuzz/run.py, 140 s, seed 16)"
+scripts/fuzz-ci.sh 140 || status=$?
 exit $status

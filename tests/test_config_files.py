@@ -296,3 +296,28 @@ def test_deep_nesting_is_a_config_error(fmt: str, opener: str, closer: str) -> N
     doc = f'{{"x": {value}}}' if fmt == "json" else f"x = {value}"
     with pytest.raises(ConfigError, match="nested too deeply"):
         loads_policy(doc, fmt)  # type: ignore[arg-type]
+
+
+def _distinct_pins(n: int) -> list[str]:
+    import base64
+    import hashlib
+
+    return ["sha256/" + base64.b64encode(hashlib.sha256(str(i).encode()).digest()).decode()
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("backups", [0, 30])
+def test_a_pin_set_over_the_pin_cap_is_a_located_config_error(backups: int) -> None:
+    from certpin.config import MAX_PINS_PER_SET
+
+    pins = _distinct_pins(MAX_PINS_PER_SET + 1)
+    table = {"pins": pins[backups:], "backup_pins": pins[:backups]}
+    doc = json.dumps({"hosts": {"a.example": table}}, indent=1)
+    with pytest.raises(ConfigError) as info:
+        loads_policy(doc, "json", source="p.json")
+    assert str(info.value) == (
+        'p.json, line 3 (hosts."a.example"): 65 pins in one pin set; certpin reads at most 64 '
+        "(the live keys and a few backups)"
+    )
+    ok = {"hosts": {"a.example": {"pins": pins[:MAX_PINS_PER_SET]}}}
+    assert len(loads_policy(json.dumps(ok), "json").pin_sets["a.example"].pins) == 64

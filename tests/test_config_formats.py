@@ -639,3 +639,29 @@ def test_exports_of_thousands_of_patterns_do_not_compare_every_pair(
     assert len(tk.dropped) == 2000 and tk.dropped[0].startswith("h0.example.com: nested under "
                                                                 "example.com")
     assert len(rules_calls) == 2 * 2000
+
+
+@pytest.mark.parametrize("fmt", ["hpkp", "curl", "okhttp", "android", "trustkit"])
+def test_importers_refuse_more_pins_per_set_than_the_cap(fmt: str) -> None:
+    import base64
+    import hashlib
+
+    from certpin.config import MAX_PINS_PER_SET, import_policy
+
+    b64 = [base64.b64encode(hashlib.sha256(str(i).encode()).digest()).decode()
+           for i in range(MAX_PINS_PER_SET + 1)]
+    doc = {
+        "hpkp": "max-age=1; " + "; ".join(f'pin-sha256="{b}"' for b in b64),
+        "curl": ";".join(f"sha256//{b}" for b in b64),
+        "okhttp": "a.example " + " ".join(f"sha256/{b}" for b in b64),
+        "android": "<network-security-config><domain-config><domain>a.example</domain><pin-set>"
+                   + "".join(f'<pin digest="SHA-256">{b}</pin>' for b in b64)
+                   + "</pin-set></domain-config></network-security-config>",
+        "trustkit": "<plist><dict><key>TSKPinnedDomains</key><dict><key>a.example</key><dict>"
+                    "<key>TSKPublicKeyHashes</key><array>"
+                    + "".join(f"<string>{b}</string>" for b in b64)
+                    + "</array></dict></dict></dict></plist>",
+    }[fmt]
+    with pytest.raises(ConfigError, match=r"(65 pins in one pin set|more than 64 pins for "
+                                          r"'a\.example'); certpin reads at most 64"):
+        import_policy(doc, fmt, host="a.example")

@@ -15,6 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from certpin import ConfigError
+
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
 
 
@@ -91,3 +93,33 @@ def test_mutated_seeds_raise_only_documented_errors(
         targets.TARGETS[target](mutated)
     except targets.KNOWN.get(target, ()):
         pass
+
+
+def test_scale_inputs_are_accepted_near_the_size_cap() -> None:
+    from certpin.config import (
+        MAX_INPUT_BYTES,
+        from_android,
+        from_curl,
+        from_hpkp,
+        from_okhttp,
+        from_trustkit,
+        loads_policy,
+    )
+
+    inputs = targets.scale_inputs()
+    assert sorted(inputs) == sorted(targets.TARGETS)
+    assert all(MAX_INPUT_BYTES - 2048 < len(d) <= MAX_INPUT_BYTES for d in inputs.values())
+    # valid documents of thousands of entries, so the run's scale pass measures real work
+    sizes = {
+        "policy_toml": len(loads_policy(inputs["policy_toml"], "toml").pin_sets),
+        "policy_json": len(loads_policy(inputs["policy_json"], "json").pin_sets),
+        "android": len(from_android(inputs["android"]).pin_sets),
+        "trustkit": len(from_trustkit(inputs["trustkit"]).pin_sets),
+        "okhttp": len(from_okhttp(inputs["okhttp"]).pin_sets),
+    }
+    assert all(n > 3000 for n in sizes.values()), sizes
+    # one host with ~20,000 distinct pins: refused (PinSet checks duplicates pairwise)
+    with pytest.raises(ConfigError, match=r"^\d{5} pins in one pin set; certpin reads at most 64"):
+        from_hpkp(inputs["hpkp"], "a.example")
+    with pytest.raises(ConfigError, match=r"^\d{5} pins in one pin set; certpin reads at most 64"):
+        from_curl(inputs["curl"], "a.example")

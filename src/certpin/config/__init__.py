@@ -20,7 +20,8 @@ Lossy exports drop whole pin sets rather than pins (a host left unpinned is neve
 Bounds on hostile input (every breach is a :class:`certpin.ConfigError` naming the file):
 :data:`MAX_INPUT_BYTES` (1 MiB per document), :data:`MAX_XML_DEPTH` (64 nested XML elements),
 :data:`XML_ENCODINGS` (declared XML encodings read; others are refused), :data:`MAX_INT_DIGITS`
-(64-digit integer literals in JSON; TOML literals over Python's 4,300-digit limit).
+(64-digit integer literals in JSON; TOML literals over Python's 4,300-digit limit),
+:data:`MAX_PINS_PER_SET` (64 pins in one pin set).
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from typing import Literal
 
 from ..errors import ConfigError, PolicyError, escape
 from ..policy import PinPolicy, normalize_pattern
-from ._common import MAX_INPUT_BYTES, MAX_INT_DIGITS, ExportError, ExportResult, atomic_write, mode
+from ._common import (
+    MAX_INPUT_BYTES,
+    MAX_INT_DIGITS,
+    MAX_PINS_PER_SET,
+    ExportError,
+    ExportResult,
+    atomic_write,
+    mode,
+)
 from ._xml import MAX_XML_DEPTH, XML_ENCODINGS
 from .android import from_android, to_android
 from .files import dump_policy, dumps_policy, load_policy, loads_policy
@@ -46,6 +55,7 @@ __all__ = [
     "IMPORT_FORMATS",
     "MAX_INPUT_BYTES",
     "MAX_INT_DIGITS",
+    "MAX_PINS_PER_SET",
     "MAX_XML_DEPTH",
     "XML_ENCODINGS",
     "ExportError",

@@ -11,7 +11,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from types import ModuleType
@@ -19,6 +19,7 @@ from typing import Any, Literal, cast
 
 from ..errors import ConfigError, PinFormatError, PolicyError, escape
 from ..pins import Pin, parse_pin
+from ..policy import PinSet
 
 Mode = Literal["allow", "reject"]
 
@@ -31,6 +32,11 @@ def mode(value: str) -> Mode:
 #: Largest input any importer reads, in bytes (1 MiB). Real configuration files are a few KiB;
 #: the cap bounds memory and parse time for hostile input.
 MAX_INPUT_BYTES = 1024 * 1024
+
+#: Most pins (in service and backup) one pin set of an imported or loaded file may hold. A real
+#: set holds the live key or CA and a few backups; this bounds the work every handshake does
+#: for the host (each pin is compared) and the pairwise duplicate check of :class:`PinSet`.
+MAX_PINS_PER_SET = 64
 
 #: Longest integer literal (in digits) a JSON policy may hold, anywhere, even under an unknown
 #: key. The schema's integers are tiny (``version = 1``); the cap stays far below Python's
@@ -294,6 +300,21 @@ def date_only(expires: datetime) -> str | None:
 def floor_date(expires: datetime) -> str:
     """The UTC date of ``expires`` (midnight at or before it): an earlier expiry, never later."""
     return expires.astimezone(UTC).date().isoformat()
+
+
+def bounded_pin_set(pins: Sequence[Pin], **options: Any) -> PinSet:
+    """``PinSet(pins, **options)``, refusing more than :data:`MAX_PINS_PER_SET` pins.
+
+    Raises:
+        PolicyError: too many pins, or anything :class:`PinSet` refuses (callers locate it).
+    """
+    count = len(pins) + len(options.get("backup_pins", ()))
+    if count > MAX_PINS_PER_SET:
+        raise PolicyError(
+            f"{count} pins in one pin set; certpin reads at most {MAX_PINS_PER_SET} "
+            "(the live keys and a few backups)"
+        )
+    return PinSet(pins, **options)
 
 
 def pin_or_error(text: object, err: Callable[[str], ConfigError], *,

@@ -31,6 +31,7 @@ from ..policy import PinPolicy, PinSet, normalize_pattern
 from ._common import (
     ExportResult,
     Lossy,
+    bounded_pin_set,
     date_only,
     floor_date,
     parse_date,
@@ -154,7 +155,7 @@ def from_android(data: str | bytes, *, source: str | None = None,
             pins, expiration = info
             include_subdomains = _bool_attr(doc, d, "includeSubdomains")  # located already
             try:
-                sets[pattern] = PinSet(
+                sets[pattern] = bounded_pin_set(
                     pins, include_subdomains=include_subdomains,
                     expires=parse_date(expiration) if expiration else None,
                     allow_single_pin=len(set(pins)) < 2,

@@ -38,6 +38,7 @@ from ._common import (
     MAX_INT_DIGITS,
     as_text,
     atomic_write,
+    bounded_pin_set,
     date_only,
     mode,
     pin_or_error,
@@ -267,7 +268,7 @@ def _pin_set_from_data(host: str, table: object, hpath: str, loc: _Locator) -> P
             )
     expires = _parse_expires(table.get("expires"), err_at("expires"))
     try:
-        return PinSet(
+        return bounded_pin_set(
             pin_lists["pins"], backup_pins=pin_lists["backup_pins"],
             include_subdomains=flags["include_subdomains"], expires=expires,
             enforce=flags["enforce"], report_uris=uris,

@@ -12,7 +12,7 @@ import re
 from ..errors import ConfigError, PolicyError, escape
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet, normalize_pattern
-from ._common import ExportError, ExportResult, Lossy, as_text, pin_or_error
+from ._common import ExportError, ExportResult, Lossy, as_text, bounded_pin_set, pin_or_error
 
 __all__ = ["from_curl", "from_hpkp", "select_host", "to_curl", "to_hpkp"]
 
@@ -127,7 +127,8 @@ def from_hpkp(value: str | bytes, host: str, *, report_only: bool = False,
     if not pins:
         raise ConfigError("no pin-sha256 directive", path=source)
     try:
-        ps = PinSet(pins, include_subdomains=include, enforce=not report_only, report_uris=uris)
+        ps = bounded_pin_set(pins, include_subdomains=include, enforce=not report_only,
+                             report_uris=uris)
         return PinPolicy({pattern: ps})
     except PolicyError as exc:
         raise ConfigError(str(exc), path=source) from None
@@ -166,7 +167,8 @@ def from_curl(value: str | bytes, host: str, *, source: str | None = None) -> Pi
 
         pins.append(pin_or_error("sha256/" + part[len("sha256//"):], err))
     try:
-        return PinPolicy({pattern: PinSet(pins, allow_single_pin=len(set(pins)) < 2)})
+        pin_set = bounded_pin_set(pins, allow_single_pin=len(set(pins)) < 2)
+        return PinPolicy({pattern: pin_set})
     except PolicyError as exc:
         raise ConfigError(str(exc), path=source) from None
 

@@ -21,7 +21,7 @@ import re
 from ..errors import ConfigError, PolicyError, escape
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet, normalize_pattern
-from ._common import ExportResult, Lossy, as_text, pin_or_error
+from ._common import MAX_PINS_PER_SET, ExportResult, Lossy, as_text, bounded_pin_set, pin_or_error
 
 __all__ = ["from_okhttp", "to_okhttp"]
 
@@ -198,6 +198,9 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
             pin = pin_or_error(p, err, spki_only=True)
             bucket = groups.setdefault(key, [])
             if pin not in bucket:
+                if len(bucket) == MAX_PINS_PER_SET:  # bounds this pairwise check too
+                    raise err(f"more than {MAX_PINS_PER_SET} pins for {escape(pattern_text)!r}; "
+                              f"certpin reads at most {MAX_PINS_PER_SET} per pin set")
                 bucket.append(pin)
         first_line.setdefault(key, line)
     wanted: tuple[str, bool] | None = None
@@ -244,7 +247,7 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
                                  "pattern's pins); merged")
                 merged += extra
         try:
-            sets[key[0]] = PinSet(merged, include_subdomains=key[1],
+            sets[key[0]] = bounded_pin_set(merged, include_subdomains=key[1],
                                   allow_single_pin=len(merged) < 2)
         except PolicyError as exc:
             raise ConfigError(str(exc), path=source,

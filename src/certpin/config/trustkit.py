@@ -31,6 +31,7 @@ from ..policy import PinPolicy, PinSet, normalize_pattern
 from ._common import (
     ExportResult,
     Lossy,
+    bounded_pin_set,
     date_only,
     floor_date,
     parse_date,
@@ -232,7 +233,7 @@ def from_trustkit(data: str | bytes, *, source: str | None = None,
             warns.append(f"{source or '<input>'}, line {doc.line(dnode.el)}: {escape(pattern)!r} "
                          "has fewer than two pins; TrustKit refuses such a configuration")
         try:
-            sets[pattern] = PinSet(
+            sets[pattern] = bounded_pin_set(
                 pins,
                 include_subdomains=bool(opts.get("TSKIncludeSubdomains", _Node(False, root)).value),
                 enforce=bool(opts.get("TSKEnforcePinning", _Node(True, root)).value),
