@@ -665,3 +665,24 @@ def test_importers_refuse_more_pins_per_set_than_the_cap(fmt: str) -> None:
     with pytest.raises(ConfigError, match=r"(65 pins in one pin set|more than 64 pins for "
                                           r"'a\.example'); certpin reads at most 64"):
         import_policy(doc, fmt, host="a.example")
+
+
+@pytest.mark.parametrize("uri", ["https://r.example/a b", 'https://re//EN" "http://x', "ftp://r"])
+def test_trustkit_report_uris_follow_the_policy_file_rule(uri: str) -> None:
+    """Found by fuzzing: TrustKit import took a URI with spaces that the written policy file
+    could not load back."""
+    from xml.sax.saxutils import escape as xml_escape
+
+    from certpin.config import from_trustkit
+
+    doc = ("<plist><dict><key>TSKPinnedDomains</key><dict><key>a.example</key><dict>\n"
+           "<key>TSKPublicKeyHashes</key><array><string>gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6"
+           "DFTA=</string><string>sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=</string></array>\n"
+           f"<key>TSKReportUris</key><array>\n<string>{xml_escape(uri)}</string></array>"
+           "</dict></dict></dict></plist>")
+    with pytest.raises(ConfigError) as info:
+        from_trustkit(doc, source="Info.plist")
+    assert str(info.value).startswith(
+        'Info.plist, line 4 ((plist).TSKPinnedDomains."a.example".TSKReportUris[0]): expected an '
+        "http(s) URI without spaces, got "
+    )

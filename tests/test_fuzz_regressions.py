@@ -68,6 +68,7 @@ def test_regression_inputs_exist_for_what_fuzzing_found() -> None:
     assert ("hosts", "regress-port-over-4300-digits") in names
     assert ("hosts", "regress-port-superscript-digit") in names
     assert ("hosts", "regress-idna-broken-xn-label") in names
+    assert ("trustkit", "regress-report-uri-with-spaces") in names
 
 
 _SEEDS = [(t, p.read_bytes()) for t, p in _corpus()

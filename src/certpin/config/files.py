@@ -40,6 +40,7 @@ from ._common import (
     atomic_write,
     bounded_pin_set,
     date_only,
+    is_report_uri,
     mode,
     pin_or_error,
     read_input,
@@ -262,7 +263,7 @@ def _pin_set_from_data(host: str, table: object, hpath: str, loc: _Locator) -> P
     if not isinstance(uris, list):
         raise err_at("report_uris")(f"expected an array of URIs, got {_type_name(uris)}")
     for i, uri in enumerate(uris):
-        if not isinstance(uri, str) or not re.match(r"https?://[^\s]+$", uri):
+        if not is_report_uri(uri):
             raise err_at("report_uris", f"[{i}]")(
                 f"expected an http(s) URI, got {escape(repr(uri))}"
             )

@@ -12,7 +12,15 @@ import re
 from ..errors import ConfigError, PolicyError, escape
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet, normalize_pattern
-from ._common import ExportError, ExportResult, Lossy, as_text, bounded_pin_set, pin_or_error
+from ._common import (
+    ExportError,
+    ExportResult,
+    Lossy,
+    as_text,
+    bounded_pin_set,
+    is_report_uri,
+    pin_or_error,
+)
 
 __all__ = ["from_curl", "from_hpkp", "select_host", "to_curl", "to_hpkp"]
 
@@ -110,7 +118,7 @@ def from_hpkp(value: str | bytes, host: str, *, report_only: bool = False,
                                   location=where)
             include = True
         elif name == "report-uri":
-            if quoted is None or not re.match(r"https?://\S+$", quoted):
+            if quoted is None or not is_report_uri(quoted):
                 raise ConfigError('report-uri needs a quoted http(s) URI', path=source,
                                   location=where)
             uris.append(quoted)

@@ -34,6 +34,7 @@ from ._common import (
     bounded_pin_set,
     date_only,
     floor_date,
+    is_report_uri,
     parse_date,
     pin_or_error,
 )
@@ -220,6 +221,10 @@ def from_trustkit(data: str | bytes, *, source: str | None = None,
             ):
                 raise at(node, f"{dpath}.TSKReportUris", "expected an <array> of <string>")
             uris = [u.value.strip() for u in node.value]
+            for i, uri in enumerate(uris):
+                if not is_report_uri(uri):  # the rule of policy files, so the import loads back
+                    raise at(node.value[i], f"{dpath}.TSKReportUris[{i}]",
+                             f"expected an http(s) URI without spaces, got {escape(repr(uri))}")
         expires = None
         if "TSKExpirationDate" in opts:
             node = opts["TSKExpirationDate"]
