@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py311=$(scripts/find-python.sh 3.11 || command -v python3)
 scripts/bootstrap.sh .venv "$py311" test
-echo "== ruff"; .venv/bin/ruff check src tests bench
+echo "== ruff"; .venv/bin/ruff check src tests bench fuzz
 echo "== mypy"; .venv/bin/mypy
 echo "== import contracts (.importlinter: the layers of DESIGN.md)"; .venv/bin/lint-imports --no-cache
 # mitmproxy (a real interception proxy for the client attack tests) in its own venv, once.
@@ -27,4 +27,7 @@ if py313=$(scripts/find-python.sh 3.13); then
 fi
 echo "== pytest on $(.venv/bin/python -V)"
 .venv/bin/python -m pytest -q "$@" || status=$?
+# Fuzz every parser for a short fixed budget with a fixed seed, on 3.11 only (about 3 minutes).
+echo "== fuzz (fuzz/run.py, 140 s, seed 16)"
+scripts/fuzz-ci.sh 140 || status=$?
 exit $status

@@ -311,10 +311,12 @@ def test_lint_load_errors_exit_2(tmp_path, capsys, text, needle):
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
     code, out, err = run(capsys, "lint", str(bad), "--format", "json")
-    assert code == 2 and err == ""
     [f] = json.loads(out)
+    assert code == 2 and err == f"certpin lint: error: {f['message']}\n"
     assert f["level"] == "error" and f["code"] == "load-error" and f["pattern"] is None
     assert str(bad) in f["message"] and needle in f["message"]
+    code, out, err2 = run(capsys, "lint", str(bad))
+    assert (code, out, err2) == (2, "", err)  # text mode: the error on stderr only
 
 
 def test_check_plain_table_without_rich(tmp_path, capsys, server, server_cert, cafile, monkeypatch):

@@ -332,3 +332,84 @@ def test_a_directory_is_a_failed_target(capsys: pytest.CaptureFixture[str], tmp_
     code, out, err = run(capsys, str(tmp_path))
     assert code == 1 and out == ""
     assert err.strip().endswith("is a directory")
+
+
+# --- certificates cryptography parses lazily (issue 16 item 6) --------------------------------
+
+def _vector(path: str) -> Path:
+    import cryptography_vectors
+
+    return Path(cryptography_vectors.__file__).parent / path
+
+
+@pytest.mark.parametrize("vector,field", [
+    ("x509/custom/invalid_utf8_common_name.pem", "subject"),
+    ("x509/custom/two_basic_constraints.pem", "extensions"),
+])
+def test_a_certificate_that_cannot_be_described_fails_its_target_only(
+    vector: str, field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.pem"
+    good.write_bytes(pem(self_signed()))
+    bad = _vector(vector)
+    assert main(["pins", str(bad), str(good), "--format", "hpkp"]) == 1
+    out, err = capsys.readouterr()
+    assert out == f'pin-sha256="{spki_pin(self_signed_cert(good)).base64}"\n'
+    assert err.startswith(f"certpin pins: error: {bad}: cannot describe the certificate: its "
+                          f"{field} cannot be decoded (")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def self_signed_cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def test_a_general_name_type_cryptography_does_not_support_fails_the_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime
+
+    from cryptography.x509.oid import ExtensionOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x400")])
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    # subjectAltName = GeneralNames { x400Address [3] ORAddress {} }: cryptography parses the
+    # extensions lazily and raises UnsupportedGeneralNameType (not a ValueError) on first use
+    san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                                     bytes.fromhex("3004a3023000"))
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=1))
+            .add_extension(san, critical=False).sign(key, hashes.SHA256()))
+    path = tmp_path / "x400.pem"
+    path.write_bytes(pem(cert))
+    assert main(["pins", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (f"certpin pins: error: {path}: cannot describe the certificate: its "
+                   "extensions cannot be decoded (x400Address/EDIPartyName are not supported "
+                   "types)\n")
+
+
+def test_a_csr_with_an_unknown_key_algorithm_is_a_failed_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(65537, 2048)
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
+    ).sign(key, hashes.SHA256())
+    der_csr = bytearray(csr.public_bytes(serialization.Encoding.DER))
+    rsa_oid = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
+    at = der_csr.index(rsa_oid)
+    der_csr[at + len(rsa_oid) - 1] = 0x7F  # ...1.1.127: no such algorithm
+    path = tmp_path / "odd.csr"
+    path.write_bytes(bytes(der_csr))
+    assert main(["pins", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"certpin pins: error: {path}: ")
+    assert err.endswith(": cannot describe the CSR: its key cannot be decoded "
+                        "(Unknown key type: 1.2.840.113549.1.1.127)\n")

@@ -253,3 +253,71 @@ def test_dump_without_overwrite_refuses_existing_file(tmp_path: Path) -> None:
         dump_policy(_policy(), path, overwrite=False)
     assert path.read_text() == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]
+
+
+# --- hostile input (issue 16): every failure is a located ConfigError --------------------------
+
+@pytest.mark.parametrize("fmt,doc", [
+    ("json", '{"version": 1, "unknown": ' + "9" * 5000 + "}"),
+    ("json", '{"version": ' + "1" * 65 + "}"),
+    ("toml", "unknown = " + "9" * 5000),
+    ("toml", "version = " + "1" * 4400),
+])
+def test_integer_literals_over_the_limit_are_config_errors(fmt: str, doc: str) -> None:
+    with pytest.raises(ConfigError, match="integer literal") as info:
+        loads_policy(doc, fmt, source="p." + fmt)  # type: ignore[arg-type]
+    assert str(info.value).startswith("p." + fmt)
+    assert len(str(info.value)) < 200  # the literal itself is not echoed
+
+
+def test_json_integer_at_the_cap_is_read_as_a_number() -> None:
+    from certpin.config import MAX_INT_DIGITS
+
+    with pytest.raises(ConfigError, match=r"unsupported version 1{40}\.\.\.: expected 1$"):
+        loads_policy('{"version": ' + "1" * MAX_INT_DIGITS + "}", "json")
+
+
+@pytest.mark.parametrize("fmt", ["json", "toml"])
+def test_a_lone_surrogate_in_a_str_is_a_located_config_error(fmt: str) -> None:
+    doc = '{\n "hosts": {"a\ud800": 1}}' if fmt == "json" else 'x = 1\n[hosts."a\udfff"]'
+    with pytest.raises(ConfigError, match=r"line 2, column \d+: text holds a lone surrogate"):
+        loads_policy(doc, fmt)  # type: ignore[arg-type]
+
+
+def test_a_directory_is_named_as_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_policy(tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory: expected a policy file (.toml or .json)"
+
+
+@pytest.mark.parametrize("fmt,opener,closer", [("json", "[", "]"), ("toml", "[", "]")])
+def test_deep_nesting_is_a_config_error(fmt: str, opener: str, closer: str) -> None:
+    value = opener * 100_000 + closer * 100_000
+    doc = f'{{"x": {value}}}' if fmt == "json" else f"x = {value}"
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        loads_policy(doc, fmt)  # type: ignore[arg-type]
+
+
+def _distinct_pins(n: int) -> list[str]:
+    import base64
+    import hashlib
+
+    return ["sha256/" + base64.b64encode(hashlib.sha256(str(i).encode()).digest()).decode()
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("backups", [0, 30])
+def test_a_pin_set_over_the_pin_cap_is_a_located_config_error(backups: int) -> None:
+    from certpin.config import MAX_PINS_PER_SET
+
+    pins = _distinct_pins(MAX_PINS_PER_SET + 1)
+    table = {"pins": pins[backups:], "backup_pins": pins[:backups]}
+    doc = json.dumps({"hosts": {"a.example": table}}, indent=1)
+    with pytest.raises(ConfigError) as info:
+        loads_policy(doc, "json", source="p.json")
+    assert str(info.value) == (
+        'p.json, line 3 (hosts."a.example"): 65 pins in one pin set; certpin reads at most 64 '
+        "(the live keys and a few backups)"
+    )
+    ok = {"hosts": {"a.example": {"pins": pins[:MAX_PINS_PER_SET]}}}
+    assert len(loads_policy(json.dumps(ok), "json").pin_sets["a.example"].pins) == 64

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certpin import ConfigError, PolicyError
 from certpin.config import (
@@ -510,3 +512,177 @@ def test_pin_base64_in_outputs_is_canonical() -> None:
         if "<pin " in line:
             b64 = line.split(">")[1].split("<")[0]
             assert len(base64.b64decode(b64, validate=True)) == 32
+
+
+# --- hostile XML (issue 16): encodings, depth, surrogates --------------------------------------
+
+_XML_READERS = {"android": "network-security-config", "trustkit": "plist"}
+
+
+def _xml_reader(name: str):  # type: ignore[no-untyped-def]
+    from certpin.config import from_android, from_trustkit
+
+    return from_android if name == "android" else from_trustkit
+
+
+@pytest.mark.parametrize("reader", sorted(_XML_READERS))
+@pytest.mark.parametrize("encoding", ["utf-4", "rot13", "hex", "utf-7", "utf-32", "cp037", "x"])
+def test_xml_declaring_an_unsupported_encoding_is_refused(reader: str, encoding: str) -> None:
+    doc = f'<?xml version="1.0" encoding="{encoding}"?>\n<{_XML_READERS[reader]}/>'.encode()
+    with pytest.raises(ConfigError) as info:
+        _xml_reader(reader)(doc, source="in.xml")
+    assert str(info.value) == (
+        f"in.xml, line 1: unsupported XML encoding '{encoding}': "
+        "expected UTF-8 (or UTF-16, ISO-8859-1, US-ASCII)"
+    )
+
+
+def test_xml_in_latin1_as_declared_is_still_read() -> None:
+    from certpin.config import from_android
+
+    doc = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<network-security-config>'
+           "<domain-config><domain>a.test</domain><pin-set>"
+           '<pin digest="SHA-256">gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=</pin>'
+           '<pin digest="SHA-256">sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=</pin>'
+           "</pin-set></domain-config></network-security-config>").encode("latin-1")
+    assert sorted(from_android(doc).pin_sets) == ["a.test"]
+
+
+@pytest.mark.parametrize("reader", sorted(_XML_READERS))
+def test_xml_nested_past_the_depth_cap_is_refused(reader: str) -> None:
+    from certpin.config import MAX_XML_DEPTH
+
+    inner = "<array>" * 1000 + "</array>" * 1000
+    if reader == "android":
+        inner = "".join(f"<domain-config><domain>d{i}.test</domain>" for i in range(1000))
+        inner += "</domain-config>" * 1000
+    doc = f"<{_XML_READERS[reader]}>\n{inner}</{_XML_READERS[reader]}>"
+    with pytest.raises(ConfigError) as info:
+        _xml_reader(reader)(doc, source="deep.xml")
+    assert str(info.value) == (
+        f"deep.xml, line 2: XML nested deeper than {MAX_XML_DEPTH} elements; refusing to parse it"
+    )
+
+
+@pytest.mark.parametrize("reader", sorted(_XML_READERS))
+def test_xml_str_with_a_lone_surrogate_is_refused(reader: str) -> None:
+    doc = f"<{_XML_READERS[reader]}>\n <x>\udc80</x></{_XML_READERS[reader]}>"
+    with pytest.raises(ConfigError, match=r"line 2, column 5: text holds a lone surrogate"):
+        _xml_reader(reader)(doc)
+
+
+# --- OkHttp import stays linear (issue 16: no input takes more than about a second) ------------
+
+_LABELS = st.sampled_from(["a", "b", "c", "example", "com", "1", "2"])
+_NAMES = st.lists(_LABELS, min_size=1, max_size=4).map(".".join)
+_KEYS = st.tuples(st.one_of(_NAMES, _NAMES.map(lambda n: "*." + n)), st.booleans())
+
+
+@given(st.lists(_KEYS, min_size=1, max_size=12, unique=True))
+def test_okhttp_candidates_include_every_related_pattern(keys: list[tuple[str, bool]]) -> None:
+    from certpin.config.okhttp import _candidates, _relation
+
+    order = {k: i for i, k in enumerate(keys)}
+    for key in keys:
+        related = [o for o in keys if _relation(key, o) is not None]
+        assert [o for o in _candidates(key, order) if _relation(key, o) is not None] == related
+
+
+@given(st.text(alphabet="ab\n", max_size=40), st.integers(min_value=0, max_value=45))
+def test_okhttp_line_index_counts_lines(text: str, pos: int) -> None:
+    from certpin.config.okhttp import _LineIndex
+
+    assert _LineIndex(text)(pos) == text.count("\n", 0, pos) + 1
+
+
+def test_a_one_mib_okhttp_file_imports_without_comparing_every_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from certpin.config import MAX_INPUT_BYTES, from_okhttp, okhttp
+
+    calls = []
+    real = okhttp._relation
+    monkeypatch.setattr(okhttp, "_relation", lambda a, b: calls.append(1) or real(a, b))
+    k1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
+    lines = [f'.add("**.h{i}.example.com", "{k1}")' for i in range(2000)]
+    lines += [f'.add("x.h{i}.example.com", "{k1}")' for i in range(2000)]
+    text = "CertificatePinner.Builder()\n" + "\n".join(lines) + "\n.build()"
+    assert len(text) < MAX_INPUT_BYTES
+    policy = from_okhttp(text)
+    assert len(policy.pin_sets) == 4000
+    assert len(calls) == 2000  # each x.hN meets its parent **.hN only, not 4000 x 4000 pairs
+
+
+def test_exports_of_thousands_of_patterns_do_not_compare_every_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from certpin.config import okhttp, to_okhttp, to_trustkit, trustkit
+    from certpin.policy import PinPolicy, PinSet
+
+    k1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
+    k2 = "sha256/sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0="
+    sets = {f"h{i}.example.com": PinSet([k1, k2], include_subdomains=True) for i in range(2000)}
+    sets["example.com"] = PinSet([k1, k2, "sha256/" + "A" * 43 + "="], include_subdomains=True)
+    policy = PinPolicy(sets)
+    relation_calls, rules_calls = [], []
+    real_relation, real_rules = okhttp._relation, trustkit._rules
+    monkeypatch.setattr(okhttp, "_relation",
+                        lambda a, b: relation_calls.append(1) or real_relation(a, b))
+    monkeypatch.setattr(trustkit, "_rules", lambda ps: rules_calls.append(1) or real_rules(ps))
+    ok = to_okhttp(policy, lossy=True)
+    assert len(ok.dropped) == 2000  # every hN.example.com overlaps example.com's third pin
+    assert ok.dropped[0] == ("h0.example.com: overlaps **.example.com whose other pins OkHttp "
+                             "would also accept; kept; the hosts of the narrower pattern accept "
+                             "both sets")
+    assert len(relation_calls) <= 2 * 2001
+    tk = to_trustkit(policy, lossy=True)
+    assert len(tk.dropped) == 2000 and tk.dropped[0].startswith("h0.example.com: nested under "
+                                                                "example.com")
+    assert len(rules_calls) == 2 * 2000
+
+
+@pytest.mark.parametrize("fmt", ["hpkp", "curl", "okhttp", "android", "trustkit"])
+def test_importers_refuse_more_pins_per_set_than_the_cap(fmt: str) -> None:
+    import base64
+    import hashlib
+
+    from certpin.config import MAX_PINS_PER_SET, import_policy
+
+    b64 = [base64.b64encode(hashlib.sha256(str(i).encode()).digest()).decode()
+           for i in range(MAX_PINS_PER_SET + 1)]
+    doc = {
+        "hpkp": "max-age=1; " + "; ".join(f'pin-sha256="{b}"' for b in b64),
+        "curl": ";".join(f"sha256//{b}" for b in b64),
+        "okhttp": "a.example " + " ".join(f"sha256/{b}" for b in b64),
+        "android": "<network-security-config><domain-config><domain>a.example</domain><pin-set>"
+                   + "".join(f'<pin digest="SHA-256">{b}</pin>' for b in b64)
+                   + "</pin-set></domain-config></network-security-config>",
+        "trustkit": "<plist><dict><key>TSKPinnedDomains</key><dict><key>a.example</key><dict>"
+                    "<key>TSKPublicKeyHashes</key><array>"
+                    + "".join(f"<string>{b}</string>" for b in b64)
+                    + "</array></dict></dict></dict></plist>",
+    }[fmt]
+    with pytest.raises(ConfigError, match=r"(65 pins in one pin set|more than 64 pins for "
+                                          r"'a\.example'); certpin reads at most 64"):
+        import_policy(doc, fmt, host="a.example")
+
+
+@pytest.mark.parametrize("uri", ["https://r.example/a b", 'https://re//EN" "http://x', "ftp://r"])
+def test_trustkit_report_uris_follow_the_policy_file_rule(uri: str) -> None:
+    """Found by fuzzing: TrustKit import took a URI with spaces that the written policy file
+    could not load back."""
+    from xml.sax.saxutils import escape as xml_escape
+
+    from certpin.config import from_trustkit
+
+    doc = ("<plist><dict><key>TSKPinnedDomains</key><dict><key>a.example</key><dict>\n"
+           "<key>TSKPublicKeyHashes</key><array><string>gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6"
+           "DFTA=</string><string>sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=</string></array>\n"
+           f"<key>TSKReportUris</key><array>\n<string>{xml_escape(uri)}</string></array>"
+           "</dict></dict></dict></plist>")
+    with pytest.raises(ConfigError) as info:
+        from_trustkit(doc, source="Info.plist")
+    assert str(info.value).startswith(
+        'Info.plist, line 4 ((plist).TSKPinnedDomains."a.example".TSKReportUris[0]): expected an '
+        "http(s) URI without spaces, got "
+    )

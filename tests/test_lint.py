@@ -16,6 +16,8 @@ from certpin.policy import PinPolicy, PinSet
 from support.health import fresh_pin
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+K = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
+K2 = "sha256/sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0="
 
 
 def good(**kw: object) -> PinSet:
@@ -211,3 +213,36 @@ def test_backup_key_written_by_backup_key_must_be_the_backup_pin(tmp_path, capsy
     dump_policy(wrong, path)
     assert main(["lint", str(path), "--backup-key", str(held.csr_path)]) == 1
     assert "backup-key-not-pinned" in capsys.readouterr().out
+
+
+# --- overlap detection stays near-linear (issue 16: no input takes more than about a second) ---
+
+_LINT_LABELS = st.sampled_from(["a", "b", "example", "com", "1", "2"])
+_LINT_NAMES = st.lists(_LINT_LABELS, min_size=1, max_size=4).map(".".join)
+
+
+@given(st.lists(st.tuples(st.one_of(_LINT_NAMES, _LINT_NAMES.map(lambda n: "*." + n)),
+                          st.booleans()), min_size=1, max_size=10, unique_by=lambda t: t[0]))
+def test_candidate_pairs_hold_every_overlapping_pair(specs: list[tuple[str, bool]]) -> None:
+    from certpin.lint import _candidate_pairs, _overlap, _scope
+
+    items = [(p, PinSet([K, K2], include_subdomains=sub)) for p, sub in specs]
+    brute = [(i, j) for i in range(len(items)) for j in range(i + 1, len(items))
+             if _overlap(_scope(*items[i]), _scope(*items[j]))]
+    found = [(i, j) for i, j in _candidate_pairs(items)
+             if _overlap(_scope(*items[i]), _scope(*items[j]))]
+    assert found == brute
+
+
+def test_thousands_of_patterns_are_not_compared_pairwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from certpin import lint
+
+    calls = []
+    real = lint._overlap
+    monkeypatch.setattr(lint, "_overlap", lambda a, b: calls.append(1) or real(a, b))
+    sets = {f"h{i}.example.com": PinSet([K, K2], include_subdomains=True) for i in range(3000)}
+    sets["example.com"] = PinSet([K, K2], include_subdomains=True)
+    findings = lint_policy(PinPolicy(sets), now=NOW, public_suffix=lambda name: False)
+    overlaps = [f for f in findings if f.code == "overlapping-pattern"]
+    assert len(overlaps) == 3000  # each hN.example.com with example.com
+    assert len(calls) <= 2 * 3000  # _overlap may call itself once; not 3001 * 3000 / 2

@@ -200,3 +200,75 @@ def test_live_handshake_with_openssl_s_server(
         _expected(leaf), spki_pin(pki.intermediate), spki_pin(pki.root)
     ]
     assert [spki_pin(c) for c in chain.served] == [_expected(leaf), spki_pin(pki.intermediate)]
+
+
+# --- private keys are read for their public half only (issue 16 item 8) ------------------------
+
+def _inconsistent_rsa_key_pem(bits: int) -> tuple[bytes, Pin]:
+    """An RSA private key whose n = p*q but p, q are not primes: only the public half is sound."""
+    import secrets
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    half = bits // 2
+    top = 3 << (half - 2)  # the two top bits set: p * q has exactly `bits` bits
+    p = secrets.randbits(half) | 1 | top
+    q = secrets.randbits(half) | 1 | top
+    assert (p * q).bit_length() == bits
+    public = rsa.RSAPublicNumbers(65537, p * q)
+    key = rsa.RSAPrivateNumbers(p, q, 3, 5, 7, 11, public).private_key(
+        unsafe_skip_rsa_key_validation=True
+    )
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem, Pin("spki", hashlib.sha256(spki).digest())
+
+
+@pytest.mark.parametrize("encoding", ["pem", "der"])
+def test_private_key_with_an_inconsistent_private_half_gives_its_public_pin(
+    encoding: str,
+) -> None:
+    pem, expected = _inconsistent_rsa_key_pem(2048)
+    # cryptography's own checks refuse this key: the pin never looks at the private half.
+    with pytest.raises(ValueError):
+        serialization.load_pem_private_key(pem, password=None)
+    data = pem if encoding == "pem" else serialization.load_pem_private_key(
+        pem, password=None, unsafe_skip_rsa_key_validation=True
+    ).private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption())
+    assert spki_pin(data) == expected
+
+
+def test_private_key_loading_skips_rsa_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from certpin import pins
+
+    seen: list[object] = []
+    real = serialization.load_pem_private_key
+
+    def spy(data: bytes, password: object, **kwargs: object) -> object:
+        seen.append(kwargs.get("unsafe_skip_rsa_key_validation"))
+        return real(data, password, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pins.serialization, "load_pem_private_key", spy)
+    pem, expected = _inconsistent_rsa_key_pem(1024)
+    assert spki_pin(pem) == expected
+    assert seen == [True]
+
+
+def test_rsa_private_key_over_the_cap_is_refused_without_checking_it() -> None:
+    from certpin.pins import MAX_RSA_PRIVATE_KEY_BITS
+
+    pem, _ = _inconsistent_rsa_key_pem(40_000)
+    with pytest.raises(CertificateError) as info:
+        spki_pin(pem)
+    assert str(info.value) == (
+        f"the RSA private key has a 40000-bit modulus; certpin reads RSA keys of at most "
+        f"{MAX_RSA_PRIVATE_KEY_BITS} bits (OpenSSL's limit for a usable key)"
+    )
+    at_cap, expected = _inconsistent_rsa_key_pem(MAX_RSA_PRIVATE_KEY_BITS)
+    assert spki_pin(at_cap) == expected

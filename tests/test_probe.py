@@ -263,7 +263,11 @@ def test_parse_host_port(text: str, expected: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize(
     "text", ["", ":443", "host:0", "host:65536", "host:x", "[::1", "[::1]x", "[host]:1",
-             "a b", "a/b", "1::2::3", "host:\x1b", "a..b", "x" * 300 + ".test", "."]
+             "a b", "a/b", "1::2::3", "host:\x1b", "a..b", "x" * 300 + ".test", ".",
+             # found by fuzzing (issue 16): int() refused these with a bare ValueError
+             "host:\u00b2", "[::1]:" + "9" * 4400, "host:" + "1" * 4301,
+             # a digit, but not an ASCII one: no port 12 from Arabic-Indic digits
+             "host:\u0661\u0662", "host:000443"]
 )
 def test_parse_host_port_rejects(text: str) -> None:
     with pytest.raises(ProbeError, match="invalid target"):

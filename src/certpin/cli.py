@@ -7,8 +7,10 @@ Each sub-command lives in its own module under :mod:`certpin.commands` and expos
 * ``run(args: argparse.Namespace) -> int``: the exit code.
 
 Exit codes, common to every command: 0 success, 1 a target failed or the result is a warning
-(as each command documents), 2 usage errors and bad input. Errors go to stderr, one line each,
-never a traceback.
+(as each command documents), 2 usage errors and bad input, 70 (``EX_SOFTWARE``) an unexpected
+error inside certpin: a bug, reported in one line that names the command and asks for a bug
+report; ``certpin --debug COMMAND ...`` shows its traceback. Errors go to stderr, one line each,
+never a traceback (unless ``--debug``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .errors import CertpinError, escape
@@ -36,6 +39,9 @@ COMMANDS: dict[str, str] = {
     "publish": "publish",
 }
 
+#: Exit code for an unexpected exception inside a command (``EX_SOFTWARE`` of sysexits.h).
+EX_SOFTWARE = 70
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -53,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Obtain, enforce and manage TLS certificate and public-key (SPKI) pins.",
     )
     parser.add_argument("--version", action="version", version=f"certpin {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an unexpected error (exit 70), print the Python traceback too",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"certpin.commands.{module_name}")
@@ -70,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit code (0 success, 1 failure or warnings as the command documents, 2 usage or
-        input errors). Never raises for bad input: errors are printed to stderr in one line.
+        input errors, 70 an unexpected exception: a certpin bug). Never raises (but
+        ``SystemExit`` from ``--help``/``--version`` is turned into its code): every error is
+        printed to stderr in one line, with the traceback added under ``--debug``.
     """
     parser = build_parser()
     try:
@@ -97,6 +110,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"certpin {args.command}: error: {escape(str(exc))}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # Not bad input (that is a CertpinError): a bug. One line, and the traceback on request.
+        if args.debug:
+            traceback.print_exc(file=sys.stderr)
+        detail = escape(f"{type(exc).__name__}: {exc}")
+        if len(detail) > 200:
+            detail = detail[:200] + "..."
+        how = (
+            "the traceback above" if args.debug
+            else f"the traceback that 'certpin --debug {args.command} ...' prints"
+        )
+        print(
+            f"certpin {args.command}: internal error ({detail}): this is a bug in certpin; "
+            f"please report it with {how}",
+            file=sys.stderr,
+        )
+        return EX_SOFTWARE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -153,6 +153,27 @@ def _overlap(a: tuple[str, int, float], b: tuple[str, int, float]) -> bool:
     return False
 
 
+def _candidate_pairs(items: list[tuple[str, PinSet]]) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, in order, of patterns that :func:`_overlap` may relate.
+
+    Two patterns can overlap only if one's base name is the other's or a parent of it, so each
+    pattern meets the patterns on its own base and its parents' (a few) instead of every other
+    (comparing all pairs took 10 s for the 5,500 patterns a 1 MiB file holds).
+    """
+    by_base: dict[str, list[int]] = {}
+    for index, (pattern, pin_set) in enumerate(items):
+        by_base.setdefault(_scope(pattern, pin_set)[0], []).append(index)
+    pairs: set[tuple[int, int]] = set()
+    for base, indexes in by_base.items():
+        labels = base.split(".")
+        for k in range(len(labels)):
+            for i in by_base.get(".".join(labels[k:]), ()):
+                for j in indexes:
+                    if i != j:
+                        pairs.add((min(i, j), max(i, j)))
+    return sorted(pairs)
+
+
 def _is_ip(host: str) -> bool:
     import ipaddress
 
@@ -268,18 +289,18 @@ def lint_policy(
                 f"{shown} declares no backup_pins: `certpin check` cannot tell a rotation onto a "
                 "backup key from normal operation",
             )
-    for i, (pa, sa) in enumerate(items):
-        for pb, sb in items[i + 1 :]:
-            if _overlap(_scope(pa, sa), _scope(pb, sb)):
-                out.append(
-                    LintFinding(
-                        Level.WARN,
-                        "overlapping-pattern",
-                        pa,
-                        f"{escape(pa)} and {escape(pb)} cover common hosts: the most specific "
-                        "pattern wins, so the other's pins do not apply to those hosts",
-                    )
+    for i, j in _candidate_pairs(items):
+        (pa, sa), (pb, sb) = items[i], items[j]
+        if _overlap(_scope(pa, sa), _scope(pb, sb)):
+            out.append(
+                LintFinding(
+                    Level.WARN,
+                    "overlapping-pattern",
+                    pa,
+                    f"{escape(pa)} and {escape(pb)} cover common hosts: the most specific "
+                    "pattern wins, so the other's pins do not apply to those hosts",
                 )
+            )
     for where, found in backup_key_findings(policy, backup_keys):
         out.append(LintFinding(found.level, found.code, where, found.message))
     order = {Level.ERROR: 0, Level.WARN: 1, Level.INFO: 2}

@@ -26,6 +26,7 @@ from typing import Literal, TypeAlias
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
     PublicKeyTypes,
@@ -59,6 +60,25 @@ _CERT_PREFIX = "cert-sha256/"
 _HEX_RE = re.compile(r"(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31})")
 _HPKP_RE = re.compile(r'pin-sha256\s*=\s*"([^"]*)"|pin-sha256\s*=\s*([^"\s;]*)', re.IGNORECASE)
 _MAX_QUOTE = 120
+
+#: Largest RSA modulus, in bits, of a private key that :func:`spki_pin` reads from bytes. A
+#: private key is read only for its public half, with cryptography's RSA private-key checks
+#: skipped (``unsafe_skip_rsa_key_validation``: the checks test the primes, seconds of work for a
+#: large hostile key, and a pin never uses the private half). OpenSSL refuses to use RSA keys
+#: over 16384 bits (``OPENSSL_RSA_MAX_MODULUS_BITS``), so no working key is larger.
+MAX_RSA_PRIVATE_KEY_BITS = 16384
+
+#: What cryptography raises for bytes it parsed lazily: a subject that is not valid UTF-8
+#: (ValueError), a duplicated extension, an unsupported general name type, an unknown key
+#: algorithm, a bad version. Callers that read fields of an untrusted certificate catch these.
+CRYPTOGRAPHY_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -331,10 +351,12 @@ def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningR
             if any("PUBLIC KEY" in label for label in labels):
                 loaders.append(serialization.load_pem_public_key)
             if any("PRIVATE KEY" in label for label in labels):
-                loaders.append(lambda d: serialization.load_pem_private_key(d, password=None))
+                loaders.append(_load_pem_private_key)
             for loader in loaders:
                 try:
                     return loader(data)  # type: ignore[operator, no-any-return]
+                except CertificateError:
+                    raise
                 except TypeError as exc:  # encrypted private key
                     raise CertificateError(
                         f"the private key is encrypted; pin its public key instead ({exc})"
@@ -351,11 +373,13 @@ def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningR
             x509.load_der_x509_certificate,
             serialization.load_der_public_key,
             x509.load_der_x509_csr,
-            lambda d: serialization.load_der_private_key(d, password=None),
+            _load_der_private_key,
         )
         for loader in der_loaders:
             try:
                 return loader(data)
+            except CertificateError:
+                raise
             except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
                 continue
         try:
@@ -374,6 +398,33 @@ def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningR
         )
 
 
+_SPKI_ERRORS: tuple[type[Exception], ...] = (AttributeError, *CRYPTOGRAPHY_ERRORS)
+
+
+def _public_half_only(key: PrivateKeyTypes) -> PrivateKeyTypes:
+    """Refuse an RSA private key over :data:`MAX_RSA_PRIVATE_KEY_BITS` bits."""
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size > MAX_RSA_PRIVATE_KEY_BITS:
+        raise CertificateError(
+            f"the RSA private key has a {key.key_size}-bit modulus; certpin reads RSA keys of "
+            f"at most {MAX_RSA_PRIVATE_KEY_BITS} bits (OpenSSL's limit for a usable key)"
+        )
+    return key
+
+
+def _load_pem_private_key(data: bytes) -> PrivateKeyTypes:
+    # The private half is never used for a pin: skip cryptography's RSA consistency checks,
+    # which test the primes (seconds for a hostile 40,000-bit key).
+    return _public_half_only(serialization.load_pem_private_key(
+        data, password=None, unsafe_skip_rsa_key_validation=True
+    ))
+
+
+def _load_der_private_key(data: bytes) -> PrivateKeyTypes:
+    return _public_half_only(serialization.load_der_private_key(
+        data, password=None, unsafe_skip_rsa_key_validation=True
+    ))
+
+
 def spki_der(obj: KeySource) -> bytes:
     """Return the DER SubjectPublicKeyInfo of a certificate, CSR, key, or PEM/DER bytes of one.
 
@@ -384,8 +435,13 @@ def spki_der(obj: KeySource) -> bytes:
     Returns:
         The DER-encoded SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7).
 
+    A private key given as bytes is read only for its public half: its RSA private values are not
+    checked (no work on data a pin does not need), and an RSA private key over
+    :data:`MAX_RSA_PRIVATE_KEY_BITS` bits is refused.
+
     Raises:
-        CertificateError: the object cannot be read, its key algorithm is one that
+        CertificateError: the object cannot be read, an RSA private key is over
+            :data:`MAX_RSA_PRIVATE_KEY_BITS` bits, its key algorithm is one that
             cryptography cannot decode, or (for a certificate or CSR) cryptography's encoding of
             the key is not byte for byte the SubjectPublicKeyInfo the certificate holds (RSA-PSS
             or explicit-curve keys): a pin of re-encoded bytes would be wrong, so none is given.
@@ -416,7 +472,7 @@ def spki_der(obj: KeySource) -> bytes:
             f"cannot compute the SPKI pin: cryptography does not support this key algorithm "
             f"({escape(str(exc))})"
         ) from None
-    except (AttributeError, TypeError, ValueError) as exc:
+    except _SPKI_ERRORS as exc:
         raise CertificateError(
             f"cannot compute an SPKI pin of {type(obj).__name__}: {escape(str(exc))}"
         ) from None

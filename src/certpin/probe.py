@@ -144,7 +144,10 @@ def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
         raise ProbeError(f"invalid target {_quote(text)}: not a host name")
     port = default_port
     if port_text is not None:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        # ASCII digits only ("²".isdigit() but int() refuses it; "١٢" would be port 12), and
+        # at most 5 of them: int() of over 4,300 digits raises a bare ValueError.
+        digits = port_text.isascii() and port_text.isdigit() and len(port_text) <= 5
+        if not digits or not 0 < int(port_text) < 65536:
             raise ProbeError(f"invalid target {_quote(text)}: port must be 1-65535")
         port = int(port_text)
     if _is_ip(host):

@@ -1,5 +1,9 @@
 """``certpin lint POLICY``: check a policy file offline.
 
+The findings go to stdout. A file that cannot be loaded is an error, not a finding about the
+policy: its message goes to stderr in one line (``certpin lint: error: FILE, line N: ...``);
+with ``--format json`` stdout still gets the ``load-error`` finding, in text mode nothing.
+
 Exit codes: 0 no warning (notes allowed), 1 warnings only, 2 errors (including a file that
 cannot be loaded) or bad usage.
 """
@@ -43,10 +47,13 @@ def run(args: argparse.Namespace) -> int:
     findings = lint_file(
         args.policy, days=args.days, backup_keys=read_backup_keys(args.backup_keys)
     )
+    load_errors = [f for f in findings if f.code == "load-error"]
+    for f in load_errors:
+        print(f"certpin lint: error: {f.message}", file=sys.stderr)
     if args.format == "json":
         json.dump([f.to_json() for f in findings], sys.stdout, indent=2)
         sys.stdout.write("\n")
-    else:
+    elif not load_errors:
         for f in findings:
             where = f" {escape(f.pattern)}" if f.pattern else ""
             print(f"{f.level.value.upper()} {f.code}{where}: {f.message}")

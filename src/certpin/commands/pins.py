@@ -35,10 +35,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from ..errors import CertificateError, CertpinError, ProbeError, escape
-from ..pins import _load_key_source, _quiet_cryptography, cert_pin, load_certificates, spki_pin
+from ..pins import (
+    CRYPTOGRAPHY_ERRORS,
+    _load_key_source,
+    _quiet_cryptography,
+    cert_pin,
+    load_certificates,
+    spki_pin,
+)
 from ..probe import FetchedChain, _check_name, fetch_chain, parse_host_port
 
-__all__ = ["HELP", "add_arguments", "describe_certificate", "describe_key", "run"]
+__all__ = [
+    "HELP", "add_arguments", "describe_certificate", "describe_data", "describe_key", "run",
+]
 
 HELP = "print the SPKI and certificate pins of live servers and certificate/key files"
 
@@ -130,6 +139,26 @@ def _name(name: x509.Name) -> str:
         return escape(repr(name))
 
 
+_KEY_ERRORS: tuple[type[Exception], ...] = (CertificateError, *CRYPTOGRAPHY_ERRORS)
+
+
+def _field(what: str, read: Any, of: str = "certificate") -> Any:
+    """Read one lazily parsed field of an untrusted certificate or CSR, or raise CertificateError.
+
+    cryptography parses subjects, extensions and keys on first access and raises several types
+    for bytes it cannot decode (see :data:`certpin.pins.CRYPTOGRAPHY_ERRORS`); here each becomes
+    a CertificateError naming the field, so the target fails with one line instead of a traceback.
+    """
+    try:
+        with _quiet_cryptography():
+            return read()
+    except CRYPTOGRAPHY_ERRORS as exc:
+        raise CertificateError(
+            f"cannot describe the {of}: its {what} cannot be decoded "
+            f"({escape(str(exc) or type(exc).__name__)})"
+        ) from None
+
+
 def describe_key(key: object) -> tuple[str, int | None]:
     """Return ``(key_type, key_bits)`` of a public key, e.g. ``("EC P-256", 256)``."""
     if isinstance(key, rsa.RSAPublicKey):
@@ -151,13 +180,19 @@ def describe_key(key: object) -> tuple[str, int | None]:
 
 
 def _position_in_file(cert: x509.Certificate) -> str:
+    """``leaf``, ``intermediate`` or ``root``.
+
+    Raises:
+        CertificateError: the extensions, subject or issuer cannot be decoded.
+    """
+    extensions = _field("extensions", lambda: cert.extensions)
     try:
-        with _quiet_cryptography():  # roots with serial number 0 warn when extensions parse
-            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except (x509.ExtensionNotFound, ValueError):
+        is_ca = extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
         is_ca = False
     if is_ca:
-        return "root" if cert.subject == cert.issuer else "intermediate"
+        same = _field("subject", lambda: cert.subject) == _field("issuer", lambda: cert.issuer)
+        return "root" if same else "intermediate"
     return "leaf"
 
 
@@ -173,25 +208,29 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
         ``serial`` (hex), ``not_before``/``not_after`` (ISO 8601, UTC), ``key_type``, ``key_bits``
         (``None`` if unknown), ``spki_pin`` (``None`` when cryptography cannot decode the key
         algorithm, with ``spki_error`` saying so), ``cert_pin`` and ``sha256_fingerprint`` (hex).
+
+    Raises:
+        CertificateError: a field cryptography parses lazily (subject, issuer, serial, validity)
+            cannot be decoded; the message names the field.
     """
-    with _quiet_cryptography():  # roots with serial number 0 make cryptography warn
-        serial = format(cert.serial_number, "x")
     info: dict[str, Any] = {
         "position": position,
-        "subject": _name(cert.subject),
-        "issuer": _name(cert.issuer),
-        "serial": serial,
-        "not_before": cert.not_valid_before_utc.isoformat().replace("+00:00", "Z"),
-        "not_after": cert.not_valid_after_utc.isoformat().replace("+00:00", "Z"),
+        "subject": _name(_field("subject", lambda: cert.subject)),
+        "issuer": _name(_field("issuer", lambda: cert.issuer)),
+        "serial": format(_field("serial number", lambda: cert.serial_number), "x"),
+        "not_before": _field("validity", lambda: cert.not_valid_before_utc).isoformat().replace(
+            "+00:00", "Z"),
+        "not_after": _field("validity", lambda: cert.not_valid_after_utc).isoformat().replace(
+            "+00:00", "Z"),
     }
     try:
         key_type, key_bits = describe_key(cert.public_key())
         pin: str | None = str(spki_pin(cert))
         spki_error = None
-    except Exception as exc:  # cryptography raises several types for odd keys
+    except _KEY_ERRORS as exc:  # cryptography raises several types for odd keys
         try:
             oid = cert.public_key_algorithm_oid.dotted_string
-        except Exception:
+        except CRYPTOGRAPHY_ERRORS:
             oid = "unknown"
         key_type, key_bits, pin = f"unsupported ({oid})", None, None
         spki_error = escape(f"cryptography cannot decode this key algorithm: {exc}")
@@ -265,10 +304,27 @@ def _read_input(target: _Target) -> bytes:
 def _file_result(target: _Target) -> dict[str, Any]:
     data = _read_input(target)
     where = "stdin" if target.kind == "stdin" else escape(target.path)
+    return {"target": escape(target.text), "file": where,
+            "certificates": describe_data(data, where)}
+
+
+def describe_data(data: bytes, where: str) -> list[dict[str, Any]]:
+    """Describe every certificate, or the one CSR or key, in the bytes of a file.
+
+    Args:
+        data: PEM, DER or PKCS#7 certificates, or a public key, private key or CSR.
+        where: the file name for messages (escaped already).
+
+    Returns:
+        One dict per certificate (as :func:`describe_certificate`) or one for the key or CSR.
+
+    Raises:
+        CertificateError: the bytes hold nothing certpin can read, or a certificate, CSR or key
+            that cannot be described or pinned; the message starts with ``where``.
+    """
     certs: list[dict[str, Any]] = []
     try:
-        for cert in load_certificates(data):
-            certs.append(describe_certificate(cert, _position_in_file(cert)))
+        loaded = load_certificates(data)
     except CertificateError:
         try:
             source = _load_key_source(data)
@@ -279,14 +335,20 @@ def _file_result(target: _Target) -> dict[str, Any]:
         else:
             is_csr = isinstance(source, x509.CertificateSigningRequest)
             try:
-                key = source.public_key() if hasattr(source, "public_key") else source
+                of = "CSR" if is_csr else "key file"
+                key = _field("key", lambda: source.public_key() if hasattr(source, "public_key")
+                             else source, of)
                 key_type, key_bits = describe_key(key)
                 pin = str(spki_pin(source))
-            except (CertificateError, ValueError) as exc:
-                raise CertificateError(f"{where}: {escape(str(exc))}") from None
+                subject = (
+                    _name(_field("subject", lambda: source.subject, of))  # type: ignore[union-attr]
+                    if is_csr else None
+                )
+            except CertificateError as exc:
+                raise CertificateError(f"{where}: {exc}") from None
             info: dict[str, Any] = {
                 "position": "csr" if is_csr else "key",
-                "subject": _name(source.subject) if is_csr else None,  # type: ignore[union-attr]
+                "subject": subject,
                 "issuer": None,
                 "not_after": None,
                 "key_type": key_type,
@@ -295,7 +357,14 @@ def _file_result(target: _Target) -> dict[str, Any]:
                 "cert_pin": None,
             }
             certs.append(info)
-    return {"target": escape(target.text), "file": where, "certificates": certs}
+    else:
+        for number, cert in enumerate(loaded, 1):
+            try:
+                certs.append(describe_certificate(cert, _position_in_file(cert)))
+            except CertificateError as exc:
+                which = f"certificate {number}: " if len(loaded) > 1 else ""
+                raise CertificateError(f"{where}: {which}{exc}") from None
+    return certs
 
 
 def _text_block(result: dict[str, Any]) -> str:

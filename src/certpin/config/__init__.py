@@ -16,6 +16,12 @@ Export (:func:`export_policy`): ``android``, ``trustkit``, ``trustkit-swift``, `
 where the target cannot express a rule exactly it raises :class:`ExportError` naming the rule
 and host, unless ``lossy=True``, and then :attr:`ExportResult.dropped` lists what was dropped.
 Lossy exports drop whole pin sets rather than pins (a host left unpinned is never locked out).
+
+Bounds on hostile input (every breach is a :class:`certpin.ConfigError` naming the file):
+:data:`MAX_INPUT_BYTES` (1 MiB per document), :data:`MAX_XML_DEPTH` (64 nested XML elements),
+:data:`XML_ENCODINGS` (declared XML encodings read; others are refused), :data:`MAX_INT_DIGITS`
+(64-digit integer literals in JSON; TOML literals over Python's 4,300-digit limit),
+:data:`MAX_PINS_PER_SET` (64 pins in one pin set).
 """
 
 from __future__ import annotations
@@ -26,7 +32,16 @@ from typing import Literal
 from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
 from ..policy import PinPolicy
-from ._common import MAX_INPUT_BYTES, ExportError, ExportResult, atomic_write, mode
+from ._common import (
+    MAX_INPUT_BYTES,
+    MAX_INT_DIGITS,
+    MAX_PINS_PER_SET,
+    ExportError,
+    ExportResult,
+    atomic_write,
+    mode,
+)
+from ._xml import MAX_XML_DEPTH, XML_ENCODINGS
 from .android import from_android, to_android
 from .files import dump_policy, dumps_policy, load_policy, loads_policy
 from .headers import DEFAULT_MAX_AGE, from_curl, from_hpkp, to_curl, to_hpkp
@@ -40,6 +55,10 @@ __all__ = [
     "HOSTLESS_FORMATS",
     "IMPORT_FORMATS",
     "MAX_INPUT_BYTES",
+    "MAX_INT_DIGITS",
+    "MAX_PINS_PER_SET",
+    "MAX_XML_DEPTH",
+    "XML_ENCODINGS",
     "ExportError",
     "ExportResult",
     "atomic_write",

@@ -1,4 +1,4 @@
-"""Shared plumbing of :mod:`certpin.config`: input limits, hardened XML, atomic writes, lossy rules.
+"""Shared plumbing of :mod:`certpin.config`: input limits, atomic writes, lossy rules, values.
 
 Nothing here is public API; :mod:`certpin.config` re-exports what is.
 """
@@ -6,19 +6,20 @@ Nothing here is public API; :mod:`certpin.config` re-exports what is.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from types import ModuleType
 from typing import Any, Literal, cast
-from xml.etree.ElementTree import Element, TreeBuilder
 
 from ..errors import ConfigError, PinFormatError, PolicyError, escape
 from ..pins import Pin, parse_pin
+from ..policy import PinSet
 
 Mode = Literal["allow", "reject"]
 
@@ -32,6 +33,16 @@ def mode(value: str) -> Mode:
 #: the cap bounds memory and parse time for hostile input.
 MAX_INPUT_BYTES = 1024 * 1024
 
+#: Most pins (in service and backup) one pin set of an imported or loaded file may hold. A real
+#: set holds the live key or CA and a few backups; this bounds the work every handshake does
+#: for the host (each pin is compared) and the pairwise duplicate check of :class:`PinSet`.
+MAX_PINS_PER_SET = 64
+
+#: Longest integer literal (in digits) a JSON policy may hold, anywhere, even under an unknown
+#: key. The schema's integers are tiny (``version = 1``); the cap stays far below Python's
+#: 4,300-digit conversion limit, whose bare ValueError used to escape. (``tomllib`` has no hook
+#: for integers: a TOML literal over Python's limit is refused with a ConfigError instead.)
+MAX_INT_DIGITS = 64
 
 class ExportError(PolicyError):
     """A policy cannot be written exactly in the target format (and ``lossy`` was not given).
@@ -112,11 +123,13 @@ def read_input(path: str | os.PathLike[str]) -> bytes:
         The bytes.
 
     Raises:
-        ConfigError: the file is larger than the cap or cannot be read.
+        ConfigError: the file is larger than the cap or cannot be read, or the name holds a
+            NUL character or a lone surrogate (no file can have such a name).
     """
     import sys
 
     name = os.fspath(path)
+    _check_path(name)
     try:
         if name == "-":
             data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
@@ -129,6 +142,17 @@ def read_input(path: str | os.PathLike[str]) -> bytes:
     return data
 
 
+def _check_path(name: str) -> None:
+    """Refuse a file name that the OS cannot take (open() raises ValueError for a NUL)."""
+    if "\x00" in name:
+        raise ConfigError("a file name cannot hold a NUL character", path=escape(name))
+    try:
+        os.fsencode(name)
+    except UnicodeEncodeError:
+        raise ConfigError("the file name is not valid Unicode (a lone surrogate)",
+                          path=escape(name)) from None
+
+
 def check_size(data: str | bytes, source: str | None) -> None:
     """Raise :class:`ConfigError` if ``data`` is over :data:`MAX_INPUT_BYTES` (UTF-8 bytes)."""
     size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
@@ -139,15 +163,38 @@ def check_size(data: str | bytes, source: str | None) -> None:
         )
 
 
+def check_text(text: str, source: str | None) -> str:
+    """Return ``text`` if it can be encoded as UTF-8, else raise a located ConfigError.
+
+    A ``str`` from a caller can hold a lone surrogate (``"\\ud800"``), which no file holds and
+    no encoder accepts; it is refused here instead of escaping later as UnicodeEncodeError.
+
+    Raises:
+        ConfigError: the text holds a lone surrogate (the message names line and column).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        before = text[: exc.start]
+        line = before.count("\n") + 1
+        col = exc.start - (before.rfind("\n") + 1) + 1
+        raise ConfigError(
+            f"text holds a lone surrogate '{escape(text[exc.start])}', which is not Unicode text",
+            path=source, location=f"line {line}, column {col}",
+        ) from None
+    return text
+
+
 def as_text(data: str | bytes, source: str | None) -> str:
     """Decode UTF-8 input (a BOM is allowed), enforcing the size cap.
 
     Raises:
-        ConfigError: too large, or not UTF-8 (the message names the byte offset).
+        ConfigError: too large, not UTF-8 (the message names the byte offset), or a ``str``
+            holding a lone surrogate.
     """
     check_size(data, source)
     if isinstance(data, str):
-        return data
+        return check_text(data, source)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -173,9 +220,17 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
 
     Raises:
         FileExistsError: ``overwrite`` is False and ``path`` exists.
-        OSError: the folder is not writable, the disk is full, the replace failed, ...
+        OSError: the folder is not writable, the disk is full, the replace failed, the name
+            holds a NUL character or a lone surrogate (``EINVAL``), ...
     """
     target = os.fspath(path)
+    # os.stat, open and mkstemp raise ValueError for these names: say it as the OSError it is
+    if "\x00" in target:
+        raise OSError(errno.EINVAL, "a file name cannot hold a NUL character", escape(target))
+    try:
+        os.fsencode(target)
+    except UnicodeEncodeError:  # a lone surrogate
+        raise OSError(errno.EINVAL, "the file name is not valid Unicode", escape(target)) from None
     folder = os.path.dirname(os.path.abspath(target))
     try:
         mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
@@ -218,93 +273,6 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
             os.close(dfd)
 
 
-# --- hardened XML ---------------------------------------------------------------------------
-
-# The one DOCTYPE every Info.plist written by Xcode carries: an external identifier only, no
-# internal subset, so it can declare no entity. It is blanked out (keeping line numbers) before
-# parsing; any other DOCTYPE is refused by defusedxml (forbid_dtd=True).
-_APPLE_PLIST_DOCTYPE = re.compile(
-    r'<!DOCTYPE\s+plist\s+PUBLIC\s+"-//Apple//DTD PLIST 1\.0//EN"\s+'
-    r'"http://www\.apple\.com/DTDs/PropertyList-1\.0\.dtd"\s*>'
-)
-
-
-@dataclass
-class XmlDoc:
-    """A parsed XML document with the source line of every element."""
-
-    root: Element
-    lines: dict[int, int]
-    source: str | None
-
-    def line(self, el: Element) -> int:
-        """The 1-based line where ``el`` starts."""
-        return self.lines.get(id(el), 0)
-
-    def error(self, el: Element, message: str) -> ConfigError:
-        """A :class:`ConfigError` located at ``el``."""
-        return ConfigError(message, path=self.source, location=f"line {self.line(el)}")
-
-
-def parse_xml(
-    data: str | bytes, source: str | None, *, allow_plist_doctype: bool = False
-) -> XmlDoc:
-    """Parse untrusted XML with defusedxml: no DTD (hence no entities), size-capped.
-
-    Args:
-        data: the document.
-        source: the file name for messages, or None.
-        allow_plist_doctype: blank out the standard Apple PLIST 1.0 DOCTYPE first (it has no
-            internal subset); every other DOCTYPE is still refused.
-
-    Raises:
-        ConfigError: too large, not well-formed (names the line and column), a DOCTYPE or
-            entity declaration, or external references.
-    """
-    et = require("defusedxml.ElementTree")
-    common = require("defusedxml")
-    check_size(data, source)
-    if allow_plist_doctype:
-        text = as_text(data, source)
-        text = _APPLE_PLIST_DOCTYPE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, count=1)
-        data = text.encode("utf-8")
-        if text.lstrip().startswith("<?xml"):
-            # keep the declaration consistent with the bytes we now hand to expat
-            data = re.sub(rb'encoding\s*=\s*["\'][^"\']*["\']', b'encoding="utf-8"', data, count=1)
-
-    lines: dict[int, int] = {}
-
-    class _Builder(TreeBuilder):
-        parser: Any = None
-
-        def start(self, tag: str, attrs: dict[str, str]) -> Element:
-            el = super().start(tag, attrs)
-            lines[id(el)] = int(self.parser.parser.CurrentLineNumber)
-            return el
-
-    builder = _Builder()
-    parser = et.DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
-    builder.parser = parser
-    try:
-        parser.feed(data)
-        root = parser.close()
-    except common.DTDForbidden:
-        raise ConfigError(
-            "XML with a DOCTYPE is refused (DTDs can define entities: billion laughs, XXE)",
-            path=source,
-        ) from None
-    except (common.EntitiesForbidden, common.ExternalReferenceForbidden):
-        raise ConfigError("XML entities and external references are refused", path=source) from None
-    except et.ParseError as exc:
-        line, col = exc.position
-        raise ConfigError(
-            f"not well-formed XML: {escape(str(exc).split(':')[0])}",
-            path=source, location=f"line {line}, column {col + 1}",
-        ) from None
-    return XmlDoc(root=root, lines=lines, source=source)
-
-
 # --- values ---------------------------------------------------------------------------------
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -332,6 +300,27 @@ def date_only(expires: datetime) -> str | None:
 def floor_date(expires: datetime) -> str:
     """The UTC date of ``expires`` (midnight at or before it): an earlier expiry, never later."""
     return expires.astimezone(UTC).date().isoformat()
+
+
+def is_report_uri(uri: object) -> bool:
+    """Whether ``uri`` is a report URI every certpin format accepts: ``http(s)://`` and no white
+    space (one rule for the policy loader and every importer, so an import always loads back)."""
+    return isinstance(uri, str) and re.fullmatch(r"https?://\S+", uri) is not None
+
+
+def bounded_pin_set(pins: Sequence[Pin], **options: Any) -> PinSet:
+    """``PinSet(pins, **options)``, refusing more than :data:`MAX_PINS_PER_SET` pins.
+
+    Raises:
+        PolicyError: too many pins, or anything :class:`PinSet` refuses (callers locate it).
+    """
+    count = len(pins) + len(options.get("backup_pins", ()))
+    if count > MAX_PINS_PER_SET:
+        raise PolicyError(
+            f"{count} pins in one pin set; certpin reads at most {MAX_PINS_PER_SET} "
+            "(the live keys and a few backups)"
+        )
+    return PinSet(pins, **options)
 
 
 def pin_or_error(text: object, err: Callable[[str], ConfigError], *,

@@ -32,13 +32,13 @@ from ..policy import PinPolicy, PinSet
 from ._common import (
     ExportResult,
     Lossy,
-    XmlDoc,
+    bounded_pin_set,
     date_only,
     floor_date,
     parse_date,
-    parse_xml,
     pin_or_error,
 )
+from ._xml import XmlDoc, parse_xml
 
 __all__ = ["from_android", "to_android"]
 
@@ -156,7 +156,7 @@ def from_android(data: str | bytes, *, source: str | None = None,
             pins, expiration = info
             include_subdomains = _bool_attr(doc, d, "includeSubdomains")  # located already
             try:
-                sets[pattern] = PinSet(
+                sets[pattern] = bounded_pin_set(
                     pins, include_subdomains=include_subdomains,
                     expires=parse_date(expiration) if expiration else None,
                     allow_single_pin=len(set(pins)) < 2,

@@ -35,7 +35,18 @@ from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
-from ._common import as_text, atomic_write, date_only, mode, pin_or_error, read_input, require
+from ._common import (
+    MAX_INT_DIGITS,
+    as_text,
+    atomic_write,
+    bounded_pin_set,
+    date_only,
+    is_report_uri,
+    mode,
+    pin_or_error,
+    read_input,
+    require,
+)
 
 __all__ = ["dump_policy", "dumps_policy", "load_policy", "loads_policy"]
 
@@ -181,7 +192,8 @@ def _policy_from_data(data: object, loc: _Locator) -> PinPolicy:
             )
     version = data.get("version", 1)
     if type(version) is not int or version != 1:
-        raise loc.error(f"unsupported version {escape(repr(version))}: expected 1", "version",
+        shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:40] + "..."
+        raise loc.error(f"unsupported version {escape(shown)}: expected 1", "version",
                         key="version")
     modes: dict[str, str] = {}
     for name in ("unknown_hosts", "expired"):
@@ -252,13 +264,13 @@ def _pin_set_from_data(host: str, table: object, hpath: str, loc: _Locator) -> P
     if not isinstance(uris, list):
         raise err_at("report_uris")(f"expected an array of URIs, got {_type_name(uris)}")
     for i, uri in enumerate(uris):
-        if not isinstance(uri, str) or not re.match(r"https?://[^\s]+$", uri):
+        if not is_report_uri(uri):
             raise err_at("report_uris", f"[{i}]")(
                 f"expected an http(s) URI, got {escape(repr(uri))}"
             )
     expires = _parse_expires(table.get("expires"), err_at("expires"))
     try:
-        return PinSet(
+        return bounded_pin_set(
             pin_lists["pins"], backup_pins=pin_lists["backup_pins"],
             include_subdomains=flags["include_subdomains"], expires=expires,
             enforce=flags["enforce"], report_uris=uris,
@@ -280,6 +292,18 @@ def _no_duplicate_keys(loc: _Locator) -> Callable[[list[tuple[str, Any]]], dict[
     return hook
 
 
+def _bounded_int(source: str | None) -> Callable[[str], int]:
+    def parse_int(literal: str) -> int:
+        if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+            raise ConfigError(
+                f"not valid JSON: an integer literal of {len(literal.lstrip('-'))} digits "
+                f"(at most {MAX_INT_DIGITS})", path=source,
+            )
+        return int(literal)
+
+    return parse_int
+
+
 def loads_policy(text: str | bytes, format: Format, *, source: str | None = None) -> PinPolicy:
     """Parse a policy from TOML or JSON text.
 
@@ -294,7 +318,10 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
     Raises:
         ConfigError: syntax error (with line), unknown key, wrong type, bad date, bad pin, or a
             policy rule broken (e.g. one pin without ``allow_single_pin``); the message names
-            the source, the line and key path, and what was expected.
+            the source, the line and key path, and what was expected. Also for hostile input:
+            over 1 MiB, nested too deeply, an integer literal longer than
+            :data:`certpin.config.MAX_INT_DIGITS` digits (JSON) or Python's 4,300-digit
+            limit (TOML), a ``str`` holding a lone surrogate.
     """
     if format not in ("toml", "json"):
         raise ConfigError(f"unknown policy format {escape(str(format))!r}: expected toml or json",
@@ -323,9 +350,17 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
         except RecursionError:
             # tomllib recurses once per nested array or inline table.
             raise ConfigError("not valid TOML: nested too deeply", path=source) from None
+        except ValueError as exc:
+            # tomllib converts integer literals with int(): one over Python's 4,300-digit limit
+            # raises a bare ValueError (not a TOMLDecodeError), whatever key holds it.
+            raise ConfigError(
+                f"not valid TOML: an integer literal is too long ({escape(str(exc)[:80])})",
+                path=source,
+            ) from None
     else:
         try:
-            data = json.loads(doc, object_pairs_hook=_no_duplicate_keys(loc))
+            data = json.loads(doc, object_pairs_hook=_no_duplicate_keys(loc),
+                              parse_int=_bounded_int(source))
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"not valid JSON: {escape(exc.msg)}", path=source,
@@ -346,10 +381,14 @@ def load_policy(path: str | os.PathLike[str]) -> PinPolicy:
         The :class:`certpin.PinPolicy`.
 
     Raises:
-        ConfigError: unknown extension, unreadable file, or anything :func:`loads_policy`
-            raises; the message names the file.
+        ConfigError: a directory, unknown extension, unreadable file, or anything
+            :func:`loads_policy` raises; the message names the file.
     """
     name = os.fspath(path)
+    if not isinstance(name, str):
+        raise ConfigError(f"a policy file name is text, got {type(name).__name__}")
+    if os.path.isdir(name):
+        raise ConfigError("is a directory: expected a policy file (.toml or .json)", path=name)
     fmt = _fmt_for(name)
     return loads_policy(read_input(name), fmt, source=name)
 

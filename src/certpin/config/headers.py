@@ -13,7 +13,15 @@ from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
-from ._common import ExportError, ExportResult, Lossy, as_text, pin_or_error
+from ._common import (
+    ExportError,
+    ExportResult,
+    Lossy,
+    as_text,
+    bounded_pin_set,
+    is_report_uri,
+    pin_or_error,
+)
 
 __all__ = ["from_curl", "from_hpkp", "select_host", "to_curl", "to_hpkp"]
 
@@ -111,7 +119,7 @@ def from_hpkp(value: str | bytes, host: str, *, report_only: bool = False,
                                   location=where)
             include = True
         elif name == "report-uri":
-            if quoted is None or not re.match(r"https?://\S+$", quoted):
+            if quoted is None or not is_report_uri(quoted):
                 raise ConfigError('report-uri needs a quoted http(s) URI', path=source,
                                   location=where)
             uris.append(quoted)
@@ -128,7 +136,8 @@ def from_hpkp(value: str | bytes, host: str, *, report_only: bool = False,
     if not pins:
         raise ConfigError("no pin-sha256 directive", path=source)
     try:
-        ps = PinSet(pins, include_subdomains=include, enforce=not report_only, report_uris=uris)
+        ps = bounded_pin_set(pins, include_subdomains=include, enforce=not report_only,
+                             report_uris=uris)
         return PinPolicy({pattern: ps})
     except PolicyError as exc:
         raise ConfigError(str(exc), path=source) from None
@@ -167,7 +176,8 @@ def from_curl(value: str | bytes, host: str, *, source: str | None = None) -> Pi
 
         pins.append(pin_or_error("sha256/" + part[len("sha256//"):], err))
     try:
-        return PinPolicy({pattern: PinSet(pins, allow_single_pin=len(set(pins)) < 2)})
+        pin_set = bounded_pin_set(pins, allow_single_pin=len(set(pins)) < 2)
+        return PinPolicy({pattern: pin_set})
     except PolicyError as exc:
         raise ConfigError(str(exc), path=source) from None
 

@@ -32,13 +32,14 @@ from ..policy import PinPolicy, PinSet
 from ._common import (
     ExportResult,
     Lossy,
-    XmlDoc,
+    bounded_pin_set,
     date_only,
     floor_date,
+    is_report_uri,
     parse_date,
-    parse_xml,
     pin_or_error,
 )
+from ._xml import XmlDoc, parse_xml
 
 __all__ = ["from_trustkit", "to_trustkit", "to_trustkit_swift"]
 
@@ -221,6 +222,10 @@ def from_trustkit(data: str | bytes, *, source: str | None = None,
             ):
                 raise at(node, f"{dpath}.TSKReportUris", "expected an <array> of <string>")
             uris = [u.value.strip() for u in node.value]
+            for i, uri in enumerate(uris):
+                if not is_report_uri(uri):  # the rule of policy files, so the import loads back
+                    raise at(node.value[i], f"{dpath}.TSKReportUris[{i}]",
+                             f"expected an http(s) URI without spaces, got {escape(repr(uri))}")
         expires = None
         if "TSKExpirationDate" in opts:
             node = opts["TSKExpirationDate"]
@@ -234,7 +239,7 @@ def from_trustkit(data: str | bytes, *, source: str | None = None,
             warns.append(f"{source or '<input>'}, line {doc.line(dnode.el)}: {escape(pattern)!r} "
                          "has fewer than two pins; TrustKit refuses such a configuration")
         try:
-            sets[pattern] = PinSet(
+            sets[pattern] = bounded_pin_set(
                 pins,
                 include_subdomains=bool(opts.get("TSKIncludeSubdomains", _Node(False, root)).value),
                 enforce=bool(opts.get("TSKEnforcePinning", _Node(True, root)).value),
@@ -281,8 +286,13 @@ def _exportable(policy: PinPolicy, lx: Lossy) -> list[tuple[str, PinSet, str | N
     # parent in dictionary order, not the most specific one: nested parents that differ are
     # ambiguous there.
     subs = [(p, ps) for p, ps, _ in out if ps.include_subdomains]
+    index = {p: i for i, (p, _) in enumerate(subs)}
     for inner, ips in subs:
-        for outer, ops in subs:
+        # only a parent name can hold ``inner``: look its parents up (all pairs: quadratic)
+        labels = inner.split(".")
+        parents = sorted(index[".".join(labels[k:])] for k in range(1, len(labels))
+                          if ".".join(labels[k:]) in index)
+        for outer, ops in (subs[i] for i in parents):
             if inner.endswith("." + outer) and _rules(ips) != _rules(ops):
                 lx.add(inner, f"nested under {outer} (both include_subdomains; TrustKit applies "
                               "either parent's pins to hosts below, not the most specific)",
@@ -354,7 +364,10 @@ def to_trustkit_swift(policy: PinPolicy, *, lossy: bool = False,
                       swizzle: bool = False) -> ExportResult:
     """Export a policy as a Swift dictionary literal for ``TrustKit.initSharedInstance``.
 
-    Same rules, lossy behaviour and errors as :func:`to_trustkit`.
+    Same rules and lossy behaviour as :func:`to_trustkit`.
+
+    Raises:
+        ExportError: a rule cannot be expressed and ``lossy`` is false.
     """
     lx = Lossy("trustkit-swift", lossy)
     entries = _exportable(policy, lx)
