@@ -894,3 +894,28 @@ def test_nameprep_into_a_broken_a_label_is_a_policy_error(text: str) -> None:
     for call in (normalize_host, normalize_pattern):
         with pytest.raises(PolicyError):
             call(text)
+
+
+# ------------------------------------------------ PinSet: found by the issue 16 fuzzing work
+def test_duplicate_detection_is_not_pairwise() -> None:
+    # regression: PinSet compared every pin with every other (20,000 HPKP pins took 53 s); a
+    # set lookup now: 5,000 distinct pins build at once, and a duplicate among them is found.
+    many = [Pin("spki", i.to_bytes(32, "big")) for i in range(5000)]
+    assert len(PinSet(many).all_pins) == 5000
+    with pytest.raises(PolicyError, match="listed twice"):
+        PinSet([*many, many[1234]])
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://r.test/a b", "https://r.test/\tx", " https://r.test/", "https:///path",
+            "ftp://r.test/", "https://r.test/\x00"],
+)
+def test_report_uris_follow_the_one_rule_of_every_format(uri: str) -> None:
+    # regression: PinSet accepted a report URI with a space that the policy loader refuses, so
+    # dumps_policy wrote a file that would not load back.
+    from certpin.policy import is_report_uri
+
+    assert is_report_uri(uri) is False
+    with pytest.raises(PolicyError, match="report_uris"):
+        pinset(report_uris=[uri])
+    assert is_report_uri("https://r.test/report?key=1") is True

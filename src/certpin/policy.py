@@ -56,7 +56,21 @@ from .hostnames import is_ip, normalize_host, normalize_pattern
 from .instants import parse_expires
 from .pins import Pin, parse_pin
 
-__all__ = ["PinPolicy", "PinSet"]
+__all__ = ["PinPolicy", "PinSet", "is_report_uri"]
+
+
+def is_report_uri(uri: object) -> bool:
+    """Whether ``uri`` is a report URI certpin accepts: text, an absolute ``http://`` or
+    ``https://`` URI with a host, no white space and no control characters anywhere. One rule
+    for :class:`PinSet`, the policy loader and every importer, so what one accepts the others
+    load back (RFC 7469 section 2.1.4 for ``report-uri``)."""
+    if not isinstance(uri, str) or not uri.isprintable() or any(ch.isspace() for ch in uri):
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _parse_pins(values: object, name: str) -> tuple[Pin, ...]:
@@ -159,14 +173,14 @@ class PinSet:
     ) -> None:
         main = _parse_pins(pins, "pins")
         backup = _parse_pins(backup_pins, "backup_pins")
-        seen: list[Pin] = []
+        seen: set[Pin] = set()  # hashed on (kind, digest); equal pins compare in constant time
         for pin in main + backup:
             if pin in seen:
                 raise PolicyError(
                     f"pin {pin} is listed twice; a pin set needs distinct pins (was one of them "
                     "meant to be a backup pin?)"
                 )
-            seen.append(pin)
+            seen.add(pin)
         if not main:
             raise PolicyError(
                 "a pin set needs at least one pin in service (pins is empty); backup pins "
@@ -175,7 +189,7 @@ class PinSet:
         allow_single = _check_bool("allow_single_pin", allow_single_pin)
         if len(seen) < 2 and not allow_single:
             raise PolicyError(
-                f"a pin set with only one pin ({seen[0]}) locks clients out when that key or "
+                f"a pin set with only one pin ({main[0]}) locks clients out when that key or "
                 "certificate is replaced or lost: add a backup pin, the SPKI pin of a spare key "
                 "kept offline or of another CA in the chain (RFC 7469 section 4.3), or pass "
                 "allow_single_pin=True if you accept that risk"
@@ -188,20 +202,10 @@ class PinSet:
         for index, uri in enumerate(report_uris):
             if not isinstance(uri, str):
                 raise PolicyError(f"report_uris[{index}] must be text, got {type(uri).__name__}")
-            try:
-                parts = urlsplit(uri)
-            except ValueError:
-                parts = None
-            if (
-                parts is None
-                or parts.scheme not in ("http", "https")
-                or not parts.netloc
-                or uri != uri.strip()
-                or not uri.isprintable()
-            ):
+            if not is_report_uri(uri):
                 raise PolicyError(
                     f"report_uris[{index}] {quote(uri)} is not an absolute http:// or https:// "
-                    "URI"
+                    "URI without white space"
                 )
             uris.append(uri)
         set_ = object.__setattr__

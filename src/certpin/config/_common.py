@@ -302,12 +302,6 @@ def floor_date(expires: datetime) -> str:
     return expires.astimezone(UTC).date().isoformat()
 
 
-def is_report_uri(uri: object) -> bool:
-    """Whether ``uri`` is a report URI every certpin format accepts: ``http(s)://`` and no white
-    space (one rule for the policy loader and every importer, so an import always loads back)."""
-    return isinstance(uri, str) and re.fullmatch(r"https?://\S+", uri) is not None
-
-
 def bounded_pin_set(pins: Sequence[Pin], **options: Any) -> PinSet:
     """``PinSet(pins, **options)``, refusing more than :data:`MAX_PINS_PER_SET` pins.
 

@@ -34,14 +34,13 @@ from typing import Any, Literal
 from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
 from ..pins import Pin
-from ..policy import PinPolicy, PinSet
+from ..policy import PinPolicy, PinSet, is_report_uri
 from ._common import (
     MAX_INT_DIGITS,
     as_text,
     atomic_write,
     bounded_pin_set,
     date_only,
-    is_report_uri,
     mode,
     pin_or_error,
     read_input,

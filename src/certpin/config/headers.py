@@ -12,14 +12,13 @@ import re
 from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
 from ..pins import Pin
-from ..policy import PinPolicy, PinSet
+from ..policy import PinPolicy, PinSet, is_report_uri
 from ._common import (
     ExportError,
     ExportResult,
     Lossy,
     as_text,
     bounded_pin_set,
-    is_report_uri,
     pin_or_error,
 )
 

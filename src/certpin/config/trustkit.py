@@ -28,14 +28,13 @@ from xml.sax.saxutils import escape as xml_escape
 from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
 from ..pins import Pin
-from ..policy import PinPolicy, PinSet
+from ..policy import PinPolicy, PinSet, is_report_uri
 from ._common import (
     ExportResult,
     Lossy,
     bounded_pin_set,
     date_only,
     floor_date,
-    is_report_uri,
     parse_date,
     pin_or_error,
 )
