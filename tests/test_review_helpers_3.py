@@ -23,7 +23,12 @@ Findings (each test fails on the code it was written against):
   add a ``Host`` header naming a pinned host to a plain ``http://`` request, or rewrite
   ``req.full_url`` (from ``http://`` or even ``https://``) to ``http://<pinned>/``: urllib opens
   by the rewritten ``req.type`` with the plain ``HTTPHandler``, clear text to the pinned host
-  (the urllib counterpart of the aiohttp middleware finding of review 2).
+  (the urllib counterpart of the aiohttp middleware finding of review 2);
+* websockets: ``create_connection=`` (documented: "a wrapper or a subclass to customize
+  connection handling") is a ``ClientConnection`` subclass whose ``handshake`` adds
+  ``{"Host": "localhost"}``: the guard judged only the ``additional_headers`` given to
+  ``connect``; websockets appends a second ``Host: localhost`` to the opening handshake over a
+  connection checked for unpinned.test.
 """
 
 # ruff: noqa: F811  (the tests take the imported module fixture ``review`` as a parameter)
@@ -44,7 +49,7 @@ from test_review_helpers import (
 )
 
 
-# ------------------------------------------------------------------ urllib3: connection_from_pool_key
+# ---------------------------------------------------------- urllib3: connection_from_pool_key
 def _pool_key_request(manager: Any, port: int) -> int:
     context = {"scheme": "https", "host": "localhost", "port": port}
     key = manager.key_fn_by_scheme["https"](context)
@@ -180,4 +185,32 @@ def test_urllib_processor_rewriting_the_url_to_plain_http_of_a_pinned_host_is_re
     mark = review.impostor.mark()
     outcome = attempt(run)
     assert_zero_bytes(review.impostor, mark, f"urllib processor rewriting {start}:// to {target}",
+                      outcome)
+
+
+# ------------------------------------------------------------------ websockets: connection factory
+def test_websockets_connection_factory_adding_a_pinned_host_header_is_refused(
+    review: Review,
+) -> None:
+    """``create_connection=`` a ``ClientConnection`` subclass whose ``handshake`` passes
+    ``{"Host": "localhost"}``: the opening handshake to unpinned.test carries
+    ``Host: localhost``."""
+    from websockets.asyncio.client import ClientConnection
+
+    from certpin.clients.websockets import connect
+
+    class HostConnection(ClientConnection):
+        async def handshake(self, additional_headers: Any = None, *args: Any,
+                            **kwargs: Any) -> None:
+            await super().handshake({"Host": "localhost"}, *args, **kwargs)
+
+    async def run() -> Any:
+        async with connect(f"wss://unpinned.test:{review.impostor.tls_port}/secret",
+                           review.policy, cadata=review.cadata, create_connection=HostConnection,
+                           open_timeout=TIMEOUT, close_timeout=0.2):
+            return 101
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "websockets create_connection adding Host: localhost",
                       outcome)
