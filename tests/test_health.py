@@ -377,7 +377,11 @@ def test_parse_host_port_ipv6(value, port):
     # IPv4-compatible (outside ::/104) addresses are the IPv4 host; 6to4, Teredo and NAT64
     # local-use addresses are refused.
     v4 = str(ipaddress.IPv4Address(value & 0xFFFFFFFF))
-    if address.ipv4_mapped or (value >> 32) == 0x64FF9B0000000000000000 or (
+    embedded_zero = (value >> 32) in (0xFFFF, 0x64FF9B0000000000000000) and value & 0xFFFFFFFF == 0
+    if value == 0 or embedded_zero:  # the unspecified address, also inside IPv6: refused
+        with pytest.raises(PolicyError):
+            parse_host_port(text)
+    elif address.ipv4_mapped or (value >> 32) == 0x64FF9B0000000000000000 or (
         (value >> 32) == 0 and value >= 1 << 24
     ):
         assert parse_host_port(text) == (v4, port)

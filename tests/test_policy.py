@@ -824,9 +824,18 @@ def test_ipv6_forms_whose_ipv4_is_not_the_host_are_refused(spelling: str, kind: 
     assert PinPolicy({"a.test": pinset()}).is_pinned(spelling) is True
 
 
-@pytest.mark.parametrize("spelling", ["::1", "::", "::ff:1", "fe80::1", "2001:db8::1"])
+@pytest.mark.parametrize("spelling", ["::1", "::ff:1", "fe80::1", "2001:db8::1"])
 def test_other_ipv6_addresses_stay_ipv6(spelling: str) -> None:
     assert ":" in normalize_host(spelling)
+
+
+@pytest.mark.parametrize("spelling", ["0.0.0.0", "::", "[::]", "::ffff:0.0.0.0", "0:0::0"])
+def test_the_unspecified_address_is_refused(spelling: str) -> None:
+    # regression (third review of the helpers): 0.0.0.0 counted as an unpinned host while
+    # 127.0.0.1 was pinned, yet connecting to it reaches this machine (127.0.0.1 included).
+    with pytest.raises(PolicyError, match="unspecified address"):
+        normalize_host(spelling)
+    assert PinPolicy({"127.0.0.1": pinset()}).is_pinned(spelling) is True
 
 
 def test_a_pattern_in_mapped_form_is_the_ipv4_pattern() -> None:

@@ -162,11 +162,12 @@ def _ip(text: str) -> str | None:
     all give ``"127.0.0.1"``, compared as addresses, never as text.
 
     Raises:
-        ValueError: an IPv6 address whose embedded IPv4 address cannot be told to be the host's
-            (:data:`_AMBIGUOUS_IPV6`); the message says which kind it is.
+        ValueError: the unspecified address (``0.0.0.0``, ``::``), or an IPv6 address whose
+            embedded IPv4 address cannot be told to be the host's (:data:`_AMBIGUOUS_IPV6`);
+            the message says which kind it is.
     """
     try:
-        address = ipaddress.ip_address(text)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(text)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address):
@@ -175,7 +176,15 @@ def _ip(text: str) -> str | None:
         if any(address in net for net in _EMBEDS_IPV4) or (
             address in _IPV4_COMPATIBLE and address not in _NOT_IPV4_COMPATIBLE
         ):
-            return str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.is_unspecified:
+        # 0.0.0.0 and :: as a destination reach this machine under any of its addresses
+        # (127.0.0.1 among them, on Linux): which host is meant cannot be told.
+        raise ValueError(
+            "it is the unspecified address, which reaches this machine under any of its "
+            "addresses, so which host is meant cannot be told (write the address you mean)"
+        )
+    if isinstance(address, ipaddress.IPv6Address):
         for net, kind in _AMBIGUOUS_IPV6:
             if address in net:
                 raise ValueError(

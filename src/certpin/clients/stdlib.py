@@ -175,13 +175,54 @@ class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
         super().__init__(context=self.certpin_context)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        """Open ``req`` on a connection that also refuses a foreign ``Host`` header."""
+        """Open ``req`` on a connection that also refuses a foreign ``Host`` header; a request
+        a later processor turned into something else (its origin no longer ``https``, a proxy
+        set on it) is judged again first."""
         guard = RequestGuard(self.certpin_context)
+        origin = urllib.request.Request(req.full_url)  # noqa: S310 (parsed, never opened)
+        if origin.type != "https" or req.has_proxy():
+            _judge_request(guard, req)
 
         class _PinnedHostGuard(_HostGuard):
             certpin_guard = guard
 
         return self.do_open(_PinnedHostGuard, req, context=self.certpin_context)
+
+
+def _judge_request(guard: RequestGuard, req: urllib.request.Request) -> None:
+    """Judge ``req`` as urllib will send it: the URL as urllib reads it (``Request``'s own parse:
+    _splittype, _splithost, percent-decoded, whatever ``set_proxy`` did to ``req.host`` and
+    ``req.type`` since), its headers for plain ``http``, and a proxy set on it.
+
+    Raises:
+        urllib.error.URLError: whose ``reason`` is the :class:`PinnedRequestError`.
+    """
+    origin = urllib.request.Request(req.full_url)  # noqa: S310 (parsed, never opened)
+    try:
+        if origin.type == "https":
+            guard.check("https", _connect_host(origin.host), url=req.full_url)
+        else:
+            headers = list(req.header_items())
+            guard.check(origin.type, _connect_host(origin.host), headers, url=req.full_url)
+        if req.has_proxy():
+            # A proxy set on the request: reached in clear text unless it speaks TLS.
+            guard.check(req.type, _connect_host(req.host), url=req.full_url)
+    except PinnedRequestError as refused:
+        raise urllib.error.URLError(refused) from refused
+
+
+class _PinnedHTTPHandler(urllib.request.HTTPHandler):
+    """urllib's ``HTTPHandler``, judging the request once more when it opens it: after every
+    request processor ran, so a processor that changed the URL or the ``Host`` header after
+    certpin's (``handler_order`` over 100) cannot send plain text to a pinned host."""
+
+    def __init__(self, context: PinningSSLContext) -> None:
+        super().__init__()
+        self._guard = RequestGuard(context)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        _judge_request(self._guard, req)
+        return super().http_open(req)
 
 
 class _RefusePlainHTTP(urllib.request.BaseHandler):
@@ -216,22 +257,7 @@ class _RefusePlainHTTP(urllib.request.BaseHandler):
         return req
 
     def _judge(self, req: urllib.request.Request) -> None:
-        # The original URL as urllib reads it (Request's own parse: _splittype, _splithost,
-        # percent-decoded), whatever set_proxy did to req.host and req.type since.
-        origin = urllib.request.Request(req.full_url)  # noqa: S310 (parsed, never opened)
-        try:
-            if origin.type == "https":
-                self._guard.check("https", _connect_host(origin.host), url=req.full_url)
-            else:
-                headers = list(req.header_items())
-                self._guard.check(
-                    origin.type, _connect_host(origin.host), headers, url=req.full_url
-                )
-            if req.has_proxy():
-                # A proxy set on the request: reached in clear text unless it speaks TLS.
-                self._guard.check(req.type, _connect_host(req.host), url=req.full_url)
-        except PinnedRequestError as refused:
-            raise urllib.error.URLError(refused) from refused
+        _judge_request(self._guard, req)
 
     def ftp_request(self, req: urllib.request.Request) -> urllib.request.Request:
         """FTP is clear text (user, password, commands): refused to a pinned host, first or as
@@ -322,13 +348,17 @@ def build_opener(
     # proxy, from the environment or from a ProxyHandler the caller passes (its mapping is kept).
     for handler in handlers:
         kind = handler if isinstance(handler, type) else type(handler)  # urllib takes classes too
-        if issubclass(kind, urllib.request.HTTPSHandler) and not issubclass(
-            kind, PinnedHTTPSHandler
+        if (
+            issubclass(kind, urllib.request.HTTPSHandler)
+            and not issubclass(kind, PinnedHTTPSHandler)
+        ) or (
+            issubclass(kind, urllib.request.HTTPHandler)
+            and not issubclass(kind, _PinnedHTTPHandler)
         ):
             raise PinnedRequestError(
-                f"refusing {kind.__name__} in a pinned opener: it would open https:// "
-                "URLs with its own context, without pins; pass the context options to "
-                "build_opener instead"
+                f"refusing {kind.__name__} in a pinned opener: it would open http(s):// URLs "
+                "without certpin's checks (https with its own context, without pins); pass "
+                "the context options to build_opener instead"
             )
     # A handler class is instantiated, as urllib's build_opener does.
     handlers = tuple(h() if isinstance(h, type) else h for h in handlers)
@@ -338,7 +368,8 @@ def build_opener(
     proxies: dict[str, str] | None = getattr(given[0], "proxies", None) if given else None
     rest = [h for h in handlers if not isinstance(h, urllib.request.ProxyHandler)]
     proxy = _PinnedProxyHandler(proxies, RequestGuard(https.certpin_context))
-    return urllib.request.build_opener(https, refuse, proxy, *rest)
+    plain = _PinnedHTTPHandler(https.certpin_context)
+    return urllib.request.build_opener(https, plain, refuse, proxy, *rest)
 
 
 async def open_connection(

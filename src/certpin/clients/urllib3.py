@@ -97,6 +97,42 @@ class _PinnedMixin(_ManagerBase):
         self._certpin_check_proxy()
         return super().connection_from_host(host, port, scheme, pool_kwargs)
 
+    def connection_from_pool_key(
+        self, pool_key: Any, request_context: dict[str, Any]
+    ) -> urllib3.HTTPConnectionPool:
+        # Public, and reachable without connection_from_host/_context (a caller's own pool
+        # key and request context): judged here too, and the pool made by _new_pool below.
+        self.certpin_guard.check(
+            str(request_context.get("scheme") or "http"), request_context.get("host")
+        )
+        return super().connection_from_pool_key(pool_key, request_context)
+
+    def _new_pool(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        request_context: dict[str, Any] | None = None,
+    ) -> urllib3.HTTPConnectionPool:
+        # Where urllib3 makes every pool, whatever public method led here (urllib3 documents
+        # _new_pool as the method to override for that): an https pool always
+        # gets the pinning context (never urllib3's default one), and a proxy can come only
+        # from this manager (a "_proxy" in the context is refused otherwise).
+        context = dict(
+            request_context if request_context is not None else self.connection_pool_kw
+        )
+        self.certpin_guard.check(scheme, host)
+        injected = context.get("_proxy")
+        if injected is not None and injected != getattr(self, "proxy", None):
+            raise PinnedRequestError(
+                "a proxy given through pool keyword arguments (_proxy) is refused: pass it to "
+                "pinned_proxy_manager, which judges it"
+            )
+        if scheme == "https":
+            _check_pool_kwargs(context, self.certpin_context)
+            context["ssl_context"] = self.certpin_context
+        return super()._new_pool(scheme, host, port, request_context=context)
+
     def _certpin_check_proxy(self) -> None:
         """A proxy is judged like a host: an ``http://`` proxy is reached in clear text
         (``CONNECT``, ``Proxy-Authorization``, whole requests when forwarding), so it is
@@ -140,6 +176,8 @@ def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPCon
     to a pinned host is refused)."""
 
     def check(pool: urllib3.HTTPConnectionPool, url: str, headers: Any) -> None:
+        if headers is None:  # urlopen sends the pool's own headers then (pool_kwargs headers)
+            headers = pool.headers
         target = parse_url(url)
         proxy = pool.proxy
         if proxy is not None and not connection_requires_http_tunnel(

@@ -54,9 +54,11 @@ def connect(
         policy: a :class:`certpin.PinPolicy`, or a context from :func:`certpin.create_ssl_context`.
         cafile, capath, cadata, base, on_report: how to build the context (with a policy only).
         **kwargs: :func:`websockets.asyncio.client.connect` arguments. ``ssl`` and ``proxy_ssl``
-            are refused (both are the pinning context), and so is ``proxy_server_hostname`` (it
-            would check the proxy's pins for another name); ``server_hostname`` must name the
-            URI's host; an ``additional_headers`` ``Host`` must name the URI's host.
+            are refused (both are the pinning context), and so are ``proxy_server_hostname`` (it
+            would check the proxy's pins for another name) and ``create_connection`` (a
+            connection class can rewrite the opening handshake after certpin checked it, e.g.
+            add a second ``Host``); ``server_hostname`` must name the URI's host; an
+            ``additional_headers`` ``Host`` must name the URI's host.
 
     Returns:
         websockets' ``connect`` object (awaitable, async context manager, async iterator).
@@ -71,11 +73,12 @@ def connect(
     """
     from websockets.asyncio.client import connect as ws_connect
 
-    for key in ("ssl", "proxy_ssl", "proxy_server_hostname"):
+    for key in ("ssl", "proxy_ssl", "proxy_server_hostname", "create_connection"):
         if key in kwargs:
             raise PinnedRequestError(
                 f"{key}= is refused by certpin's websockets connect: the TLS (to the server and "
-                "to an https proxy) is the pinning context's, for the names in the URIs"
+                "to an https proxy) is the pinning context's, for the names in the URIs, and the "
+                "opening handshake is websockets' own"
             )
     ctx, _ = resolve_context(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
