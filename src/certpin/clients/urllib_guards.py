@@ -1,0 +1,164 @@
+"""The urllib side of :mod:`certpin.clients.stdlib`: the handlers ``build_opener`` installs to
+judge every request as urllib reads it (plain text to a pinned host, ``Host`` headers, proxies,
+``ftp://``), at request processing and again when a request is opened.
+"""
+
+from __future__ import annotations
+
+import http.client
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ..errors import escape
+from ..tls import PinningSSLContext
+from ._common import PinnedRequestError, RequestGuard
+
+__all__ = [
+    "PinnedHTTPHandler",
+    "PinnedProxyHandler",
+    "RefusePlainText",
+    "connect_host",
+    "judge_request",
+]
+
+def connect_host(host: str) -> str:
+    """The host :mod:`http.client` connects to (and, for HTTPS, sends as the TLS name) for the
+    ``host`` it is given: its own host/port split (``HTTPConnection._get_hostport``), which
+    strips the port and IPv6 brackets.
+
+    Raises:
+        PinnedRequestError: http.client refuses the port (``http.client.InvalidURL``).
+    """
+    try:
+        return str(http.client.HTTPConnection(host).host)  # makes no socket
+    except (http.client.InvalidURL, ValueError) as exc:
+        raise PinnedRequestError(f"invalid host {escape(host)!r}: {exc}") from exc
+
+
+def judge_request(guard: RequestGuard, req: urllib.request.Request) -> None:
+    """Judge ``req`` as urllib will send it: the URL as urllib reads it (``Request``'s own parse:
+    _splittype, _splithost, percent-decoded, whatever ``set_proxy`` did to ``req.host`` and
+    ``req.type`` since), its headers for plain ``http``, and a proxy set on it.
+
+    Raises:
+        urllib.error.URLError: whose ``reason`` is the :class:`PinnedRequestError`.
+    """
+    origin = urllib.request.Request(req.full_url)  # noqa: S310 (parsed, never opened)
+    try:
+        if origin.type == "https":
+            guard.check("https", connect_host(origin.host), url=req.full_url)
+        else:
+            headers = list(req.header_items())
+            guard.check(origin.type, connect_host(origin.host), headers, url=req.full_url)
+        if req.has_proxy():
+            # A proxy set on the request: reached in clear text unless it speaks TLS.
+            guard.check(req.type, connect_host(req.host), url=req.full_url)
+    except PinnedRequestError as refused:
+        raise urllib.error.URLError(refused) from refused
+
+
+class PinnedHTTPHandler(urllib.request.HTTPHandler):
+    """urllib's ``HTTPHandler``, judging the request once more when it opens it: after every
+    request processor ran, so a processor that changed the URL or the ``Host`` header after
+    certpin's (``handler_order`` over 100) cannot send plain text to a pinned host."""
+
+    def __init__(self, context: PinningSSLContext) -> None:
+        super().__init__()
+        self._guard = RequestGuard(context)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        judge_request(self._guard, req)
+        return super().http_open(req)
+
+
+class RefusePlainText(urllib.request.BaseHandler):
+    """Refuse ``http://`` requests (first or after a redirect) to pinned hosts.
+
+    The host judged is the one urllib connects to: ``Request.host`` (urllib's own reading of
+    the URL: ``_splittype``/``_splithost``, then percent-decoded) split by :mod:`http.client`
+    as it will be when the connection is made; a host that cannot be normalised counts as
+    pinned (:meth:`certpin.PinPolicy.is_pinned`).
+    """
+
+    handler_order = 100  # before the default handlers
+
+    def __init__(self, context: PinningSSLContext) -> None:
+        self._guard = RequestGuard(context)
+
+    def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
+        """Judge an ``http://`` request: the origin (plain text: refused when pinned), its
+        ``Host`` header, and a proxy set on it (``Request.set_proxy``)."""
+        self._judge(req)
+        return req
+
+    def https_request(self, req: urllib.request.Request) -> urllib.request.Request:
+        """Judge an ``https`` request for what its connection cannot see: an origin that is
+        ``http://`` (``Request.set_proxy(..., "https")`` on an ``http://`` URL: the proxy then
+        forwards it in clear text) and a proxy set on the request. The origin's name and
+        ``Host`` header are judged by the connection (:class:`certpin.PolicyError`, as
+        documented)."""
+        origin = urllib.request.Request(req.full_url)  # noqa: S310 (parsed, never opened)
+        if origin.type != "https" or req.has_proxy():
+            self._judge(req)
+        return req
+
+    def _judge(self, req: urllib.request.Request) -> None:
+        judge_request(self._guard, req)
+
+    def ftp_request(self, req: urllib.request.Request) -> urllib.request.Request:
+        """FTP is clear text (user, password, commands): refused to a pinned host, first or as
+        a redirect hop (urllib's redirect handler follows ``https`` to ``ftp``)."""
+        host = req.host
+        try:
+            if not host:
+                raise PinnedRequestError(f"no host in URL {escape(req.full_url)!r}")
+            # As FTPHandler.ftp_open reads it (urllib.request, 3.11 to 3.13): the port split
+            # off, then the user, then percent-decoded.
+            split_port = urllib.parse._splitport  # type: ignore[attr-defined]
+            split_user = urllib.parse._splituser  # type: ignore[attr-defined]
+            ftp_host = urllib.parse.unquote(split_user(split_port(host)[0])[1])
+            if self._guard.is_pinned(ftp_host):
+                raise PinnedRequestError(
+                    f"refusing ftp:// to the pinned host {escape(host)!r}: FTP is clear text "
+                    "and pins can only be checked over TLS"
+                )
+        except PinnedRequestError as refused:
+            raise urllib.error.URLError(refused) from refused
+        return req
+
+
+class PinnedProxyHandler(urllib.request.ProxyHandler):
+    """urllib's proxy handler, refusing the proxies urllib would reach in clear text wrongly.
+
+    urllib cannot speak TLS to a proxy: for an ``https://`` proxy (``https_proxy`` in the
+    environment, or given) it connects in clear text and sends ``CONNECT`` and
+    ``Proxy-Authorization`` unencrypted; so an ``https://`` proxy is refused. A proxy whose host is
+    pinned (:meth:`certpin.PinPolicy.is_pinned`) is refused too: the connection to it is plain
+    text. Proxies bypassed by ``no_proxy`` are not judged. The proxy URL is read with urllib's own
+    parser (``urllib.request._parse_proxy``), the host split as :mod:`http.client` splits it.
+    """
+
+    def __init__(self, proxies: dict[str, str] | None, guard: RequestGuard) -> None:
+        super().__init__(proxies)
+        self.certpin_guard = guard
+
+    def proxy_open(
+        self, req: urllib.request.Request, proxy: str, type: str
+    ) -> http.client.HTTPResponse | None:
+        if req.host and urllib.request.proxy_bypass(req.host):
+            return None  # as ProxyHandler.proxy_open: no proxy for this host
+        parse_proxy = urllib.request._parse_proxy  # type: ignore[attr-defined]
+        scheme, _user, _password, hostport = parse_proxy(proxy)
+        try:
+            if (scheme or "").lower() == "https":
+                raise PinnedRequestError(
+                    f"refusing the https:// proxy {escape(hostport)!r}: urllib cannot speak TLS "
+                    "to a proxy and would send CONNECT and Proxy-Authorization to it in clear "
+                    "text; use an http:// proxy, or another certpin helper (httpx, urllib3, "
+                    "requests, aiohttp) that pins the TLS to an https:// proxy"
+                )
+            self.certpin_guard.check("http", connect_host(hostport), url=proxy)
+        except PinnedRequestError as refused:
+            raise urllib.error.URLError(refused) from refused
+        return super().proxy_open(req, proxy, type)
