@@ -12,7 +12,7 @@ from certpin.cli import main
 from certpin.config import load_policy
 from certpin.policy import PinPolicy, PinSet
 
-FIX = Path(__file__).parent / "fixtures" / "config"
+FIX = Path(__file__).parent.parent / "fixtures" / "config"
 K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
 K2 = "sha256/sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0="
 K3 = "sha256/9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU="

@@ -34,8 +34,8 @@ from certpin.config import (
 from certpin.config.swift import SPKI_HEADERS
 from certpin.policy import PinPolicy, PinSet
 
-FIX = Path(__file__).parent / "fixtures" / "config"
-GOLDEN = Path(__file__).parent / "golden"
+FIX = Path(__file__).parent.parent / "fixtures" / "config"
+GOLDEN = Path(__file__).parent.parent / "golden"
 K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
 K2 = "sha256/sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0="
 K3 = "sha256/9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU="
