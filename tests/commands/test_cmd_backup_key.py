@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from certpin.backup import KEY_TYPES, BackupKeyError, generate_backup_key
 from certpin.cli import main
 from certpin.pins import parse_pin, spki_pin
+from support.cli import one_error_line
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -196,3 +197,25 @@ def test_bad_inputs(tmp_path, capsys):
     assert code == 2 and "invalid choice" in err
     code, _, err = run_cli(capsys, "--cn", "a.test")
     assert code == 2 and "--out" in err
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: control characters in --cn/--san went into the CSR subject and SAN (found by the
+#   review of hostile input)
+@pytest.mark.parametrize("argv", [
+    ["--cn", "api\x1b[31m.example.com"],
+    ["--cn", "api.example.com", "--san", "www\x07.example.com"],
+])
+def test_backup_key_refuses_control_characters(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # They went into the CSR subject/SAN (and the file name as '_'): a CA refuses such a
+    # CSR only after the key's pin shipped in the app.
+    assert main(["backup-key", "--out", str(tmp_path), *argv]) == 2
+    _, err = capsys.readouterr()
+    assert "\x1b" not in err and "\x07" not in err
+    assert one_error_line(err).startswith("certpin backup-key: error:")
+    assert list(tmp_path.iterdir()) == []

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 
+from certpin.cli import main
+from support.cli import one_error_line
 from support.collect_cli import Collector
 
 
@@ -78,3 +81,44 @@ def test_collect_bad_arguments_exit_2() -> None:
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "certpin collect: error: --port must be 0..65535"
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: collect on a busy port: a one-line error naming the address (found by the review of
+#   hostile input)
+def test_collect_address_in_use_names_the_address(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["collect", "--port", str(port)]) == 2
+    _, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert f"127.0.0.1:{port}" in line
+
+
+# regression: collect --host that does not resolve: a one-line error naming it (found by the review
+#   of hostile input)
+def test_collect_unresolvable_host_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["collect", "--port", "0", "--host", "no-such-host.invalid"]) == 2
+    _, err = capsys.readouterr()
+    assert "no-such-host.invalid" in one_error_line(err)
+
+
+# regression: collect --host [::1] (the URL form it prints itself) failed to resolve (found by the
+#   review of hostile input)
+def test_collect_accepts_a_bracketed_ipv6_host(capsys: pytest.CaptureFixture[str]) -> None:
+    # '--host [::1]' (the URL form the collector itself prints) failed to resolve; a busy
+    # port makes the command return at once and shows the address it tried.
+    with socket.socket(socket.AF_INET6) as busy:
+        busy.bind(("::1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["collect", "--port", str(port), "--host", "[::1]"]) == 2
+    _, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert f"cannot listen on [::1]:{port}:" in line
+    assert "[[" not in line

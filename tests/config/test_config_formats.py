@@ -686,3 +686,26 @@ def test_trustkit_report_uris_follow_the_policy_file_rule(uri: str) -> None:
         'Info.plist, line 4 ((plist).TSKPinnedDomains."a.example".TSKReportUris[0]): expected an '
         "http(s) URI without spaces, got "
     )
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: an Android includeSubdomains error named its file and line twice (found by the review
+#   of hostile input)
+def test_android_bad_include_subdomains_names_the_location_once() -> None:
+    # The attribute's ConfigError (already located) was caught as a PolicyError and wrapped
+    # again: "a.xml, line 2: domain 'a.test': a.xml, line 2: <domain> includeSubdomains ...".
+    from certpin.config import from_android
+
+    xml = ('<?xml version="1.0" encoding="utf-8"?>\n<network-security-config><domain-config>'
+           '<domain includeSubdomains="yes">a.test</domain><pin-set>'
+           '<pin digest="SHA-256">gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=</pin>'
+           '<pin digest="SHA-256">sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=</pin>'
+           '</pin-set></domain-config></network-security-config>')
+    with pytest.raises(ConfigError) as info:
+        from_android(xml, source="a.xml")
+    message = str(info.value)
+    assert message.count("a.xml") == 1, message
+    assert 'includeSubdomains must be "true" or "false"' in message
