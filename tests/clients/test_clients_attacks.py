@@ -493,6 +493,11 @@ def _proxy_request(helper: str, rv: Review, proxy: str) -> Callable[[], Any]:
     raise AssertionError(helper)
 
 
+# The tests from here on use support.review's module-scoped ``review`` fixture, which (while it
+# lives: until the end of this module) points SSL_CERT_FILE at both CAs, clears the proxy
+# variables and resolves names to loopback only: keep them last in the module.
+
+
 # regression: a plain http:// proxy at a pinned host got CONNECT and Proxy-Authorization in clear
 #   text (found by the adversarial review of the client helpers (review10))
 @pytest.mark.parametrize(
