@@ -246,3 +246,23 @@ def test_thousands_of_patterns_are_not_compared_pairwise(monkeypatch: pytest.Mon
     overlaps = [f for f in findings if f.code == "overlapping-pattern"]
     assert len(overlaps) == 3000  # each hN.example.com with example.com
     assert len(calls) <= 2 * 3000  # _overlap may call itself once; not 3001 * 3000 / 2
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: lint_policy/check_policy leaked OverflowError for days past year 9999 (found by the
+#   review of hostile input)
+def test_library_days_past_year_9999_is_a_value_error() -> None:
+    # lint_policy and check_policy documented ValueError for bad days but leaked
+    # OverflowError from now + timedelta(days=days).
+    from certpin import check_policy, lint_policy
+    from certpin.policy import PinPolicy
+
+    empty = PinPolicy({})
+    for days in (10**7, 10**12):
+        with pytest.raises(ValueError, match="days"):
+            lint_policy(empty, days=days)
+        with pytest.raises(ValueError, match="days"):
+            check_policy(empty, days=days)

@@ -357,3 +357,27 @@ def test_a_shared_context_must_verify(server, ca, tmp_path) -> None:
     lax.verify_mode = ssl.CERT_NONE
     with pytest.raises(ProbeError, match="must verify"):
         fetch_chain("127.0.0.1", server.port, context=lax)
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: 'localhost..' passed the name check, then socket's idna codec raised (found by the
+#   review of hostile input)
+def test_fetch_chain_refuses_two_trailing_dots() -> None:
+    from certpin import ProbeError, fetch_chain
+
+    with pytest.raises(ProbeError, match="not a host name"):
+        fetch_chain("localhost..", 1, timeout=1)
+
+
+# regression: a huge timeout was accepted by settimeout, then connect raised OverflowError (found by
+#   the review of hostile input)
+@pytest.mark.parametrize("timeout", [1e10, 1e308, float("inf")])
+def test_fetch_chain_timeout_too_large_is_a_probe_error(timeout: float) -> None:
+    # socket.settimeout accepted it, then connect raised OverflowError (time_t) from inside.
+    from certpin import ProbeError, fetch_chain
+
+    with pytest.raises(ProbeError, match="timeout"):
+        fetch_chain("127.0.0.1", 1, timeout=timeout)

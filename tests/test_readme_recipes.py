@@ -353,7 +353,7 @@ def test_clients_urllib3(certs: Certs, legit: Server, impostor: Server,
     assert isinstance(info.value.reason, urllib3.exceptions.SSLError)
     assert isinstance(info.value.reason.args[0], certpin.PinMismatchError)
     assert_refused(info.value, impostor)
-    # the proxy manager is built as written (proxies are exercised in tests/test_clients.py)
+    # the proxy manager is built as written (proxies are exercised in tests/clients/test_clients.py)
     via = pinned_proxy_manager("http://proxy.internal:3128", policy, cadata=certs.cadata)
     assert via.proxy is not None and via.proxy.host == "proxy.internal"
 

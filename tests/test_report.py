@@ -280,7 +280,7 @@ def test_asyncio_certificate_invalid_is_reported(
 def test_report_reaches_certpin_collect(
     ca: trustme.CA, attacker_ca: trustme.CA, attacker: RecordingTLSServer,
 ) -> None:
-    from test_collect import Collector
+    from support.collect_cli import Collector
 
     cli = Collector()
     try:

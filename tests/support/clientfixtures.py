@@ -1,4 +1,4 @@
-"""pytest fixtures of the client tests (imported by tests/test_*clients*.py)."""
+"""pytest fixtures of the client tests (imported by tests/clients/)."""
 
 from __future__ import annotations
 

@@ -38,6 +38,8 @@ from .selfsigned import san, self_signed_pems
 from .servers import RecordingTLSServer as _SharedServer
 
 HOST = "pinned.test"
+#: A name the policy does not pin (unknown hosts are allowed).
+UNPINNED = "evil.test"
 
 
 class RecordingTLSServer(_SharedServer):

@@ -11,6 +11,7 @@ import socket
 import ssl
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -571,3 +572,56 @@ def test_core_imports_no_client_library() -> None:
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
     assert certpin.PinnedRequestError is PinnedRequestError
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+def _policy() -> certpin.PinPolicy:
+    pins = certpin.PinSet([certpin.Pin("spki", b"\x01" * 32), certpin.Pin("spki", b"\x02" * 32)])
+    return certpin.PinPolicy({"localhost": pins, "127.0.0.1": pins})
+
+
+# regression: a plain proxy_ssl_context reached a pinned https proxy without its pins (review10,
+#   note N1)
+def test_urllib3_proxy_ssl_context_must_be_a_pinning_context() -> None:
+    # regression (review note N1): a plain proxy_ssl_context reached a pinned https proxy
+    # without its pins.
+    import ssl
+
+    from certpin.clients import PinnedRequestError
+    from certpin.clients.urllib3 import pinned_proxy_manager
+
+    with pytest.raises(PinnedRequestError, match="proxy_ssl_context"):
+        pinned_proxy_manager("https://proxy.test:3128", _policy(),
+                             proxy_ssl_context=ssl.create_default_context())
+
+
+# regression: http.client putheader('Host', a, b) checked only a; b went out folded (review10, note
+#   N2)
+def test_http_client_checks_every_value_of_a_folded_host_header() -> None:
+    # regression (review note N2): putheader("Host", a, b) only checked a; b went out folded.
+    from certpin.clients import PinnedRequestError
+    from certpin.clients.stdlib import HTTPSConnection
+
+    conn = HTTPSConnection("unpinned.test", policy=_policy())
+    conn.putrequest("GET", "/", skip_host=True)  # builds the request; connects at endheaders
+    with pytest.raises(PinnedRequestError, match="Host header"):
+        conn.putheader("Host", "unpinned.test", "localhost")
+    assert conn.sock is None  # nothing was connected, nothing sent
+
+
+# regression: a user HTTPSHandler ordered before certpin's opened https:// URLs without pins
+#   (review10, note N3)
+def test_build_opener_refuses_a_plain_https_handler() -> None:
+    # regression (review note N3): a user HTTPSHandler with a lower handler_order than
+    # certpin's opened https:// URLs with its own context, without pins.
+    from certpin.clients import PinnedRequestError
+    from certpin.clients.stdlib import build_opener
+
+    class Early(urllib.request.HTTPSHandler):
+        handler_order = 400
+
+    with pytest.raises(PinnedRequestError, match="Early"):
+        build_opener(_policy(), Early())

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from certpin import cert_pin, spki_pin
 from certpin.cli import main
+from support.cli import one_error_line
 from support.obtain_certs import Leaf, TestPKI, build_cert, der, key_pem, pem, self_signed
 from support.servers import RecordingTLSServer
 
@@ -413,3 +415,44 @@ def test_a_csr_with_an_unknown_key_algorithm_is_a_failed_target(
     assert err.startswith(f"certpin pins: error: {path}: ")
     assert err.endswith(": cannot describe the CSR: its key cannot be decoded "
                         "(Unknown key type: 1.2.840.113549.1.1.127)\n")
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: pins of a root whose extensions make cryptography warn crashed under -W error (found
+#   by the review of hostile input)
+def test_pins_of_a_root_whose_extensions_warn_under_w_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Go Daddy Class 2 (in Debian's system store): cryptography warns when its extensions are
+    # parsed; `certpin pins /etc/ssl/certs/ca-certificates.crt` under -W error crashed in
+    # _position_in_file, outside the warning filter that load_certificates uses.
+    pem = Path(__file__).parent.parent / "fixtures" / "godaddy-class2-root.pem"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["pins", "--format", "json", str(pem)]) == 0
+    out, err = capsys.readouterr()
+    (cert,) = json.loads(out)[0]["certificates"]
+    assert cert["position"] == "root"
+    assert cert["spki_pin"] == "sha256/VjLZe/p3W/PJnd6lL8JVNBCGQBZynFLdZSTIqcO0SJ8="
+    assert err == ""
+
+
+# regression: malformed pins targets ('https://[::1/', 'a..:443') escaped as tracebacks (found by
+#   the review of hostile input)
+@pytest.mark.parametrize("target", [
+    "https://[::1/",          # urlsplit raised ValueError("Invalid IPv6 URL")
+    "https://[::1]x:443/",
+    "localhost..:443",        # passed the name check, then socket's idna codec raised
+    "a..:443",
+])
+def test_pins_malformed_target_is_one_line(
+    target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["pins", "--timeout", "1", target])
+    _, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert code in (1, 2)
+    assert line.startswith("certpin pins: error:")

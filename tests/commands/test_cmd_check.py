@@ -353,3 +353,25 @@ def test_lint_builtin_suffixes_without_publicsuffixlist(tmp_path, capsys, monkey
         monkeypatch.undo()
         lint._psl_lookup.cache_clear()
     assert lint.is_public_suffix("kawasaki.jp")  # with the bundled Public Suffix List
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
+
+
+# regression: check --timeout 1e308 overflowed time_t deep inside the probe (found by the review of
+#   hostile input)
+@pytest.mark.parametrize("timeout", ["1e308", "1e10"])
+def test_check_huge_timeout_is_a_usage_error(
+    timeout: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 1e308 seconds overflowed time_t deep inside the probe (traceback); pins caps at 3600.
+    path = tmp_path / "p.toml"
+    path.write_text(f'[hosts."a.test"]\npins = ["{K1}"]\nallow_single_pin = true\n')
+    assert main(["check", str(path), "--host", "127.0.0.1:1", "--timeout", timeout]) == 2
+    out, err = capsys.readouterr()
+    assert "--timeout" in err.strip().splitlines()[-1]
+    assert "Traceback" not in out + err

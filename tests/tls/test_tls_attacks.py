@@ -15,6 +15,7 @@ import socket
 import ssl
 import urllib.error
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import trustme
@@ -27,6 +28,7 @@ from certpin.tls import verified_chain
 from certpin.verify import Outcome, check
 from support.enforce import (
     HOST,
+    UNPINNED,
     RecordingTLSServer,
     TunnelProxy,
     appending_impostor_context,
@@ -1010,3 +1012,159 @@ def test_other_spellings_of_the_pinned_host_are_pinned(name: str, pinned_ctx: ss
         raw = socket.create_connection(("127.0.0.1", legit_server.port), timeout=10)
         with pinned_ctx.wrap_socket(raw, server_hostname=name) as tls:
             assert len(verified_chain(tls)) == 3
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: makefile('wb') / sendfile before the handshake must go through the pin check (found by
+#   the red team)
+@pytest.mark.parametrize("path", ["makefile", "sendfile"])
+def test_file_style_writes_before_the_handshake_are_held_to_the_pins(
+    pinned_ctx: ssl.SSLContext, impostor: RecordingTLSServer, tmp_path: Path, path: str
+) -> None:
+    """``makefile('wb')`` and ``sendfile`` on a socket made with do_handshake_on_connect=False:
+    both reach OpenSSL only through ``send`` (a future kTLS ``sendfile`` that skipped it would
+    make OpenSSL handshake implicitly and send without a pin check)."""
+    payload = tmp_path / "body"
+    payload.write_bytes(b"GET /secret?token=hunter2 HTTP/1.1\r\nHost: pinned.test\r\n\r\n")
+    raw = socket.create_connection(("127.0.0.1", impostor.port))
+    tls = pinned_ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False)
+    with pytest.raises(PinMismatchError):
+        if path == "makefile":
+            tls.makefile("wb", buffering=0).write(payload.read_bytes())
+        else:
+            with payload.open("rb") as f:
+                tls.sendfile(f)
+    tls.close()
+    impostor.settle()
+    assert impostor.received == b""
+
+
+# regression: an anonymous (aNULL) suite completes a handshake with no certificate at all (found by
+#   the red team)
+def test_anonymous_cipher_suite_without_certificate_fails_closed(
+    pinned_ctx: ssl.SSLContext,
+) -> None:
+    """With an anonymous (aNULL) TLS 1.2 suite the server sends no certificate and OpenSSL
+    completes the handshake under CERT_REQUIRED and check_hostname without verifying anything.
+    A client that enables such suites (``set_ciphers``) must still never send a byte: the
+    verified chain is empty, which certpin treats as a failure, pinned host or not."""
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        server_ctx.set_ciphers("aNULL:@SECLEVEL=0")
+    except ssl.SSLError:  # pragma: no cover - an OpenSSL built without anonymous suites
+        pytest.skip("this OpenSSL has no anonymous cipher suites")
+    pinned_ctx.set_ciphers("aNULL:@SECLEVEL=0")
+    pinned_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    for name in (HOST, UNPINNED):
+        with RecordingTLSServer(server_ctx) as anon:
+            raw = socket.create_connection(("127.0.0.1", anon.port))
+            with pytest.raises(PinValidationError, match="no verified certificate chain"):
+                pinned_ctx.wrap_socket(raw, server_hostname=name)
+            anon.settle()
+            assert anon.handshakes == 1  # OpenSSL really accepted the certificate-less handshake
+            assert anon.received == b""
+
+
+# regression: context mutations made by client libraries, and copy/pickle of a pinning context,
+#   dropping the pins (found by the red team)
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_every_legitimate_context_mutation_keeps_the_pins(
+    pinned_ctx: ssl.SSLContext,
+    attacker_ca: trustme.CA,
+    impostor: RecordingTLSServer,
+    legit_server: RecordingTLSServer,
+    version: ssl.TLSVersion,
+) -> None:
+    """What client libraries and users do to a context after creation (more trust, looser
+    verification flags, CN matching, ALPN, post-handshake auth, version bounds, ciphers) may
+    change what OpenSSL accepts, never whether pins are checked; and it cannot be copied into
+    a plain, pin-less context."""
+    import copy
+    import pickle
+
+    ctx = pinned_ctx
+    ctx.load_default_certs()
+    ctx.load_verify_locations(cadata=attacker_ca.cert_pem.bytes().decode())
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_ALLOW_PROXY_CERTS
+    ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    ctx.hostname_checks_common_name = True
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    ctx.post_handshake_auth = True
+    ctx.minimum_version = ctx.maximum_version = version
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    for clone in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError):
+            clone(ctx)
+    request = b"GET /secret?token=hunter2 HTTP/1.1\r\nHost: pinned.test\r\n\r\n"
+    with pytest.raises(PinMismatchError):
+        ctx.wrap_socket(socket.create_connection(("127.0.0.1", impostor.port)),
+                        server_hostname=HOST).sendall(request)
+    impostor.settle()
+    assert impostor.received == b""
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", legit_server.port)),
+                         server_hostname=HOST) as tls:
+        assert tls.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2"}.get(version, "TLSv1.3")
+        tls.sendall(request)
+        assert tls.recv(1024).startswith(b"HTTP/1.1 200")
+
+
+# regression: verdict cache races: a pass cached for one (host, chain) served for another (found by
+#   the red team)
+def test_interleaved_threads_with_a_thrashing_verdict_cache(
+    pinned_ctx: ssl.SSLContext,
+    legit_server: RecordingTLSServer,
+    impostor: RecordingTLSServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Threads on one context interleave the legitimate server, the impostor (same host name)
+    and an unpinned name while the verdict cache is cleared at almost every insert: a pass
+    cached for one (host, chain) is never served for another, whatever the interleaving."""
+    import concurrent.futures
+
+    import certpin.tls
+
+    monkeypatch.setattr(certpin.tls, "VERDICT_CACHE_SIZE", 1)
+    request = b"GET /secret?token=hunter2 HTTP/1.1\r\nHost: pinned.test\r\n\r\n"
+
+    def one(i: int) -> str:
+        port = impostor.port if i % 2 else legit_server.port
+        name = (HOST, "localhost")[i % 3 == 0 and i % 2 == 0]
+        raw = socket.create_connection(("127.0.0.1", port))
+        try:
+            with pinned_ctx.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(request)
+                tls.recv(1024)
+        except PinMismatchError:
+            return "refused"
+        return "passed"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(one, range(240)))
+    assert results[1::2] == ["refused"] * 120
+    assert results[0::2] == ["passed"] * 120
+    impostor.settle()
+    assert impostor.received == b""
+
+
+# regression: reassigning SSLSocket.server_hostname moved the pin lookup to an unpinned name (found
+#   by the red team)
+def test_pin_lookup_uses_the_name_openssl_verified_not_the_python_attribute(
+    impostor: RecordingTLSServer, pinned_ctx: ssl.SSLContext
+) -> None:
+    """Reassigning SSLSocket.server_hostname cannot move the pin lookup to an unpinned name."""
+    raw = socket.create_connection(("127.0.0.1", impostor.port))
+    conn = pinned_ctx.wrap_socket(raw, server_hostname=HOST, do_handshake_on_connect=False)
+    try:
+        conn.server_hostname = UNPINNED  # a plain Python attribute; OpenSSL keeps HOST
+        with pytest.raises(PinMismatchError) as info:
+            conn.do_handshake()
+        assert info.value.hostname == HOST
+        with pytest.raises((ssl.SSLError, OSError)):
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: pinned.test\r\n\r\n")
+    finally:
+        conn.close()
+    assert impostor.settle().received == b""

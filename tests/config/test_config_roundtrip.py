@@ -194,7 +194,7 @@ def test_single_host_formats_round_trip_or_refuse(p: PinPolicy) -> None:
 
 # --- parsers never fail with anything but ConfigError --------------------------------------
 
-FIX = Path(__file__).parent / "fixtures" / "config"
+FIX = Path(__file__).parent.parent / "fixtures" / "config"
 SEEDS = {
     "android": (FIX / "network_security_config.xml").read_text(),
     "trustkit": (FIX / "Info.plist").read_text(),

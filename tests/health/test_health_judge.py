@@ -1,5 +1,6 @@
 """certpin.health.judge: every rule of the pure judge, on real trustme chains, without sockets
-(as certpin.check is tested). tests/test_health.py runs the same codes against live servers."""
+(as certpin.check is tested). tests/health/test_health.py runs the same codes against live
+servers."""
 
 from __future__ import annotations
 

@@ -34,8 +34,8 @@ from certpin.config import (
 from certpin.config.swift import SPKI_HEADERS
 from certpin.policy import PinPolicy, PinSet
 
-FIX = Path(__file__).parent / "fixtures" / "config"
-GOLDEN = Path(__file__).parent / "golden"
+FIX = Path(__file__).parent.parent / "fixtures" / "config"
+GOLDEN = Path(__file__).parent.parent / "golden"
 K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
 K2 = "sha256/sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0="
 K3 = "sha256/9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU="
@@ -686,3 +686,26 @@ def test_trustkit_report_uris_follow_the_policy_file_rule(uri: str) -> None:
         'Info.plist, line 4 ((plist).TSKPinnedDomains."a.example".TSKReportUris[0]): expected an '
         "http(s) URI without spaces, got "
     )
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: an Android includeSubdomains error named its file and line twice (found by the review
+#   of hostile input)
+def test_android_bad_include_subdomains_names_the_location_once() -> None:
+    # The attribute's ConfigError (already located) was caught as a PolicyError and wrapped
+    # again: "a.xml, line 2: domain 'a.test': a.xml, line 2: <domain> includeSubdomains ...".
+    from certpin.config import from_android
+
+    xml = ('<?xml version="1.0" encoding="utf-8"?>\n<network-security-config><domain-config>'
+           '<domain includeSubdomains="yes">a.test</domain><pin-set>'
+           '<pin digest="SHA-256">gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=</pin>'
+           '<pin digest="SHA-256">sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=</pin>'
+           '</pin-set></domain-config></network-security-config>')
+    with pytest.raises(ConfigError) as info:
+        from_android(xml, source="a.xml")
+    message = str(info.value)
+    assert message.count("a.xml") == 1, message
+    assert 'includeSubdomains must be "true" or "false"' in message

@@ -10,6 +10,9 @@ import pytest
 from certpin import PinSet, PolicyError
 from certpin.cli import main
 from certpin.errors import escape
+from support.cli import one_error_line
+
+K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
 
 PINS = [
     "sha256/C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8M=",
@@ -138,3 +141,36 @@ def test_import_of_hostile_xml_is_one_line_and_writes_nothing(
     assert err.startswith(f"certpin import: error: {path}, line ")
     assert ("unsupported XML encoding" in err) != ("nested deeper than 64" in err)
     assert err.count("\n") == 1
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: lint/export of deeply nested TOML: exit 2 and the file's name, not a traceback (found
+#   by the review of hostile input)
+def test_deeply_nested_toml_cli_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "{a=" * 3000 + "1" + "}" * 3000 + "\n")
+    for cmd in ("lint", "export"):
+        argv = [cmd, str(path)] + (["--format", "android"] if cmd == "export" else [])
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert "deep.toml" in out + err
+        assert "Traceback" not in out + err
+
+
+# regression: lint/check --days overflowing timedelta or datetime was a traceback (found by the
+#   review of hostile input)
+@pytest.mark.parametrize("cmd", ["lint", "check"])
+def test_days_too_large_is_a_usage_error(
+    cmd: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(f'[hosts."a.test"]\npins = ["{K1}"]\nallow_single_pin = true\n')
+    # 10**12 overflowed timedelta (C int); 10**7 days overflowed datetime (year 9999).
+    for days in ("999999999999", "10000000"):
+        assert main([cmd, str(path), "--days", days]) == 2
+        out, err = capsys.readouterr()
+        assert "--days" in one_error_line(err.splitlines()[-1])
+        assert "Traceback" not in out + err

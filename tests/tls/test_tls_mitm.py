@@ -22,16 +22,16 @@ from pathlib import Path
 
 import pytest
 import trustme
+from test_tls_attacks import BODY, CLIENTS, Client, expect_refused, settle
 
 from certpin import PinMismatchError
 from certpin.context import create_ssl_context
 from certpin.policy import PinPolicy
 from support.enforce import RecordingTLSServer, intermediate, leaf_context, legit_leaf, policy
-from test_attacks_stdlib import BODY, CLIENTS, Client, expect_refused, settle
 
 __all__ = ["intermediate", "legit_leaf", "policy"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MITMDUMP = ROOT / ".venv-mitm" / "bin" / "mitmdump"
 
 
@@ -99,7 +99,7 @@ def client(request: pytest.FixtureRequest) -> Client:
 def test_plain_context_goes_through_mitmproxy(mitm: Mitm, ca: trustme.CA,
                                               legit_behind_mitm: RecordingTLSServer) -> None:
     """Control: validation alone accepts mitmproxy's certificate (its CA is trusted)."""
-    from test_attacks_stdlib import socket_client
+    from test_tls_attacks import socket_client
 
     plain = ssl.create_default_context(cadata=ca.cert_pem.bytes().decode() + mitm.ca_pem)
     before = len(legit_behind_mitm.received)

@@ -441,7 +441,7 @@ def test_the_docs_client_lines_pick_up_a_new_policy(
 ) -> None:
     import re
 
-    page = Path(__file__).resolve().parent.parent / "docs" / "updates.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "updates.md"
     blocks = re.findall(r"^```py\n(.*?)^```", page.read_text(encoding="utf-8"), re.S | re.M)
     assert len(blocks) == 1 and "https://pins.example.com/certpin/" in blocks[0]
     code = blocks[0].replace("https://pins.example.com/certpin/", web.url)

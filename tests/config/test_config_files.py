@@ -321,3 +321,32 @@ def test_a_pin_set_over_the_pin_cap_is_a_located_config_error(backups: int) -> N
     )
     ok = {"hosts": {"a.example": {"pins": pins[:MAX_PINS_PER_SET]}}}
     assert len(loads_policy(json.dumps(ok), "json").pin_sets["a.example"].pins) == 64
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: deeply nested TOML raised RecursionError out of tomllib instead of a ConfigError
+#   (found by the review of hostile input)
+def test_deeply_nested_toml_is_a_config_error() -> None:
+    # tomllib recurses per nesting level: 5000 brackets raised RecursionError.
+    doc = "a = " + "[" * 5000 + "]" * 5000
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        loads_policy(doc, "toml", source="deep.toml")
+
+
+# regression: an expiry out of datetime's range once converted to UTC escaped as OverflowError
+#   (found by the review of hostile input)
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:00:00+01:00",   # one hour before datetime.min in UTC
+    "9999-12-31T23:59:59-01:00",   # one hour after datetime.max in UTC
+])
+def test_expiry_out_of_range_is_a_config_error(value: str) -> None:
+    doc = f'[hosts."a.test"]\npins = ["{K1}"]\nallow_single_pin = true\nexpires = {value}\n'
+    with pytest.raises(ConfigError, match=r"line 4 .*expires.*out of range"):
+        loads_policy(doc, "toml", source="p.toml")
+    host = {"pins": [K1], "allow_single_pin": True, "expires": value}
+    jdoc = json.dumps({"hosts": {"a.test": host}})
+    with pytest.raises(ConfigError, match=r"expires.*out of range"):
+        loads_policy(jdoc, "json", source="p.json")

@@ -11,8 +11,9 @@ import pytest
 from certpin.cli import main
 from certpin.config import load_policy
 from certpin.policy import PinPolicy, PinSet
+from support.cli import one_error_line
 
-FIX = Path(__file__).parent / "fixtures" / "config"
+FIX = Path(__file__).parent.parent / "fixtures" / "config"
 K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
 K2 = "sha256/sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0="
 K3 = "sha256/9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU="
@@ -23,13 +24,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_import_android_to_toml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,3 +200,24 @@ def test_module_runs() -> None:
     proc = subprocess.run([sys.executable, "-m", "certpin", "export", "--help"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "--lossy" in proc.stdout
+
+
+# ------------------------------------------------------------ regressions
+# Moved here from the files that grouped them by who found them (red team, reviews).
+
+
+# regression: import -o into a missing folder named the temporary file, not the output (found by the
+#   review of hostile input)
+def test_import_output_in_missing_folder_names_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "curl.txt"
+    src.write_text(f"sha256//{K1.split('/', 1)[1]}\n")
+    out = tmp_path / "no" / "such" / "p.toml"
+    code = main(["import", str(src), "--from", "curl", "--host", "a.test", "-o", str(out)])
+    _, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert code == 2
+    assert str(out) in line          # the file the user named, not the temporary file
+    assert ".tmp" not in line
+    assert not out.parent.exists()
