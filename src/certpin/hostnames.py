@@ -208,7 +208,7 @@ def _to_a_label(kind: _Kind, text: str, label: str) -> str:
     A label whose IDNA 2003 and UTS 46 encodings could differ is refused: the deviation
     characters, code points that Unicode 3.2 does not assign, and characters whose case,
     category or normalisation changed since (checked on the nameprep output, so only stable
-    U-labels pass). ``tests/test_policy.py`` checks this against the ``idna`` package for every
+    U-labels pass). ``tests/test_hostnames.py`` checks this against the ``idna`` package for every
     code point.
     """
     if label.isascii():

@@ -2,9 +2,10 @@
 
 :func:`judge` takes what was seen (a :class:`certpin.probe.FetchedChain`, or the error of the
 connection) and returns a :class:`~certpin.health.model.HostReport`. It does no I/O, so it is
-tested without sockets (``tests/test_health_judge.py``), as :func:`certpin.check` is. It is made
-of small rules, each returning the findings of one question, in the order a reader asks them:
-the pin set itself, the connection, the leaf's validity, the chain's validation, then the pins.
+tested without sockets (``tests/health/test_health_judge.py``), as :func:`certpin.check` is.
+It is made of small rules, each returning the findings of one question, in the order a reader
+asks them: the pin set itself, the connection, the leaf's validity, the chain's validation,
+then the pins.
 The finding codes are listed in :mod:`certpin.health`.
 """
 

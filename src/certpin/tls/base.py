@@ -2,11 +2,10 @@
 
 A context is *strong* when it verifies certificates (``CERT_REQUIRED``), verifies host names
 (``check_hostname``) and refuses renegotiation (``OP_NO_RENEGOTIATION``). :func:`is_strong` is
-the one predicate; :func:`check_strength` raises with the reason. Two copies are inlined in the
-hot path (:meth:`certpin.tls.hooks.PinnedSSLSocket.do_handshake` and
-:meth:`certpin.tls.context.PinningSSLContext.wrap_socket`, where a call costs microseconds right
-after a handshake, measured by ``bench/handshake.py``); ``tests/test_tls.py`` weakens a context
-through each path.
+the one predicate; :func:`check_strength` raises with the reason. One copy is inlined in the hot
+path, :meth:`certpin.tls.hooks.PinnedSSLSocket.do_handshake`, where a call costs microseconds
+right after a handshake (measured by ``bench/handshake.py``); ``tests/tls/test_tls.py`` and
+``tests/tls/test_tls_attacks.py`` weaken a context through every path.
 """
 
 from __future__ import annotations

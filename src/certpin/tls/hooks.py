@@ -108,7 +108,7 @@ class PinnedSSLSocket(ssl.SSLSocket):
             # RememberedPasses.covers, inline: right after the handshake each call and
             # attribute access costs several times what it costs in a warm loop (measured with
             # bench/handshake.py), and this is the path of every connection after the first.
-            # Keep the two in step; tests/test_tls.py runs the fast path through both.
+            # Keep the two in step; tests/tls/test_tls.py runs the fast path through both.
             if remembered is not None and not inner.session_reused:
                 until, matches = remembered
                 if until is None or until > time.time():
@@ -151,7 +151,7 @@ class PinnedSSLSocket(ssl.SSLSocket):
         OpenSSL's connection is created here (copying the context's settings), so the context's
         strength is checked first, as at every other creation. Checked here rather than in
         ``connect``/``connect_ex``, so calling ``ssl.SSLSocket.connect(sock, ...)`` directly
-        does not skip it (tests/test_attacks_stdlib.py covers the four ways).
+        does not skip it (tests/tls/test_tls_attacks.py covers the four ways).
 
         Raises:
             PinValidationError: the context was weakened through the C-level descriptors.
@@ -209,8 +209,8 @@ class PinnedSSLSocket(ssl.SSLSocket):
     # Every other way ssl.SSLSocket has to move bytes (issue 10, item 6). Without a TLS
     # connection the stdlib hands sendto/recvfrom/recvfrom_into/sendfile to the raw socket:
     # after a handshake that timed out inside connect() (TCP kept, TLS dropped) they sent and
-    # read clear text. tests/test_clients_differential.py enumerates ssl.SSLSocket's methods so
-    # that a new byte mover in a future Python fails a test until it is listed here.
+    # read clear text. tests/clients/test_clients_differential.py enumerates ssl.SSLSocket's
+    # methods so that a new byte mover in a future Python fails a test until it is listed here.
 
     def sendto(self, data: Any, flags_or_addr: Any, addr: Any = None) -> int:
         self._certpin_ensure()

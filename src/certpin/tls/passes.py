@@ -94,7 +94,7 @@ class RememberedPasses(dict[str, Remembered]):
         so equal means the same certificate with the same SubjectPublicKeyInfo: the same pins.
         False sends the connection to the full check (:func:`certpin.tls.checks.postcheck`),
         which decides, reports and raises. The session check is defence in depth: OpenSSL keeps
-        no verified chain for a resumed session (tests/test_attacks_stdlib.py checks that), so
+        no verified chain for a resumed session (tests/tls/test_tls_attacks.py checks that), so
         the empty chain would send it to the full check anyway.
 
         :class:`~certpin.tls.hooks.PinnedSSLObject` calls this;

@@ -1,6 +1,6 @@
 """The client side of signed pin updates: :class:`PolicyUpdater`, on :class:`tuf.ngclient.Updater`.
 
-What it guarantees (the tests in ``tests/test_updates.py`` check each):
+What it guarantees (the tests in ``tests/updates/test_updates.py`` check each):
 
 * **Only verified policies.** A policy is swapped in only after TUF verified, from the trusted root
   shipped with the application: root (walking every root version: key rotations), timestamp,
