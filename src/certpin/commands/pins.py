@@ -43,7 +43,7 @@ from ..pins import (
     load_certificates,
     spki_pin,
 )
-from ..probe import FetchedChain, _check_name, fetch_chain, parse_host_port
+from ..probe import FetchedChain, check_name, fetch_chain, parse_host_port
 
 __all__ = [
     "HELP", "add_arguments", "describe_certificate", "describe_data", "describe_key", "run",
@@ -441,7 +441,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.servername is not None:
         try:
-            _check_name(args.servername, "--servername")
+            check_name(args.servername, "--servername")
         except ProbeError as exc:
             print(f"certpin pins: error: {exc}", file=sys.stderr)
             return 2
