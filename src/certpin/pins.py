@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.utils import CryptographyDeprecationWarning
 
-from .errors import CertificateError, PinFormatError, escape
+from .errors import CertificateError, PinFormatError, escape, quote
 
 __all__ = [
     "Pin",
@@ -59,7 +59,7 @@ _SPKI_PREFIX = "sha256/"
 _CERT_PREFIX = "cert-sha256/"
 _HEX_RE = re.compile(r"(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31})")
 _HPKP_RE = re.compile(r'pin-sha256\s*=\s*"([^"]*)"|pin-sha256\s*=\s*([^"\s;]*)', re.IGNORECASE)
-_MAX_QUOTE = 120
+_MAX_QUOTE = 120  # characters of a pin text shown in a message
 
 #: Largest RSA modulus, in bits, of a private key that :func:`spki_pin` reads from bytes. A
 #: private key is read only for its public half, with cryptography's RSA private-key checks
@@ -152,25 +152,23 @@ class Pin:
         return hash((self.kind, self.digest))
 
 
-def _quote(text: str) -> str:
-    shown = text if len(text) <= _MAX_QUOTE else text[:_MAX_QUOTE] + "..."
-    return repr(escape(shown))
-
-
 def _strict_b64(b64: str, original: str) -> bytes:
     """Decode the canonical 44-character base64 form of a 32-byte digest, or raise."""
     if len(b64) != _B64_LEN:
         raise PinFormatError(
-            f"invalid pin {_quote(original)}: the base64 of a SHA-256 digest is "
+            f"invalid pin {quote(original, _MAX_QUOTE)}: the base64 of a SHA-256 digest is "
             f"{_B64_LEN} characters, got {len(b64)}"
         )
     try:
         digest = base64.b64decode(b64.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise PinFormatError(f"invalid pin {_quote(original)}: not valid base64") from None
+        raise PinFormatError(
+            f"invalid pin {quote(original, _MAX_QUOTE)}: not valid base64"
+        ) from None
     if len(digest) != _DIGEST_SIZE or base64.b64encode(digest).decode("ascii") != b64:
         raise PinFormatError(
-            f"invalid pin {_quote(original)}: not the canonical base64 of a 32-byte digest"
+            f"invalid pin {quote(original, _MAX_QUOTE)}: "
+            "not the canonical base64 of a 32-byte digest"
         )
     return digest
 
@@ -218,7 +216,7 @@ def parse_pin(text: str) -> Pin:
         m = _HPKP_RE.fullmatch(s)
         if m is None:
             raise PinFormatError(
-                f'invalid pin {_quote(text)}: expected pin-sha256="<base64>" (RFC 7469)'
+                f'invalid pin {quote(text, _MAX_QUOTE)}: expected pin-sha256="<base64>" (RFC 7469)'
             )
         return Pin("spki", _strict_b64(m.group(1) if m.group(1) is not None else m.group(2), text))
     hex_text = s
@@ -229,17 +227,18 @@ def parse_pin(text: str) -> Pin:
     algo = re.match(r"([A-Za-z0-9-]+)[/:=]", s)
     if algo and algo.group(1).lower() not in ("sha256", "cert-sha256", "pin-sha256"):
         raise PinFormatError(
-            f"invalid pin {_quote(text)}: algorithm {escape(algo.group(1))!r} is not supported; "
+            f"invalid pin {quote(text, _MAX_QUOTE)}: "
+            f"algorithm {escape(algo.group(1))!r} is not supported; "
             "certpin pins are SHA-256 (sha256/<base64>)"
         )
     raise PinFormatError(
-        f"invalid pin {_quote(text)}: expected sha256/<base64>, cert-sha256/<base64>, "
+        f"invalid pin {quote(text, _MAX_QUOTE)}: expected sha256/<base64>, cert-sha256/<base64>, "
         'pin-sha256="<base64>", sha256//<base64> or a hex SHA-256 fingerprint'
     )
 
 
 @contextmanager
-def _quiet_cryptography() -> Iterator[None]:
+def quiet_cryptography() -> Iterator[None]:
     """Silence cryptography's deprecation warnings for real-world quirks (serial number 0).
 
     certifi's bundle holds roots with a non-positive serial number; cryptography warns when it
@@ -278,7 +277,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise CertificateError(f"certificate data must be bytes, got {type(data).__name__}")
     data = bytes(data)
-    with _quiet_cryptography():
+    with quiet_cryptography():
         if b"-----BEGIN" in data:
             return _load_pem_certificates(data)
         return _load_der_certificates(data)
@@ -330,72 +329,89 @@ def _load_der_certificates(data: bytes) -> list[x509.Certificate]:
     )
 
 
-def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningRequest | (
-    PublicKeyTypes | PrivateKeyTypes
-):
-    """Read one certificate, CSR, public key or (unencrypted) private key from PEM or DER."""
-    with _quiet_cryptography():
+_KeySource: TypeAlias = (
+    x509.Certificate | x509.CertificateSigningRequest | PublicKeyTypes | PrivateKeyTypes
+)
+
+
+def load_key_source(data: bytes) -> _KeySource:
+    """Read one certificate, CSR, public key or (unencrypted) private key from PEM or DER.
+
+    Raises:
+        CertificateError: none of these, several certificates, or an encrypted private key.
+    """
+    with quiet_cryptography():
         if b"-----BEGIN" in data:
-            labels = {m.group(1).decode("ascii") for m in _PEM_BEGIN.finditer(data)}
-            if labels & {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE", "PKCS7"}:
-                certs = load_certificates(data)
-                if len(certs) != 1:
-                    raise CertificateError(
-                        f"the data holds {len(certs)} certificates; pin one at a time "
-                        "(load_certificates reads them all)"
-                    )
-                return certs[0]
-            loaders: list[object] = []
-            if labels & {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}:
-                loaders.append(x509.load_pem_x509_csr)
-            if any("PUBLIC KEY" in label for label in labels):
-                loaders.append(serialization.load_pem_public_key)
-            if any("PRIVATE KEY" in label for label in labels):
-                loaders.append(_load_pem_private_key)
-            for loader in loaders:
-                try:
-                    return loader(data)  # type: ignore[operator, no-any-return]
-                except CertificateError:
-                    raise
-                except TypeError as exc:  # encrypted private key
-                    raise CertificateError(
-                        f"the private key is encrypted; pin its public key instead ({exc})"
-                    ) from None
-                except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
-                    raise CertificateError(
-                        f"cannot read PEM {'/'.join(sorted(labels))}: {escape(str(exc))}"
-                    ) from None
+            return _pem_key_source(data)
+        return _der_key_source(data)
+
+
+def _pem_key_source(data: bytes) -> _KeySource:
+    """:func:`load_key_source` for PEM: the loader follows the ``BEGIN`` labels."""
+    labels = {m.group(1).decode("ascii") for m in _PEM_BEGIN.finditer(data)}
+    if labels & {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE", "PKCS7"}:
+        certs = load_certificates(data)
+        if len(certs) != 1:
             raise CertificateError(
-                "no certificate, CSR or key found in PEM data "
-                f"(blocks: {', '.join(sorted(labels)) or 'none'})"
-            )
-        der_loaders = (
-            x509.load_der_x509_certificate,
-            serialization.load_der_public_key,
-            x509.load_der_x509_csr,
-            _load_der_private_key,
-        )
-        for loader in der_loaders:
-            try:
-                return loader(data)
-            except CertificateError:
-                raise
-            except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
-                continue
-        try:
-            bundle = pkcs7.load_der_pkcs7_certificates(data)
-        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
-            bundle = []
-        if len(bundle) == 1:
-            return bundle[0]
-        if bundle:
-            raise CertificateError(
-                f"the PKCS#7 bundle holds {len(bundle)} certificates; pin one at a time "
+                f"the data holds {len(certs)} certificates; pin one at a time "
                 "(load_certificates reads them all)"
             )
+        return certs[0]
+    loaders: list[object] = []
+    if labels & {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}:
+        loaders.append(x509.load_pem_x509_csr)
+    if any("PUBLIC KEY" in label for label in labels):
+        loaders.append(serialization.load_pem_public_key)
+    if any("PRIVATE KEY" in label for label in labels):
+        loaders.append(_load_pem_private_key)
+    for loader in loaders:
+        try:
+            return loader(data)  # type: ignore[operator, no-any-return]
+        except CertificateError:
+            raise
+        except TypeError as exc:  # encrypted private key
+            raise CertificateError(
+                f"the private key is encrypted; pin its public key instead ({exc})"
+            ) from None
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
+            raise CertificateError(
+                f"cannot read PEM {'/'.join(sorted(labels))}: {escape(str(exc))}"
+            ) from None
+    raise CertificateError(
+        "no certificate, CSR or key found in PEM data "
+        f"(blocks: {', '.join(sorted(labels)) or 'none'})"
+    )
+
+
+def _der_key_source(data: bytes) -> _KeySource:
+    """:func:`load_key_source` for DER: each loader in turn, then a one-certificate PKCS#7."""
+    der_loaders = (
+        x509.load_der_x509_certificate,
+        serialization.load_der_public_key,
+        x509.load_der_x509_csr,
+        _load_der_private_key,
+    )
+    for loader in der_loaders:
+        try:
+            return loader(data)
+        except CertificateError:
+            raise
+        except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
+            continue
+    try:
+        bundle = pkcs7.load_der_pkcs7_certificates(data)
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
+        bundle = []
+    if len(bundle) == 1:
+        return bundle[0]
+    if bundle:
         raise CertificateError(
-            "cannot read the data as a certificate, CSR, public key or private key (PEM or DER)"
+            f"the PKCS#7 bundle holds {len(bundle)} certificates; pin one at a time "
+            "(load_certificates reads them all)"
         )
+    raise CertificateError(
+        "cannot read the data as a certificate, CSR, public key or private key (PEM or DER)"
+    )
 
 
 _SPKI_ERRORS: tuple[type[Exception], ...] = (AttributeError, *CRYPTOGRAPHY_ERRORS)
@@ -446,9 +462,9 @@ def spki_der(obj: KeySource) -> bytes:
             the key is not byte for byte the SubjectPublicKeyInfo the certificate holds (RSA-PSS
             or explicit-curve keys): a pin of re-encoded bytes would be wrong, so none is given.
     """
-    source = _load_key_source(bytes(obj)) if isinstance(obj, bytes | bytearray) else obj
+    source = load_key_source(bytes(obj)) if isinstance(obj, bytes | bytearray) else obj
     try:
-        with _quiet_cryptography():
+        with quiet_cryptography():
             if isinstance(source, x509.Certificate | x509.CertificateSigningRequest):
                 key: object = source.public_key()
             elif hasattr(source, "public_key") and not hasattr(source, "public_bytes"):

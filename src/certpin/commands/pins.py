@@ -37,10 +37,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from ..errors import CertificateError, CertpinError, ProbeError, escape
 from ..pins import (
     CRYPTOGRAPHY_ERRORS,
-    _load_key_source,
-    _quiet_cryptography,
     cert_pin,
     load_certificates,
+    load_key_source,
+    quiet_cryptography,
     spki_pin,
 )
 from ..probe import FetchedChain, check_name, fetch_chain, parse_host_port
@@ -150,7 +150,7 @@ def _field(what: str, read: Any, of: str = "certificate") -> Any:
     a CertificateError naming the field, so the target fails with one line instead of a traceback.
     """
     try:
-        with _quiet_cryptography():
+        with quiet_cryptography():
             return read()
     except CRYPTOGRAPHY_ERRORS as exc:
         raise CertificateError(
@@ -327,7 +327,7 @@ def describe_data(data: bytes, where: str) -> list[dict[str, Any]]:
         loaded = load_certificates(data)
     except CertificateError:
         try:
-            source = _load_key_source(data)
+            source = load_key_source(data)
         except CertificateError as exc:
             raise CertificateError(f"{where}: {exc}") from None
         if isinstance(source, x509.Certificate):  # pragma: no cover - handled above
