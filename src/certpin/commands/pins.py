@@ -435,72 +435,94 @@ def _printable(message: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the pins of every target; return 0, or 1 if any target failed (2: usage error)."""
     try:
-        targets = [_parse_target(t) for t in args.targets]
-    except ProbeError as exc:
-        print(f"certpin pins: error: {_printable(str(exc))}", file=sys.stderr)
+        targets = _checked_targets(args)
+    except _UsageError as exc:
+        print(f"certpin pins: error: {exc}", file=sys.stderr)
         return 2
-    if args.servername is not None:
-        try:
-            check_name(args.servername, "--servername")
-        except ProbeError as exc:
-            print(f"certpin pins: error: {exc}", file=sys.stderr)
-            return 2
-    if sum(t.kind == "stdin" for t in targets) > 1:
-        print("certpin pins: error: '-' (stdin) may be given once", file=sys.stderr)
-        return 2
-    if args.cafile is not None:
-        try:
-            ssl.create_default_context(cafile=args.cafile)
-        except (OSError, ssl.SSLError) as exc:
-            print(
-                f"certpin pins: error: --cafile {escape(args.cafile)}: {escape(str(exc))}",
-                file=sys.stderr,
-            )
-            return 2
     results: list[dict[str, Any]] = []
     status = 0
     first = True
     for target in targets:
         try:
-            if target.kind == "host":
-                fetched = fetch_chain(
-                    target.host,
-                    target.port,
-                    server_name=args.servername,
-                    timeout=args.timeout,
-                    cafile=args.cafile,
-                )
-                result = _live_result(target, fetched)
-                if not result["verified"]:
-                    print(
-                        f"certpin pins: warning: {result['target']}: the chain did not validate "
-                        f"({result['verify_error']}); showing the served certificates",
-                        file=sys.stderr,
-                    )
-            else:
-                result = _file_result(target)
+            result = _target_result(target, args)
         except CertpinError as exc:
             status = 1
-            message = _printable(str(exc))
-            shown = escape(target.text)
-            line = message if message.startswith(shown) else f"{shown}: {message}"
-            print(f"certpin pins: error: {line}", file=sys.stderr)
-            if args.format == "json":
-                results.append(
-                    {"target": escape(target.text), "error": message, "certificates": []}
-                )
+            _report_failure(target, exc, args.format, results)
             continue
         if args.format == "json":
             results.append(result)
-        elif args.format == "text":
-            if not first:
-                print()
-            print(_text_block(result), flush=True)
-        elif args.format == "hpkp":
-            print(_hpkp_line(result), flush=True)
         else:
-            print(_curl_line(result), flush=True)
+            _print_result(result, args.format, first=first)
         first = False
     if args.format == "json":
         print(json.dumps(results, indent=2, ensure_ascii=False))
     return status
+
+
+class _UsageError(Exception):
+    """A command line that cannot run (exit status 2); the message is ready to print."""
+
+
+def _checked_targets(args: argparse.Namespace) -> list[_Target]:
+    """The targets, once the options that apply to all of them are known to be usable."""
+    try:
+        targets = [_parse_target(t) for t in args.targets]
+    except ProbeError as exc:
+        raise _UsageError(_printable(str(exc))) from None
+    if args.servername is not None:
+        try:
+            check_name(args.servername, "--servername")
+        except ProbeError as exc:
+            raise _UsageError(str(exc)) from None
+    if sum(t.kind == "stdin" for t in targets) > 1:
+        raise _UsageError("'-' (stdin) may be given once")
+    if args.cafile is not None:
+        try:
+            ssl.create_default_context(cafile=args.cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise _UsageError(f"--cafile {escape(args.cafile)}: {escape(str(exc))}") from None
+    return targets
+
+
+def _target_result(target: _Target, args: argparse.Namespace) -> dict[str, Any]:
+    """Describe one target: a live server (warning when its chain did not validate) or a file."""
+    if target.kind != "host":
+        return _file_result(target)
+    fetched = fetch_chain(
+        target.host,
+        target.port,
+        server_name=args.servername,
+        timeout=args.timeout,
+        cafile=args.cafile,
+    )
+    result = _live_result(target, fetched)
+    if not result["verified"]:
+        print(
+            f"certpin pins: warning: {result['target']}: the chain did not validate "
+            f"({result['verify_error']}); showing the served certificates",
+            file=sys.stderr,
+        )
+    return result
+
+
+def _report_failure(target: _Target, exc: CertpinError, fmt: str,
+                    results: list[dict[str, Any]]) -> None:
+    """Print a failed target's error; in JSON output, also record it among the results."""
+    message = _printable(str(exc))
+    shown = escape(target.text)
+    line = message if message.startswith(shown) else f"{shown}: {message}"
+    print(f"certpin pins: error: {line}", file=sys.stderr)
+    if fmt == "json":
+        results.append({"target": escape(target.text), "error": message, "certificates": []})
+
+
+def _print_result(result: dict[str, Any], fmt: str, *, first: bool) -> None:
+    """Print one target's result as text (blank line between targets), HPKP or curl."""
+    if fmt == "text":
+        if not first:
+            print()
+        print(_text_block(result), flush=True)
+    elif fmt == "hpkp":
+        print(_hpkp_line(result), flush=True)
+    else:
+        print(_curl_line(result), flush=True)
