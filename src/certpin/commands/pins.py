@@ -44,6 +44,7 @@ from ..pins import (
     spki_pin,
 )
 from ..probe import FetchedChain, check_name, fetch_chain, parse_host_port
+from ._args import seconds
 
 __all__ = [
     "HELP", "add_arguments", "describe_certificate", "describe_data", "describe_key", "run",
@@ -64,16 +65,6 @@ class _Target:
     host: str = ""
     port: int = 443
     path: str = ""
-
-
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_timeout,
+        type=seconds,
         default=10.0,
         metavar="SECONDS",
         help="connect and handshake timeout in seconds (default: 10)",
