@@ -14,8 +14,9 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from .certload import quiet_cryptography
 from .errors import escape
-from .pins import Pin, quiet_cryptography
+from .pins import Pin
 
 __all__ = ["CHAIN_PINS_CACHE_SIZE", "chain_pins"]
 

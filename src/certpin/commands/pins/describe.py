@@ -12,15 +12,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
+from ...certload import CRYPTOGRAPHY_ERRORS, load_certificates, load_key_source, quiet_cryptography
 from ...errors import CertificateError, escape
-from ...pins import (
-    CRYPTOGRAPHY_ERRORS,
-    cert_pin,
-    load_certificates,
-    load_key_source,
-    quiet_cryptography,
-    spki_pin,
-)
+from ...pins import cert_pin, spki_pin
 
 __all__ = ["describe_certificate", "describe_data", "describe_key", "position_in_file"]
 
