@@ -14,8 +14,9 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from .certload import quiet_cryptography
 from .errors import escape
-from .pins import Pin, _quiet_cryptography
+from .pins import Pin
 
 __all__ = ["CHAIN_PINS_CACHE_SIZE", "chain_pins"]
 
@@ -23,7 +24,7 @@ __all__ = ["CHAIN_PINS_CACHE_SIZE", "chain_pins"]
 CHAIN_PINS_CACHE_SIZE = 1024
 
 
-# catch_warnings (inside _quiet_cryptography) swaps process-wide state: one thread at a time.
+# catch_warnings (inside quiet_cryptography) swaps process-wide state: one thread at a time.
 _quiet_lock = threading.Lock()
 
 
@@ -33,7 +34,7 @@ def _chain_pins(der: bytes) -> tuple[Pin | None, Pin, str]:
     # cryptography warns about real-world quirks (a root with serial number 0 in certifi's
     # bundle); under ``python -W error`` the warning would be raised and the SPKI pin lost.
     # This runs once per distinct certificate (the result is cached).
-    with _quiet_lock, _quiet_cryptography():
+    with _quiet_lock, quiet_cryptography():
         try:
             cert = x509.load_der_x509_certificate(der)
         except (ValueError, UnsupportedAlgorithm):

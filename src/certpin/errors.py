@@ -32,6 +32,7 @@ __all__ = [
     "ProbeError",
     "escape",
     "quote",
+    "quote_once",
 ]
 
 # OpenSSL's X509_V_ERR_APPLICATION_VERIFICATION: "application verification failure".
@@ -83,6 +84,15 @@ def quote(text: object, limit: int = QUOTE_MAX) -> str:
     if len(shown) > limit:
         shown = shown[:limit] + "..."
     return repr(escape(shown))
+
+
+def quote_once(text: str, limit: int = QUOTE_MAX) -> str:
+    """``text`` cut to ``limit`` characters (``...`` appended), escaped (:func:`escape`), in
+    single quotes: unlike :func:`quote`, no :func:`repr` on top, so each escape shows once
+    (``'a\\tb'`` for a tab). For messages a terminal shows as they are (``certpin`` targets).
+    """
+    shown = text if len(text) <= limit else text[:limit] + "..."
+    return f"'{escape(shown)}'"
 
 
 class CertpinError(Exception):

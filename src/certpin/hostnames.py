@@ -415,3 +415,14 @@ def is_ip(name: str) -> bool:
     IP literal rather than a host name: it holds a ``:`` (IPv6) or its last label is numeric
     (IPv4; a name ending in a number is refused by normalisation unless it is one)."""
     return ":" in name or _NUMERIC_LABEL.fullmatch(name.rsplit(".", 1)[-1]) is not None
+
+
+def is_ip_literal(text: str) -> bool:
+    """True when ``text`` as given is an IP address :mod:`ipaddress` reads (no normalisation,
+    no brackets; an IPv6 zone such as ``%eth0`` is accepted, as the socket layer takes it)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+

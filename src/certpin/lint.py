@@ -50,6 +50,7 @@ from os import PathLike
 
 from .errors import CertpinError, escape
 from .health import Level
+from .hostnames import is_ip_literal
 from .policy import PinPolicy, PinSet
 from .rotation import BackupKeyInfo, backup_key_findings
 
@@ -174,16 +175,6 @@ def _candidate_pairs(items: list[tuple[str, PinSet]]) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def lint_policy(
     policy: PinPolicy,
     *,
@@ -209,6 +200,32 @@ def lint_policy(
     Raises:
         ValueError: ``days`` < 0 or past year 9999, or ``now`` is naive.
     """
+    now, horizon = _now_and_horizon(days, now)
+    is_public = public_suffix or is_public_suffix
+    out: list[LintFinding] = []
+    items = list(policy.pin_sets.items())
+    for pattern, pin_set in items:
+        shown = escape(pattern)
+        for level, code, message in (
+            *_suffix_findings(pattern, pin_set, is_public),
+            *_pin_findings(shown, pin_set),
+            *_expiry_findings(shown, pin_set, now, horizon),
+            *_mode_findings(shown, pin_set),
+        ):
+            out.append(LintFinding(level, code, pattern, message))
+    out += _overlap_findings(items)
+    for where, found in backup_key_findings(policy, backup_keys):
+        out.append(LintFinding(found.level, found.code, where, found.message))
+    order = {Level.ERROR: 0, Level.WARN: 1, Level.INFO: 2}
+    out.sort(key=lambda f: order[f.level])
+    return out
+
+
+_Found = list[tuple[Level, str, str]]  # level, code, message
+
+
+def _now_and_horizon(days: int, now: datetime | None) -> tuple[datetime, datetime]:
+    """Check ``days`` and ``now``; the current time and the expiry horizon ``days`` later."""
     if days < 0:
         raise ValueError(f"days must be >= 0, got {days}")
     if now is None:
@@ -216,79 +233,74 @@ def lint_policy(
     elif now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     try:
-        now + timedelta(days=days)
+        return now, now + timedelta(days=days)
     except OverflowError:
         raise ValueError(f"days={days} puts the expiry horizon past year 9999") from None
-    is_public = public_suffix or is_public_suffix
-    horizon = now + timedelta(days=days)
+
+
+def _suffix_findings(pattern: str, pin_set: PinSet, is_public: Callable[[str], bool]) -> _Found:
+    """``public-suffix`` and ``public-suffix-host``."""
+    shown = escape(pattern)
+    base = pattern[2:] if pattern.startswith("*.") else pattern
+    if is_ip_literal(base) or not is_public(base):
+        return []
+    if pattern.startswith("*.") or pin_set.include_subdomains:
+        return [(Level.ERROR, "public-suffix",
+                 f"{shown} covers every site under the public suffix {escape(base)}: "
+                 "pin the sites you operate, not a public suffix")]
+    return [(Level.WARN, "public-suffix-host",
+             f"{shown} is a public suffix, not usually a host name")]
+
+
+def _pin_findings(shown: str, pin_set: PinSet) -> _Found:
+    """``no-backup-pin`` and ``certificate-pin``."""
+    out: _Found = []
+    everything = [*pin_set.pins, *pin_set.backup_pins]
+    distinct = set(everything)
+    if len(distinct) < 2:
+        out.append((Level.WARN, "no-backup-pin",
+                    f"{shown} has {len(distinct)} distinct pin(s): add a backup pin for a key "
+                    "that is not deployed, or a key change locks users out (RFC 7469 section "
+                    "4.3)"))
+    cert_pins = [p for p in everything if p.kind == "cert"]
+    if cert_pins:
+        out.append((Level.WARN, "certificate-pin",
+                    f"{shown} has {len(cert_pins)} certificate pin(s) (cert-sha256/): they break "
+                    "on every certificate renewal, even with the same key; prefer SPKI pins "
+                    "(sha256/)"))
+    return out
+
+
+def _expiry_findings(shown: str, pin_set: PinSet, now: datetime, horizon: datetime) -> _Found:
+    """``no-expiry``, ``pin-set-expired`` or ``pin-set-expiring``."""
+    if pin_set.expires is None:
+        return [(Level.INFO, "no-expiry",
+                 f"{shown} never expires: old app builds keep enforcing it forever")]
+    if pin_set.is_expired(now):
+        return [(Level.WARN, "pin-set-expired",
+                 f"{shown} expired on {pin_set.expires.isoformat()}: its pins are not enforced")]
+    if pin_set.expires <= horizon:
+        left = (pin_set.expires - now).days
+        return [(Level.WARN, "pin-set-expiring",
+                 f"{shown} expires on {pin_set.expires.isoformat()} (in {left} days)")]
+    return []
+
+
+def _mode_findings(shown: str, pin_set: PinSet) -> _Found:
+    """``report-only`` and ``no-declared-backup``."""
+    out: _Found = []
+    if not pin_set.enforce:
+        out.append((Level.INFO, "report-only", f"{shown} is report-only (enforce = false)"))
+    if not pin_set.backup_pins:
+        out.append((Level.INFO, "no-declared-backup",
+                    f"{shown} declares no backup_pins: `certpin check` cannot tell a rotation "
+                    "onto a backup key from normal operation"))
+    return out
+
+
+def _overlap_findings(items: list[tuple[str, PinSet]]) -> list[LintFinding]:
+    """``overlapping-pattern`` for each pair of patterns covering common hosts."""
     out: list[LintFinding] = []
-    items = list(policy.pin_sets.items())
-    for pattern, pin_set in items:
-        shown = escape(pattern)
-
-        def add(level: Level, code: str, message: str, pattern: str = pattern) -> None:
-            out.append(LintFinding(level, code, pattern, message))
-
-        base = pattern[2:] if pattern.startswith("*.") else pattern
-        if not _is_ip(base) and is_public(base):
-            if pattern.startswith("*.") or pin_set.include_subdomains:
-                add(
-                    Level.ERROR,
-                    "public-suffix",
-                    f"{shown} covers every site under the public suffix {escape(base)}: "
-                    "pin the sites you operate, not a public suffix",
-                )
-            else:
-                add(
-                    Level.WARN,
-                    "public-suffix-host",
-                    f"{shown} is a public suffix, not usually a host name",
-                )
-        everything = [*pin_set.pins, *pin_set.backup_pins]
-        distinct = set(everything)
-        if len(distinct) < 2:
-            add(
-                Level.WARN,
-                "no-backup-pin",
-                f"{shown} has {len(distinct)} distinct pin(s): add a backup pin for a key that is "
-                "not deployed, or a key change locks users out (RFC 7469 section 4.3)",
-            )
-        cert_pins = [p for p in everything if p.kind == "cert"]
-        if cert_pins:
-            add(
-                Level.WARN,
-                "certificate-pin",
-                f"{shown} has {len(cert_pins)} certificate pin(s) (cert-sha256/): they break on "
-                "every certificate renewal, even with the same key; prefer SPKI pins (sha256/)",
-            )
-        if pin_set.expires is None:
-            add(
-                Level.INFO,
-                "no-expiry",
-                f"{shown} never expires: old app builds keep enforcing it forever",
-            )
-        elif pin_set.is_expired(now):
-            add(
-                Level.WARN,
-                "pin-set-expired",
-                f"{shown} expired on {pin_set.expires.isoformat()}: its pins are not enforced",
-            )
-        elif pin_set.expires <= horizon:
-            left = (pin_set.expires - now).days
-            add(
-                Level.WARN,
-                "pin-set-expiring",
-                f"{shown} expires on {pin_set.expires.isoformat()} (in {left} days)",
-            )
-        if not pin_set.enforce:
-            add(Level.INFO, "report-only", f"{shown} is report-only (enforce = false)")
-        if not pin_set.backup_pins:
-            add(
-                Level.INFO,
-                "no-declared-backup",
-                f"{shown} declares no backup_pins: `certpin check` cannot tell a rotation onto a "
-                "backup key from normal operation",
-            )
     for i, j in _candidate_pairs(items):
         (pa, sa), (pb, sb) = items[i], items[j]
         if _overlap(_scope(pa, sa), _scope(pb, sb)):
@@ -301,10 +313,6 @@ def lint_policy(
                     "pattern wins, so the other's pins do not apply to those hosts",
                 )
             )
-    for where, found in backup_key_findings(policy, backup_keys):
-        out.append(LintFinding(found.level, found.code, where, found.message))
-    order = {Level.ERROR: 0, Level.WARN: 1, Level.INFO: 2}
-    out.sort(key=lambda f: order[f.level])
     return out
 
 

@@ -6,8 +6,9 @@ A pin is the SHA-256 digest of either
   written canonically ``sha256/<base64>`` (the OkHttp and Android notation); or
 * the whole DER certificate: a *certificate pin*, written ``cert-sha256/<base64>``.
 
-This module is pure: it imports nothing else of certpin but :mod:`certpin.errors`, does no I/O
-and reads keys and certificates through :mod:`cryptography` only (no hand-parsed DER).
+Certificates and keys are read from bytes by :mod:`certpin.certload`. This module is pure: of
+certpin it imports only that module and :mod:`certpin.errors`, does no I/O and reads keys and
+certificates through :mod:`cryptography` only (no hand-parsed DER).
 """
 
 from __future__ import annotations
@@ -17,26 +18,28 @@ import binascii
 import hashlib
 import hmac
 import re
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
     PublicKeyTypes,
 )
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.utils import CryptographyDeprecationWarning
 
-from .errors import CertificateError, PinFormatError, escape
+from .certload import (
+    CRYPTOGRAPHY_ERRORS,
+    MAX_RSA_PRIVATE_KEY_BITS,
+    load_certificates,
+    load_key_source,
+    quiet_cryptography,
+)
+from .errors import CertificateError, PinFormatError, escape, quote
 
 __all__ = [
+    "MAX_RSA_PRIVATE_KEY_BITS",
     "Pin",
     "PinKind",
     "cert_pin",
@@ -59,27 +62,7 @@ _SPKI_PREFIX = "sha256/"
 _CERT_PREFIX = "cert-sha256/"
 _HEX_RE = re.compile(r"(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31})")
 _HPKP_RE = re.compile(r'pin-sha256\s*=\s*"([^"]*)"|pin-sha256\s*=\s*([^"\s;]*)', re.IGNORECASE)
-_MAX_QUOTE = 120
-
-#: Largest RSA modulus, in bits, of a private key that :func:`spki_pin` reads from bytes. A
-#: private key is read only for its public half, with cryptography's RSA private-key checks
-#: skipped (``unsafe_skip_rsa_key_validation``: the checks test the primes, seconds of work for a
-#: large hostile key, and a pin never uses the private half). OpenSSL refuses to use RSA keys
-#: over 16384 bits (``OPENSSL_RSA_MAX_MODULUS_BITS``), so no working key is larger.
-MAX_RSA_PRIVATE_KEY_BITS = 16384
-
-#: What cryptography raises for bytes it parsed lazily: a subject that is not valid UTF-8
-#: (ValueError), a duplicated extension, an unsupported general name type, an unknown key
-#: algorithm, a bad version. Callers that read fields of an untrusted certificate catch these.
-CRYPTOGRAPHY_ERRORS: tuple[type[Exception], ...] = (
-    ValueError,
-    TypeError,
-    UnsupportedAlgorithm,
-    x509.InvalidVersion,
-    x509.DuplicateExtension,
-    x509.UnsupportedGeneralNameType,
-)
-
+_MAX_QUOTE = 120  # characters of a pin text shown in a message
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Pin:
@@ -152,25 +135,23 @@ class Pin:
         return hash((self.kind, self.digest))
 
 
-def _quote(text: str) -> str:
-    shown = text if len(text) <= _MAX_QUOTE else text[:_MAX_QUOTE] + "..."
-    return repr(escape(shown))
-
-
 def _strict_b64(b64: str, original: str) -> bytes:
     """Decode the canonical 44-character base64 form of a 32-byte digest, or raise."""
     if len(b64) != _B64_LEN:
         raise PinFormatError(
-            f"invalid pin {_quote(original)}: the base64 of a SHA-256 digest is "
+            f"invalid pin {quote(original, _MAX_QUOTE)}: the base64 of a SHA-256 digest is "
             f"{_B64_LEN} characters, got {len(b64)}"
         )
     try:
         digest = base64.b64decode(b64.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise PinFormatError(f"invalid pin {_quote(original)}: not valid base64") from None
+        raise PinFormatError(
+            f"invalid pin {quote(original, _MAX_QUOTE)}: not valid base64"
+        ) from None
     if len(digest) != _DIGEST_SIZE or base64.b64encode(digest).decode("ascii") != b64:
         raise PinFormatError(
-            f"invalid pin {_quote(original)}: not the canonical base64 of a 32-byte digest"
+            f"invalid pin {quote(original, _MAX_QUOTE)}: "
+            "not the canonical base64 of a 32-byte digest"
         )
     return digest
 
@@ -218,7 +199,7 @@ def parse_pin(text: str) -> Pin:
         m = _HPKP_RE.fullmatch(s)
         if m is None:
             raise PinFormatError(
-                f'invalid pin {_quote(text)}: expected pin-sha256="<base64>" (RFC 7469)'
+                f'invalid pin {quote(text, _MAX_QUOTE)}: expected pin-sha256="<base64>" (RFC 7469)'
             )
         return Pin("spki", _strict_b64(m.group(1) if m.group(1) is not None else m.group(2), text))
     hex_text = s
@@ -229,200 +210,17 @@ def parse_pin(text: str) -> Pin:
     algo = re.match(r"([A-Za-z0-9-]+)[/:=]", s)
     if algo and algo.group(1).lower() not in ("sha256", "cert-sha256", "pin-sha256"):
         raise PinFormatError(
-            f"invalid pin {_quote(text)}: algorithm {escape(algo.group(1))!r} is not supported; "
+            f"invalid pin {quote(text, _MAX_QUOTE)}: "
+            f"algorithm {escape(algo.group(1))!r} is not supported; "
             "certpin pins are SHA-256 (sha256/<base64>)"
         )
     raise PinFormatError(
-        f"invalid pin {_quote(text)}: expected sha256/<base64>, cert-sha256/<base64>, "
+        f"invalid pin {quote(text, _MAX_QUOTE)}: expected sha256/<base64>, cert-sha256/<base64>, "
         'pin-sha256="<base64>", sha256//<base64> or a hex SHA-256 fingerprint'
     )
 
 
-@contextmanager
-def _quiet_cryptography() -> Iterator[None]:
-    """Silence cryptography's deprecation warnings for real-world quirks (serial number 0).
-
-    certifi's bundle holds roots with a non-positive serial number; cryptography warns when it
-    parses them. They are still correct certificates for pinning, and ``-W error`` must not turn
-    the warning into a failure.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        # "PKCS#7 certificates could not be parsed as DER, falling back to parsing as BER":
-        # leniency notices about the input, not about our use; a failed parse still raises.
-        warnings.simplefilter("ignore", UserWarning)
-        yield
-
-
-_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
-
-
-def load_certificates(data: bytes) -> list[x509.Certificate]:
-    """Read every certificate in PEM, DER or PKCS#7 bytes, in file order.
-
-    PEM may hold many blocks, text between them, CRLF line endings and the old
-    ``X509 CERTIFICATE`` / ``TRUSTED CERTIFICATE`` armour; PKCS#7 bundles may be PEM or DER.
-    Certificates with quirks that cryptography warns about (e.g. serial number 0) are loaded
-    quietly, also under ``python -W error``.
-
-    Args:
-        data: the file contents.
-
-    Returns:
-        The certificates, a non-empty list.
-
-    Raises:
-        CertificateError: the bytes hold no certificate, or a block cannot be parsed; the
-            message says which block.
-    """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise CertificateError(f"certificate data must be bytes, got {type(data).__name__}")
-    data = bytes(data)
-    with _quiet_cryptography():
-        if b"-----BEGIN" in data:
-            return _load_pem_certificates(data)
-        return _load_der_certificates(data)
-
-
-def _load_pem_certificates(data: bytes) -> list[x509.Certificate]:
-    certs: list[x509.Certificate] = []
-    data = data.replace(b"\r\n", b"\n")
-    blocks = list(_PEM_BEGIN.finditer(data))
-    for number, m in enumerate(blocks, 1):
-        label = m.group(1).decode("ascii")
-        end_marker = f"-----END {label}-----".encode()
-        end = data.find(end_marker, m.end())
-        if end < 0:
-            raise CertificateError(f"PEM block {number} ({label}) has no END line")
-        block = data[m.start() : end + len(end_marker)]
-        try:
-            if label in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):
-                if label != "CERTIFICATE":
-                    block = block.replace(label.encode(), b"CERTIFICATE")
-                certs.append(x509.load_pem_x509_certificate(block))
-            elif label in ("PKCS7", "CMS"):
-                certs.extend(pkcs7.load_pem_pkcs7_certificates(block))
-        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
-            raise CertificateError(
-                f"PEM block {number} ({label}) is not a valid certificate: {escape(str(exc))}"
-            ) from None
-    if not certs:
-        labels = ", ".join(sorted({m.group(1).decode("ascii") for m in blocks}))
-        raise CertificateError(f"no certificate found in PEM data (blocks: {labels or 'none'})")
-    return certs
-
-
-def _load_der_certificates(data: bytes) -> list[x509.Certificate]:
-    if not data:
-        raise CertificateError("no certificate found: the data is empty")
-    try:
-        return [x509.load_der_x509_certificate(data)]
-    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
-        pass
-    try:
-        certs = pkcs7.load_der_pkcs7_certificates(data)
-    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
-        certs = []
-    if certs:
-        return list(certs)
-    raise CertificateError(
-        "no certificate found: the data is neither PEM, a DER certificate nor a PKCS#7 bundle"
-    )
-
-
-def _load_key_source(data: bytes) -> x509.Certificate | x509.CertificateSigningRequest | (
-    PublicKeyTypes | PrivateKeyTypes
-):
-    """Read one certificate, CSR, public key or (unencrypted) private key from PEM or DER."""
-    with _quiet_cryptography():
-        if b"-----BEGIN" in data:
-            labels = {m.group(1).decode("ascii") for m in _PEM_BEGIN.finditer(data)}
-            if labels & {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE", "PKCS7"}:
-                certs = load_certificates(data)
-                if len(certs) != 1:
-                    raise CertificateError(
-                        f"the data holds {len(certs)} certificates; pin one at a time "
-                        "(load_certificates reads them all)"
-                    )
-                return certs[0]
-            loaders: list[object] = []
-            if labels & {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}:
-                loaders.append(x509.load_pem_x509_csr)
-            if any("PUBLIC KEY" in label for label in labels):
-                loaders.append(serialization.load_pem_public_key)
-            if any("PRIVATE KEY" in label for label in labels):
-                loaders.append(_load_pem_private_key)
-            for loader in loaders:
-                try:
-                    return loader(data)  # type: ignore[operator, no-any-return]
-                except CertificateError:
-                    raise
-                except TypeError as exc:  # encrypted private key
-                    raise CertificateError(
-                        f"the private key is encrypted; pin its public key instead ({exc})"
-                    ) from None
-                except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
-                    raise CertificateError(
-                        f"cannot read PEM {'/'.join(sorted(labels))}: {escape(str(exc))}"
-                    ) from None
-            raise CertificateError(
-                "no certificate, CSR or key found in PEM data "
-                f"(blocks: {', '.join(sorted(labels)) or 'none'})"
-            )
-        der_loaders = (
-            x509.load_der_x509_certificate,
-            serialization.load_der_public_key,
-            x509.load_der_x509_csr,
-            _load_der_private_key,
-        )
-        for loader in der_loaders:
-            try:
-                return loader(data)
-            except CertificateError:
-                raise
-            except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
-                continue
-        try:
-            bundle = pkcs7.load_der_pkcs7_certificates(data)
-        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
-            bundle = []
-        if len(bundle) == 1:
-            return bundle[0]
-        if bundle:
-            raise CertificateError(
-                f"the PKCS#7 bundle holds {len(bundle)} certificates; pin one at a time "
-                "(load_certificates reads them all)"
-            )
-        raise CertificateError(
-            "cannot read the data as a certificate, CSR, public key or private key (PEM or DER)"
-        )
-
-
 _SPKI_ERRORS: tuple[type[Exception], ...] = (AttributeError, *CRYPTOGRAPHY_ERRORS)
-
-
-def _public_half_only(key: PrivateKeyTypes) -> PrivateKeyTypes:
-    """Refuse an RSA private key over :data:`MAX_RSA_PRIVATE_KEY_BITS` bits."""
-    if isinstance(key, rsa.RSAPrivateKey) and key.key_size > MAX_RSA_PRIVATE_KEY_BITS:
-        raise CertificateError(
-            f"the RSA private key has a {key.key_size}-bit modulus; certpin reads RSA keys of "
-            f"at most {MAX_RSA_PRIVATE_KEY_BITS} bits (OpenSSL's limit for a usable key)"
-        )
-    return key
-
-
-def _load_pem_private_key(data: bytes) -> PrivateKeyTypes:
-    # The private half is never used for a pin: skip cryptography's RSA consistency checks,
-    # which test the primes (seconds for a hostile 40,000-bit key).
-    return _public_half_only(serialization.load_pem_private_key(
-        data, password=None, unsafe_skip_rsa_key_validation=True
-    ))
-
-
-def _load_der_private_key(data: bytes) -> PrivateKeyTypes:
-    return _public_half_only(serialization.load_der_private_key(
-        data, password=None, unsafe_skip_rsa_key_validation=True
-    ))
 
 
 def spki_der(obj: KeySource) -> bytes:
@@ -446,9 +244,9 @@ def spki_der(obj: KeySource) -> bytes:
             the key is not byte for byte the SubjectPublicKeyInfo the certificate holds (RSA-PSS
             or explicit-curve keys): a pin of re-encoded bytes would be wrong, so none is given.
     """
-    source = _load_key_source(bytes(obj)) if isinstance(obj, bytes | bytearray) else obj
+    source = load_key_source(bytes(obj)) if isinstance(obj, bytes | bytearray) else obj
     try:
-        with _quiet_cryptography():
+        with quiet_cryptography():
             if isinstance(source, x509.Certificate | x509.CertificateSigningRequest):
                 key: object = source.public_key()
             elif hasattr(source, "public_key") and not hasattr(source, "public_bytes"):

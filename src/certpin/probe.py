@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from .errors import CertificateError, ProbeError, escape
+from .errors import CertificateError, ProbeError, escape, quote_once
+from .hostnames import is_ip_literal
 from .pins import load_certificates
+from .tls.chain import served_chain, verified_chain
 
 __all__ = ["FetchedChain", "fetch_chain", "parse_host_port", "verifying_context"]
 
@@ -33,7 +35,6 @@ _NOT_TLS_REASONS = frozenset(
     {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST",
      "UNEXPECTED_EOF_WHILE_READING", "UNKNOWN_PROTOCOL"}
 )
-_ENCODING_DER = 2  # _ssl.ENCODING_DER, used by _ssl.Certificate.public_bytes on 3.10-3.12
 
 
 @dataclass(frozen=True)
@@ -66,24 +67,11 @@ class FetchedChain:
 MAX_TIMEOUT = 86400
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _quote(text: str, limit: int = 80) -> str:
-    shown = text if len(text) <= limit else text[:limit] + "..."
-    return f"'{escape(shown)}'"
-
-
-def _check_name(name: str, what: str) -> None:
+def check_name(name: str, what: str) -> None:
     """Refuse a host or server name that no DNS name or IP literal can be (ProbeError)."""
     if not isinstance(name, str):
         raise ProbeError(f"invalid {what}: expected text, got {type(name).__name__}")
-    if _is_ip(name):
+    if is_ip_literal(name):
         return
     bad = not name or any(c.isspace() or not c.isprintable() or c in "/\\@" for c in name)
     if not bad:
@@ -93,7 +81,7 @@ def _check_name(name: str, what: str) -> None:
             bad = True
         bad = bad or name in (".", "")
     if bad:
-        raise ProbeError(f"invalid {what} {_quote(name)}: not a host name or IP address")
+        raise ProbeError(f"invalid {what} {quote_once(name)}: not a host name or IP address")
 
 
 def _where(host: str, port: int) -> str:
@@ -114,73 +102,56 @@ def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
     Raises:
         ProbeError: empty host, bad brackets, or a port that is not 1-65535.
     """
-    s = text.strip()
-    port_text: str | None = None
-    if s.startswith("["):
-        close = s.find("]")
-        if close < 0:
-            raise ProbeError(f"invalid target {_quote(text)}: '[' without ']'")
-        host = s[1:close]
-        rest = s[close + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise ProbeError(f"invalid target {_quote(text)}: expected ':PORT' after ']'")
-            port_text = rest[1:]
-        if not _is_ip(host) or ":" not in host:
-            raise ProbeError(f"invalid target {_quote(text)}: brackets hold an IPv6 address")
-    elif s.count(":") > 1:
-        host = s  # a bare IPv6 literal: no port possible
-        if not _is_ip(host):
-            raise ProbeError(
-                f"invalid target {_quote(text)}: write an IPv6 address with a port as [v6]:port"
-            )
-    elif ":" in s:
-        host, port_text = s.split(":", 1)
-    else:
-        host = s
+    host, port_text = _split_target(text)
     if not host:
-        raise ProbeError(f"invalid target {_quote(text)}: no host")
+        raise ProbeError(f"invalid target {quote_once(text)}: no host")
     if any(c.isspace() or not c.isprintable() or c in "/\\@?#" for c in host):
-        raise ProbeError(f"invalid target {_quote(text)}: not a host name")
-    port = default_port
-    if port_text is not None:
-        # ASCII digits only ("²".isdigit() but int() refuses it; "١٢" would be port 12), and
-        # at most 5 of them: int() of over 4,300 digits raises a bare ValueError.
-        digits = port_text.isascii() and port_text.isdigit() and len(port_text) <= 5
-        if not digits or not 0 < int(port_text) < 65536:
-            raise ProbeError(f"invalid target {_quote(text)}: port must be 1-65535")
-        port = int(port_text)
-    if _is_ip(host):
+        raise ProbeError(f"invalid target {quote_once(text)}: not a host name")
+    port = default_port if port_text is None else _target_port(port_text, text)
+    if is_ip_literal(host):
         host = str(ipaddress.ip_address(host))
     try:
-        _check_name(host, "host")
+        check_name(host, "host")
     except ProbeError:
         raise ProbeError(
-            f"invalid target {_quote(text)}: not a host name or IP address"
+            f"invalid target {quote_once(text)}: not a host name or IP address"
         ) from None
     return host, port
 
 
-def _der_chain(conn: ssl.SSLSocket, which: str) -> list[bytes]:
-    """Return ``get_verified_chain``/``get_unverified_chain`` of ``conn`` as DER, leaf first.
+def _split_target(text: str) -> tuple[str, str | None]:
+    """The host and the port text (None if none) of a target, IPv6 brackets removed."""
+    s = text.strip()
+    if s.startswith("["):
+        close = s.find("]")
+        if close < 0:
+            raise ProbeError(f"invalid target {quote_once(text)}: '[' without ']'")
+        host, rest = s[1:close], s[close + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ProbeError(f"invalid target {quote_once(text)}: expected ':PORT' after ']'")
+        if not is_ip_literal(host) or ":" not in host:
+            raise ProbeError(f"invalid target {quote_once(text)}: brackets hold an IPv6 address")
+        return host, rest[1:] if rest else None
+    if s.count(":") > 1:  # a bare IPv6 literal: no port possible
+        if not is_ip_literal(s):
+            raise ProbeError(
+                f"invalid target {quote_once(text)}: write an IPv6 address with a port as [v6]:port"
+            )
+        return s, None
+    if ":" in s:
+        host, port_text = s.split(":", 1)
+        return host, port_text
+    return s, None
 
-    Python 3.13 has public methods returning DER bytes; 3.10-3.12 only have the private
-    ``_sslobj`` methods returning ``_ssl.Certificate`` objects (or ``None``).
-    """
-    method = getattr(conn, which, None)
-    if method is None:
-        sslobj = getattr(conn, "_sslobj", None)
-        method = getattr(sslobj, which, None)
-    if method is None:  # pragma: no cover - every supported Python has one of the two
-        raise ProbeError(f"this Python's ssl module cannot return the {which[4:]}")
-    chain = method() or []
-    out: list[bytes] = []
-    for cert in chain:
-        if isinstance(cert, bytes | bytearray):
-            out.append(bytes(cert))
-        else:
-            out.append(cert.public_bytes(_ENCODING_DER))
-    return out
+
+def _target_port(port_text: str, text: str) -> int:
+    """The port of a target: 1-65535 in ASCII digits."""
+    # ASCII digits only ("²".isdigit() but int() refuses it; "١٢" would be port 12), and
+    # at most 5 of them: int() of over 4,300 digits raises a bare ValueError.
+    digits = port_text.isascii() and port_text.isdigit() and len(port_text) <= 5
+    if not digits or not 0 < int(port_text) < 65536:
+        raise ProbeError(f"invalid target {quote_once(text)}: port must be 1-65535")
+    return int(port_text)
 
 
 def _to_x509(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
@@ -276,11 +247,46 @@ def fetch_chain(
         When validation fails, ``served`` comes from the second connection; a server behind a
         load balancer may present another chain there.
     """
+    host, where, name, sni = _probe_target(host, port, server_name, timeout)
+    verifying = _verifying(context, cafile, where)
+    verify_error: str | None = None
+    try:
+        conn = _probe_handshake(host, port, sni, timeout, verifying)
+    except ssl.SSLCertVerificationError as exc:
+        verify_error = escape(str(exc.verify_message or exc.reason or exc))
+    else:
+        try:
+            served = list(served_chain(conn))
+            verified: list[bytes] | None = verified_chain(conn)
+            version = conn.version()
+        finally:
+            conn.close()
+        if not verified:  # pragma: no cover - a validated handshake always has a chain
+            raise ProbeError(f"{where}: the TLS library returned no verified chain")
+    if verify_error is not None:
+        # Validation failed: look again without validation, only to show what the server sends.
+        served, version = _served_without_validation(host, port, sni, timeout)
+        verified = None
+    return FetchedChain(
+        host=host,
+        port=port,
+        server_name=None if is_ip_literal(name) else name,
+        served=_to_x509(served),
+        verified=None if verified is None else _to_x509(verified),
+        verify_error=verify_error,
+        tls_version=version,
+    )
+
+
+def _probe_target(host: str, port: int, server_name: str | None,
+                  timeout: float) -> tuple[str, str, str, str | None]:
+    """Check :func:`fetch_chain`'s arguments; the host (canonical if an IP), ``host:port`` for
+    messages, the name the certificate must carry, and the SNI to send."""
     if isinstance(host, str) and host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if _is_ip(host):
+    if is_ip_literal(host):
         host = str(ipaddress.ip_address(host))
-    _check_name(host, "host")
+    check_name(host, "host")
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ProbeError(f"{escape(host)}: port must be 1-65535, got {port!r}")
     where = _where(host, port)
@@ -290,55 +296,36 @@ def fetch_chain(
                          f"{MAX_TIMEOUT}, got {timeout!r}")
     name = server_name if server_name is not None else host
     if server_name is not None:
-        _check_name(server_name, f"server name for {where}")
+        check_name(server_name, f"server name for {where}")
     sni: str | None = name
-    if _is_ip(name):
+    if is_ip_literal(name):
         sni = str(ipaddress.ip_address(name))  # Python's ssl sends no SNI for IP addresses
+    return host, where, name, sni
+
+
+def _verifying(context: ssl.SSLContext | None, cafile: str | None, where: str) -> ssl.SSLContext:
+    """The validating context to probe with: ``context`` if it verifies, else a new one."""
     if context is None:
-        verifying = verifying_context(cafile)
-    elif context.verify_mode != ssl.CERT_REQUIRED or not context.check_hostname:
+        return verifying_context(cafile)
+    if context.verify_mode != ssl.CERT_REQUIRED or not context.check_hostname:
         raise ProbeError(
             f"{where}: the context must verify (CERT_REQUIRED, check_hostname): a chain "
             "built without validation is not a verified chain"
         )
-    else:
-        verifying = context
+    return context
 
-    verify_error: str | None = None
+
+def _served_without_validation(host: str, port: int, sni: str | None,
+                               timeout: float) -> tuple[list[bytes], str | None]:
+    """The chain the server sends and the TLS version, from a handshake that validates nothing."""
+    looking = ssl.create_default_context()
+    looking.check_hostname = False
+    looking.verify_mode = ssl.CERT_NONE
+    conn = _probe_handshake(host, port, sni, timeout, looking)
     try:
-        conn = _probe_handshake(host, port, sni, timeout, verifying)
-    except ssl.SSLCertVerificationError as exc:
-        verify_error = escape(str(exc.verify_message or exc.reason or exc))
-    else:
-        try:
-            served = _der_chain(conn, "get_unverified_chain")
-            verified: list[bytes] | None = _der_chain(conn, "get_verified_chain")
-            version = conn.version()
-        finally:
-            conn.close()
-        if not verified:  # pragma: no cover - a validated handshake always has a chain
-            raise ProbeError(f"{where}: the TLS library returned no verified chain")
-    if verify_error is not None:
-        # Validation failed: look again without validation, only to show what the server sends.
-        looking = ssl.create_default_context()
-        looking.check_hostname = False
-        looking.verify_mode = ssl.CERT_NONE
-        conn = _probe_handshake(host, port, sni, timeout, looking)
-        try:
-            served = _der_chain(conn, "get_unverified_chain")
-            verified = None
-            version = conn.version()
-        finally:
-            conn.close()
-    return FetchedChain(
-        host=host,
-        port=port,
-        server_name=None if _is_ip(name) else name,
-        served=_to_x509(served),
-        verified=None if verified is None else _to_x509(verified),
-        verify_error=verify_error,
-        tls_version=version,
-    )
+        return list(served_chain(conn)), conn.version()
+    finally:
+        conn.close()
 
 
 def _probe_handshake(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import escape
+from ._args import days, positive_int, seconds
 
 if TYPE_CHECKING:
     from ..health import HostReport
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--days",
-        type=_days,
+        type=days,
         default=30,
         metavar="N",
         help="warn about certificates and pin sets expiring within N days (default 30)",
@@ -43,56 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "exporter's textfile collector; needs certpin[metrics])",
     )
     parser.add_argument(
-        "--timeout", type=_positive_float, default=10.0, metavar="S",
+        "--timeout", type=seconds, default=10.0, metavar="S",
         help="seconds per host (default 10)",
     )
     parser.add_argument(
         "--cafile", metavar="F", help="PEM CA bundle to validate against instead of the system's"
     )
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=None, metavar="N",
+        "--concurrency", type=positive_int, default=None, metavar="N",
         help="hosts checked at once (default: one per host, up to 256; a check is a "
         "handshake, which waits on the network)",
     )
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-MAX_DAYS = 36500  # 100 years; beyond this now + days leaves datetime's range (year 9999)
-
-
-def _days(text: str) -> int:
-    value = _non_negative_int(text)
-    if value > MAX_DAYS:
-        raise argparse.ArgumentTypeError(f"expected at most {MAX_DAYS} days, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value <= 3600:  # as `certpin pins --timeout`; huge values overflow time_t
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number of seconds up to 3600, got {text!r}"
-        )
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import json
 import sys
 
 from ..errors import escape
-from .check import _days
+from ._args import days
 
 HELP = "check a policy file offline: backup pins, expiry, overlapping and public-suffix patterns"
 
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="the policy file (TOML or JSON)")
     parser.add_argument(
         "--days",
-        type=_days,
+        type=days,
         default=30,
         metavar="N",
         help="warn about pin sets expiring within N days (default 30)",

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import escape
-from .check import _positive_float
+from ._args import seconds
 
 if TYPE_CHECKING:
     from ..pins import Pin
@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "pinning one of them cannot be judged from a key alone (a warning, not an error)",
     )
     parser.add_argument(
-        "--timeout", type=_positive_float, default=10.0, metavar="S",
+        "--timeout", type=seconds, default=10.0, metavar="S",
         help="--live: seconds (default 10)",
     )
 

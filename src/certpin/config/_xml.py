@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from xml.etree.ElementTree import Element, TreeBuilder
 
 from ..errors import ConfigError, escape
@@ -66,7 +66,6 @@ def parse_xml(
             entity declaration, or external references.
     """
     et = require("defusedxml.ElementTree")
-    common = require("defusedxml")
     check_size(data, source)
     if isinstance(data, str):
         check_text(data, source)  # expat reads a str as UTF-8: no declared encoding applies
@@ -80,32 +79,45 @@ def parse_xml(
             # keep the declaration consistent with the bytes we now hand to expat
             data = re.sub(rb'encoding\s*=\s*["\'][^"\']*["\']', b'encoding="utf-8"', data, count=1)
 
-    lines: dict[int, int] = {}
-
-    class _Builder(TreeBuilder):
-        parser: Any = None
-        depth = 0
-
-        def start(self, tag: str, attrs: dict[str, str]) -> Element:
-            line = int(self.parser.parser.CurrentLineNumber)
-            self.depth += 1
-            if self.depth > MAX_XML_DEPTH:
-                raise _TooDeep(line)
-            el = super().start(tag, attrs)
-            lines[id(el)] = line
-            return el
-
-        def end(self, tag: str) -> Element:
-            self.depth -= 1
-            return super().end(tag)
-
-    builder = _Builder()
+    builder = _LineBuilder()
     parser = et.DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)
     builder.parser = parser
+    root = _feed(parser, data, source)
+    return XmlDoc(root=root, lines=builder.lines, source=source)
+
+
+class _LineBuilder(TreeBuilder):
+    """A tree builder that records each element's line and refuses deep nesting."""
+
+    parser: Any = None
+    depth = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[int, int] = {}
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        line = int(self.parser.parser.CurrentLineNumber)
+        self.depth += 1
+        if self.depth > MAX_XML_DEPTH:
+            raise _TooDeep(line)
+        el = super().start(tag, attrs)
+        self.lines[id(el)] = line
+        return el
+
+    def end(self, tag: str) -> Element:
+        self.depth -= 1
+        return super().end(tag)
+
+
+def _feed(parser: Any, data: str | bytes, source: str | None) -> Element:
+    """Run the parser over ``data``; every refusal or syntax error becomes a ConfigError."""
+    et = require("defusedxml.ElementTree")
+    common = require("defusedxml")
     try:
         parser.feed(data)
-        root = parser.close()
+        return cast(Element, parser.close())
     except _TooDeep as exc:
         raise ConfigError(
             f"XML nested deeper than {MAX_XML_DEPTH} elements; refusing to parse it",
@@ -128,7 +140,6 @@ def parse_xml(
         # _check_xml_encoding refuses what expat hands to Python's codecs; should a codec error
         # still come through, it is bad input, not a bug.
         raise ConfigError(f"cannot decode the XML: {escape(str(exc))}", path=source) from None
-    return XmlDoc(root=root, lines=lines, source=source)
 
 
 class _TooDeep(Exception):

@@ -114,16 +114,51 @@ def from_android(data: str | bytes, *, source: str | None = None,
             bad dates or pins, a domain listed twice, a rule certpin refuses (bad host).
     """
     doc = parse_xml(data, source)
-    warns: list[str] = warnings if warnings is not None else []
     root = doc.root
     if root.tag != "network-security-config":
         raise doc.error(root, f"root element is <{escape(root.tag)}>: expected "
                               "<network-security-config>")
-    sets: dict[str, PinSet] = {}
-    lines: dict[str, int] = {}
-    unpinned: list[tuple[str, Element]] = []
+    imp = _Importer(doc, warnings if warnings is not None else [])
+    for child in root:
+        imp.top_level(child)
+    imp.check_unpinned()
+    try:
+        return PinPolicy(imp.sets)
+    except PolicyError as exc:
+        raise ConfigError(str(exc), path=source) from None
 
-    def walk(dc: Element, inherited: _PinInfo | None) -> None:
+
+class _Importer:
+    """The state of one import: pin sets so far, where each domain was, unpinned domains."""
+
+    def __init__(self, doc: XmlDoc, warns: list[str]):
+        self.doc = doc
+        self.warns = warns
+        self.sets: dict[str, PinSet] = {}
+        self.lines: dict[str, int] = {}
+        self.unpinned: list[tuple[str, Element]] = []
+
+    def warn(self, el: Element, message: str) -> None:
+        """Record a warning located at ``el``."""
+        self.warns.append(f"{self.doc.source or '<input>'}, line {self.doc.line(el)}: {message}")
+
+    def top_level(self, child: Element) -> None:
+        """Read one child of ``<network-security-config>``."""
+        doc = self.doc
+        if child.tag == "domain-config":
+            self.domain_config(child, None)
+        elif child.tag == "base-config":
+            if child.find("pin-set") is not None:
+                raise doc.error(child, "<pin-set> is not allowed in <base-config>")
+            _check_anchors(doc, child, "<base-config>", self.warns)
+        elif child.tag == "debug-overrides":
+            _check_anchors(doc, child, "<debug-overrides> (debuggable builds)", self.warns)
+        else:
+            self.warn(child, f"<{escape(child.tag)}> ignored (not about pinning)")
+
+    def domain_config(self, dc: Element, inherited: _PinInfo | None) -> None:
+        """Read a ``<domain-config>`` and, recursively, the ones nested in it."""
+        doc = self.doc
         pin_sets = dc.findall("pin-set")
         if len(pin_sets) > 1:
             raise doc.error(pin_sets[1], "more than one <pin-set> in a <domain-config>")
@@ -131,65 +166,55 @@ def from_android(data: str | bytes, *, source: str | None = None,
         domains = dc.findall("domain")
         if not domains:
             raise doc.error(dc, "<domain-config> without a <domain>")
-        _check_anchors(doc, dc, "a <domain-config>", warns)
+        _check_anchors(doc, dc, "a <domain-config>", self.warns)
         for child in dc:
             if child.tag not in ("domain", "pin-set", "trust-anchors", "domain-config"):
-                warns.append(f"{source or '<input>'}, line {doc.line(child)}: "
-                             f"<{escape(child.tag)}> ignored (not about pinning)")
+                self.warn(child, f"<{escape(child.tag)}> ignored (not about pinning)")
         for d in domains:
-            name = (d.text or "").strip()
-            try:
-                if "*" in name:
-                    raise PolicyError("Android domains cannot contain '*'")
-                pattern = normalize_pattern(name)
-            except PolicyError as exc:
-                raise doc.error(d, f"bad <domain> {escape(name)!r}: {exc}") from None
-            if pattern in lines:
-                raise doc.error(d, f"domain {escape(pattern)!r} is already configured at line "
-                                   f"{lines[pattern]}")
-            lines[pattern] = doc.line(d)
-            if info is None or not info[0]:
-                warns.append(f"{source or '<input>'}, line {doc.line(d)}: domain "
-                             f"{escape(pattern)!r} has no pins: not pinned (not imported)")
-                unpinned.append((pattern, d))
-                continue
-            pins, expiration = info
-            include_subdomains = _bool_attr(doc, d, "includeSubdomains")  # located already
-            try:
-                sets[pattern] = bounded_pin_set(
-                    pins, include_subdomains=include_subdomains,
-                    expires=parse_date(expiration) if expiration else None,
-                    allow_single_pin=len(set(pins)) < 2,
-                )
-            except PolicyError as exc:
-                raise doc.error(d, f"domain {escape(pattern)!r}: {exc}") from None
+            self.domain(d, info)
         for nested in dc.findall("domain-config"):
-            walk(nested, info)
+            self.domain_config(nested, info)
 
-    for child in root:
-        if child.tag == "domain-config":
-            walk(child, None)
-        elif child.tag == "base-config":
-            if child.find("pin-set") is not None:
-                raise doc.error(child, "<pin-set> is not allowed in <base-config>")
-            _check_anchors(doc, child, "<base-config>", warns)
-        elif child.tag == "debug-overrides":
-            _check_anchors(doc, child, "<debug-overrides> (debuggable builds)", warns)
-        else:
-            warns.append(f"{source or '<input>'}, line {doc.line(child)}: "
-                         f"<{escape(child.tag)}> ignored (not about pinning)")
-    for pattern, d in unpinned:
-        for parent, ps in sets.items():
-            if ps.include_subdomains and pattern.endswith("." + parent):
-                raise doc.error(
-                    d, f"domain {escape(pattern)!r} is unpinned here but certpin would apply the "
-                       f"pins of {escape(parent)!r} (includeSubdomains) to it; certpin cannot "
-                       "express an unpinned exception: pin it or drop includeSubdomains",
-                )
-    try:
-        return PinPolicy(sets)
-    except PolicyError as exc:
-        raise ConfigError(str(exc), path=source) from None
+    def domain(self, d: Element, info: _PinInfo | None) -> None:
+        """Add the pin set of one ``<domain>`` (or note it as unpinned)."""
+        doc = self.doc
+        name = (d.text or "").strip()
+        try:
+            if "*" in name:
+                raise PolicyError("Android domains cannot contain '*'")
+            pattern = normalize_pattern(name)
+        except PolicyError as exc:
+            raise doc.error(d, f"bad <domain> {escape(name)!r}: {exc}") from None
+        if pattern in self.lines:
+            raise doc.error(d, f"domain {escape(pattern)!r} is already configured at line "
+                               f"{self.lines[pattern]}")
+        self.lines[pattern] = doc.line(d)
+        if info is None or not info[0]:
+            self.warn(d, f"domain {escape(pattern)!r} has no pins: not pinned (not imported)")
+            self.unpinned.append((pattern, d))
+            return
+        pins, expiration = info
+        include_subdomains = _bool_attr(doc, d, "includeSubdomains")  # located already
+        try:
+            self.sets[pattern] = bounded_pin_set(
+                pins, include_subdomains=include_subdomains,
+                expires=parse_date(expiration) if expiration else None,
+                allow_single_pin=len(set(pins)) < 2,
+            )
+        except PolicyError as exc:
+            raise doc.error(d, f"domain {escape(pattern)!r}: {exc}") from None
+
+    def check_unpinned(self) -> None:
+        """Refuse an unpinned domain that certpin would pin through a parent's subdomains."""
+        for pattern, d in self.unpinned:
+            for parent, ps in self.sets.items():
+                if ps.include_subdomains and pattern.endswith("." + parent):
+                    raise self.doc.error(
+                        d, f"domain {escape(pattern)!r} is unpinned here but certpin would apply "
+                           f"the pins of {escape(parent)!r} (includeSubdomains) to it; certpin "
+                           "cannot express an unpinned exception: pin it or drop "
+                           "includeSubdomains",
+                    )
 
 
 def to_android(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:

@@ -27,37 +27,15 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
-from datetime import UTC, date, datetime, time
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Any
 
-from ..errors import ConfigError, PolicyError, escape
-from ..hostnames import normalize_pattern
-from ..pins import Pin
-from ..policy import PinPolicy, PinSet, is_report_uri
-from ._common import (
-    MAX_INT_DIGITS,
-    as_text,
-    atomic_write,
-    bounded_pin_set,
-    date_only,
-    mode,
-    pin_or_error,
-    read_input,
-    require,
-)
+from ..errors import ConfigError, escape
+from ..policy import PinPolicy
+from ._common import as_text, atomic_write, date_only, read_input, require
+from ._schema import Format, Locator, bounded_int, no_duplicate_keys, policy_from_data
 
 __all__ = ["dump_policy", "dumps_policy", "load_policy", "loads_policy"]
-
-Format = Literal["toml", "json"]
-
-_TOP_KEYS = ("version", "unknown_hosts", "expired", "hosts")
-_HOST_KEYS = (
-    "pins", "backup_pins", "include_subdomains", "expires", "enforce", "report_uris",
-    "allow_single_pin",
-)
-_MODES = ("allow", "reject")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _fmt_for(path: str) -> Format:
@@ -69,238 +47,6 @@ def _fmt_for(path: str) -> Format:
     raise ConfigError(
         f"unknown policy file type {escape(ext or '(none)')!r}: expected .toml or .json", path=path
     )
-
-
-def _key(name: str) -> str:
-    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
-
-
-class _Locator:
-    """Turns a key path into ``line N (path)`` by scanning the text for the host and key.
-
-    The parsers do not keep positions of values, so the line is found textually: the host's
-    table header (TOML) or key (JSON), then the first ``key =`` / ``"key":`` after it. When a
-    line cannot be found (unusual layouts), the key path alone locates the error.
-    """
-
-    def __init__(self, text: str, fmt: Format, source: str | None):
-        self.lines = text.splitlines()
-        self.fmt = fmt
-        self.source = source
-
-    def _host_line(self, host: str) -> int | None:
-        if self.fmt == "json":
-            key = re.compile(re.escape(json.dumps(host)) + r"\s*:")
-            for i, line in enumerate(self.lines, 1):
-                if key.search(line):
-                    return i
-            return None
-        variants = {re.escape(json.dumps(host)), re.escape("'" + host + "'")}
-        if _BARE_KEY.fullmatch(host):
-            variants.add(re.escape(host))
-        alt = "|".join(sorted(variants))
-        header = re.compile(rf"^\s*\[\s*hosts\s*\.\s*(?:{alt})\s*\]")
-        inline = re.compile(rf"^\s*(?:hosts\s*\.\s*)?(?:{alt})\s*[.=]")
-        for i, line in enumerate(self.lines, 1):
-            if header.match(line):
-                return i
-        for i, line in enumerate(self.lines, 1):
-            if inline.match(line):
-                return i
-        return None
-
-    def _key_line(self, start: int | None, key: str) -> int | None:
-        if self.fmt == "json":
-            pat = re.compile(re.escape(json.dumps(key)) + r"\s*:")
-            for i in range(start or 1, len(self.lines) + 1):
-                if pat.search(self.lines[i - 1]):
-                    return i
-            return None
-        pat = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
-        begin = start or 1
-        for i in range(begin, len(self.lines) + 1):
-            line = self.lines[i - 1]
-            if i > begin and line.lstrip().startswith("["):
-                break
-            if pat.match(line):
-                return i
-            if start is not None and i == start and re.search(rf"\b{re.escape(key)}\s*=", line):
-                return i
-        return None
-
-    def error(self, message: str, path: str, *, host: str | None = None,
-              key: str | None = None) -> ConfigError:
-        line: int | None = None
-        if host is not None:
-            hl = self._host_line(host)
-            line = self._key_line(hl, key) if key else hl
-            line = line or hl
-        elif key is not None:
-            line = self._key_line(None, key)
-        location = f"line {line} ({path})" if line else path
-        return ConfigError(message, path=self.source, location=location)
-
-
-def _type_name(value: object) -> str:
-    return {
-        str: "a string", bool: "a boolean", int: "an integer", float: "a number",
-        list: "an array", dict: "a table", type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
-def _parse_expires(value: object, err: Callable[[str], ConfigError]) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        return datetime.combine(value, time(0), UTC)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                return datetime.combine(date.fromisoformat(text), time(0), UTC)
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise err(
-                f"expected an ISO date (2027-01-31) or date-time with offset "
-                f"(2027-01-31T12:00:00Z), got {escape(value)!r}"
-            ) from None
-    else:
-        raise err(f"expected a date or date-time, got {_type_name(value)}")
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise err(
-            "a date-time needs a UTC offset (e.g. 2027-01-31T12:00:00Z); "
-            "local times are ambiguous"
-        )
-    try:
-        return dt.astimezone(UTC)
-    except OverflowError:
-        # e.g. 0001-01-01T00:00:00+01:00 lies before datetime.min once converted to UTC.
-        raise err(f"date-time {escape(dt.isoformat())!r} is out of range in UTC") from None
-
-
-def _policy_from_data(data: object, loc: _Locator) -> PinPolicy:
-    if not isinstance(data, dict):
-        raise loc.error(f"expected a table/object at the top, got {_type_name(data)}", "(top)")
-    for k in data:
-        if k not in _TOP_KEYS:
-            raise loc.error(
-                f"unknown key {escape(str(k))!r}: expected one of {', '.join(_TOP_KEYS)}",
-                _key(str(k)), key=str(k),
-            )
-    version = data.get("version", 1)
-    if type(version) is not int or version != 1:
-        shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:40] + "..."
-        raise loc.error(f"unsupported version {escape(shown)}: expected 1", "version",
-                        key="version")
-    modes: dict[str, str] = {}
-    for name in ("unknown_hosts", "expired"):
-        value = data.get(name, "allow")
-        if value not in _MODES:
-            raise loc.error(
-                f"expected \"allow\" or \"reject\", got {escape(repr(value))}", name, key=name
-            )
-        modes[name] = value
-    hosts = data.get("hosts", {})
-    if not isinstance(hosts, dict):
-        raise loc.error(f"expected a table of host patterns, got {_type_name(hosts)}", "hosts",
-                        key="hosts")
-    sets: dict[str, PinSet] = {}
-    seen: dict[str, str] = {}
-    for host, table in hosts.items():
-        hpath = f"hosts.{_key(host)}"
-        try:
-            pattern = normalize_pattern(host)
-        except PolicyError as exc:
-            raise loc.error(f"bad host pattern: {exc}", hpath, host=host) from None
-        if pattern in seen:
-            raise loc.error(
-                f"host pattern {escape(host)!r} duplicates {escape(seen[pattern])!r} "
-                f"(both are {escape(pattern)!r})", hpath, host=host,
-            )
-        seen[pattern] = host
-        sets[pattern] = _pin_set_from_data(host, table, hpath, loc)
-    try:
-        return PinPolicy(sets, unknown_hosts=mode(modes["unknown_hosts"]),
-                         expired=mode(modes["expired"]))
-    except PolicyError as exc:
-        raise loc.error(str(exc), "(top)") from None
-
-
-def _pin_set_from_data(host: str, table: object, hpath: str, loc: _Locator) -> PinSet:
-    if not isinstance(table, dict):
-        raise loc.error(f"expected a table for the host, got {_type_name(table)}", hpath,
-                        host=host)
-
-    def err_at(key: str, sub: str = "") -> Callable[[str], ConfigError]:
-        return lambda m: loc.error(m, f"{hpath}.{key}{sub}", host=host, key=key)
-
-    for k in table:
-        if k not in _HOST_KEYS:
-            raise loc.error(
-                f"unknown key {escape(str(k))!r}: expected one of {', '.join(_HOST_KEYS)}",
-                f"{hpath}.{_key(str(k))}", host=host, key=str(k),
-            )
-    if "pins" not in table:
-        raise loc.error("missing key 'pins' (a list of pins)", hpath, host=host)
-    pin_lists: dict[str, list[Pin]] = {}
-    for key in ("pins", "backup_pins"):
-        raw = table.get(key, [])
-        if not isinstance(raw, list):
-            raise err_at(key)(f"expected an array of pin strings, got {_type_name(raw)}")
-        pin_lists[key] = [pin_or_error(p, err_at(key, f"[{i}]")) for i, p in enumerate(raw)]
-    if not pin_lists["pins"]:
-        raise err_at("pins")("expected at least one pin")
-    flags: dict[str, bool] = {}
-    for key, default in (("include_subdomains", False), ("enforce", True),
-                         ("allow_single_pin", False)):
-        value = table.get(key, default)
-        if not isinstance(value, bool):
-            raise err_at(key)(f"expected true or false, got {_type_name(value)}")
-        flags[key] = value
-    uris = table.get("report_uris", [])
-    if not isinstance(uris, list):
-        raise err_at("report_uris")(f"expected an array of URIs, got {_type_name(uris)}")
-    for i, uri in enumerate(uris):
-        if not is_report_uri(uri):
-            raise err_at("report_uris", f"[{i}]")(
-                f"expected an http(s) URI, got {escape(repr(uri))}"
-            )
-    expires = _parse_expires(table.get("expires"), err_at("expires"))
-    try:
-        return bounded_pin_set(
-            pin_lists["pins"], backup_pins=pin_lists["backup_pins"],
-            include_subdomains=flags["include_subdomains"], expires=expires,
-            enforce=flags["enforce"], report_uris=uris,
-            allow_single_pin=flags["allow_single_pin"],
-        )
-    except PolicyError as exc:
-        raise loc.error(str(exc), hpath, host=host) from None
-
-
-def _no_duplicate_keys(loc: _Locator) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise loc.error(f"duplicate key {escape(k)!r} in one JSON object", _key(k))
-            out[k] = v
-        return out
-
-    return hook
-
-
-def _bounded_int(source: str | None) -> Callable[[str], int]:
-    def parse_int(literal: str) -> int:
-        if len(literal.lstrip("-")) > MAX_INT_DIGITS:
-            raise ConfigError(
-                f"not valid JSON: an integer literal of {len(literal.lstrip('-'))} digits "
-                f"(at most {MAX_INT_DIGITS})", path=source,
-            )
-        return int(literal)
-
-    return parse_int
 
 
 def loads_policy(text: str | bytes, format: Format, *, source: str | None = None) -> PinPolicy:
@@ -326,7 +72,7 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
         raise ConfigError(f"unknown policy format {escape(str(format))!r}: expected toml or json",
                           path=source)
     doc = as_text(text, source)
-    loc = _Locator(doc, format, source)
+    loc = Locator(doc, format, source)
     if format == "toml":
         import tomllib
 
@@ -358,8 +104,8 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
             ) from None
     else:
         try:
-            data = json.loads(doc, object_pairs_hook=_no_duplicate_keys(loc),
-                              parse_int=_bounded_int(source))
+            data = json.loads(doc, object_pairs_hook=no_duplicate_keys(loc),
+                              parse_int=bounded_int(source))
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"not valid JSON: {escape(exc.msg)}", path=source,
@@ -367,7 +113,7 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
             ) from None
         except RecursionError:
             raise ConfigError("not valid JSON: nested too deeply", path=source) from None
-    return _policy_from_data(data, loc)
+    return policy_from_data(data, loc)
 
 
 def load_policy(path: str | os.PathLike[str]) -> PinPolicy:

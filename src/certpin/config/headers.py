@@ -8,6 +8,8 @@ and is not part of either notation.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
@@ -70,14 +72,28 @@ def from_hpkp(value: str | bytes, host: str, *, report_only: bool = False,
         report_only = report_only or m.group(1).lower().endswith("report-only")
         text = text[m.end():]
     pattern = _pattern(host, source)
-    pins: list[Pin] = []
+    found = _HpkpDirectives()
     seen: set[str] = set()
-    include = False
-    uris: list[str] = []
-    max_age: int | None = None
+    for where, dm in _directives(text.strip(), source):
+        name = dm.group(1).lower()
+        if name != "pin-sha256" and name in seen:
+            raise ConfigError(f"directive {name} repeated (RFC 7469 section 2.1)", path=source,
+                              location=where)
+        seen.add(name)
+        found.add(name, dm, where, source)
+    found.check_complete(source)
+    try:
+        ps = bounded_pin_set(found.pins, include_subdomains=found.include,
+                             enforce=not report_only, report_uris=found.uris)
+        return PinPolicy({pattern: ps})
+    except PolicyError as exc:
+        raise ConfigError(str(exc), path=source) from None
+
+
+def _directives(text: str, source: str | None) -> Iterator[tuple[str, re.Match[str]]]:
+    """Each directive of an HPKP value with its location text; empty directives skipped."""
     pos = 0
     index = 0
-    text = text.strip()
     while pos < len(text):
         empty = re.compile(r"\s*;").match(text, pos)
         if empty:  # empty directives are allowed (RFC 7469 section 2.1 grammar)
@@ -91,55 +107,55 @@ def from_hpkp(value: str | bytes, host: str, *, report_only: bool = False,
                               'name[=value] directives separated by ";"', path=source,
                               location=where)
         pos = dm.end()
-        name = dm.group(1).lower()
+        yield where, dm
+
+
+@dataclass
+class _HpkpDirectives:
+    """What the directives of one HPKP value say."""
+
+    pins: list[Pin] = field(default_factory=list)
+    include: bool = False
+    uris: list[str] = field(default_factory=list)
+    max_age: int | None = None
+
+    def add(self, name: str, dm: re.Match[str], where: str, source: str | None) -> None:
+        """Apply one directive (``name`` in lower case)."""
         quoted, token = dm.group(2), dm.group(3)
         val = quoted if quoted is not None else token
-        if name != "pin-sha256" and name in seen:
-            raise ConfigError(f"directive {name} repeated (RFC 7469 section 2.1)", path=source,
-                              location=where)
-        seen.add(name)
+
+        def err(msg: str) -> ConfigError:
+            return ConfigError(msg, path=source, location=where)
+
         if name == "pin-sha256":
             if quoted is None:
-                raise ConfigError('pin-sha256 needs a quoted value: pin-sha256="<base64>"',
-                                  path=source, location=where)
-
-            def err(msg: str, where: str = where) -> ConfigError:
-                return ConfigError(msg, path=source, location=where)
-
-            pins.append(pin_or_error("sha256/" + quoted, err))
+                raise err('pin-sha256 needs a quoted value: pin-sha256="<base64>"')
+            self.pins.append(pin_or_error("sha256/" + quoted, err))
         elif name == "max-age":
             if val is None or not re.fullmatch(r"\d{1,12}", val):
-                raise ConfigError("max-age needs a number of seconds", path=source,
-                                  location=where)
-            max_age = int(val)
+                raise err("max-age needs a number of seconds")
+            self.max_age = int(val)
         elif name == "includesubdomains":
             if val is not None:
-                raise ConfigError("includeSubDomains takes no value", path=source,
-                                  location=where)
-            include = True
+                raise err("includeSubDomains takes no value")
+            self.include = True
         elif name == "report-uri":
             if quoted is None or not is_report_uri(quoted):
-                raise ConfigError('report-uri needs a quoted http(s) URI', path=source,
-                                  location=where)
-            uris.append(quoted)
+                raise err('report-uri needs a quoted http(s) URI')
+            self.uris.append(quoted)
         else:
-            raise ConfigError(
-                f"unknown directive {escape(dm.group(1))!r}: expected pin-sha256, max-age, "
-                "includeSubDomains, report-uri", path=source, location=where,
-            )
-    if max_age is None:
-        raise ConfigError("missing max-age directive (RFC 7469 section 2.1.2)", path=source)
-    if max_age == 0:
-        raise ConfigError("max-age=0 tells the browser to forget the pins: nothing to import",
-                          path=source)
-    if not pins:
-        raise ConfigError("no pin-sha256 directive", path=source)
-    try:
-        ps = bounded_pin_set(pins, include_subdomains=include, enforce=not report_only,
-                             report_uris=uris)
-        return PinPolicy({pattern: ps})
-    except PolicyError as exc:
-        raise ConfigError(str(exc), path=source) from None
+            raise err(f"unknown directive {escape(dm.group(1))!r}: expected pin-sha256, "
+                      "max-age, includeSubDomains, report-uri")
+
+    def check_complete(self, source: str | None) -> None:
+        """Refuse a value without max-age (or max-age=0) or without pins."""
+        if self.max_age is None:
+            raise ConfigError("missing max-age directive (RFC 7469 section 2.1.2)", path=source)
+        if self.max_age == 0:
+            raise ConfigError("max-age=0 tells the browser to forget the pins: nothing to "
+                              "import", path=source)
+        if not self.pins:
+            raise ConfigError("no pin-sha256 directive", path=source)
 
 
 def from_curl(value: str | bytes, host: str, *, source: str | None = None) -> PinPolicy:

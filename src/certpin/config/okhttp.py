@@ -183,8 +183,35 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
     if not entries:
         raise ConfigError("no pins found (expected .add(\"host\", \"sha256/...\") or "
                           "'host sha256/...' lines)", path=source)
-    groups: dict[tuple[str, bool], list[Pin]] = {}
-    first_line: dict[tuple[str, bool], int] = {}
+    groups, first_line = _group_pins(entries, source)
+    wanted = _wanted_pattern(host, groups, source)
+    _check_exact_and_subdomains(groups, first_line, source)
+    sets: dict[str, PinSet] = {}
+    order = {k: i for i, k in enumerate(groups)}
+    for key in groups:
+        if wanted is not None and key != wanted:
+            continue
+        merged = _merged_pins(key, groups, order, first_line[key], source=source, warns=warns)
+        try:
+            sets[key[0]] = bounded_pin_set(merged, include_subdomains=key[1],
+                                           allow_single_pin=len(merged) < 2)
+        except PolicyError as exc:
+            raise ConfigError(str(exc), path=source,
+                              location=f"line {first_line[key]}") from None
+    try:
+        return PinPolicy(sets)
+    except PolicyError as exc:
+        raise ConfigError(str(exc), path=source) from None
+
+
+_Key = tuple[str, bool]
+
+
+def _group_pins(entries: list[tuple[str, list[str], int]], source: str | None
+                ) -> tuple[dict[_Key, list[Pin]], dict[_Key, int]]:
+    """The distinct pins of each pattern, in input order, and the line each pattern first has."""
+    groups: dict[_Key, list[Pin]] = {}
+    first_line: dict[_Key, int] = {}
     for pattern_text, pin_texts, line in entries:
         try:
             key = _okhttp_pattern(pattern_text)
@@ -204,15 +231,27 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
                               f"certpin reads at most {MAX_PINS_PER_SET} per pin set")
                 bucket.append(pin)
         first_line.setdefault(key, line)
-    wanted: tuple[str, bool] | None = None
-    if host is not None:
-        try:
-            wanted = _okhttp_pattern(host)
-        except PolicyError as exc:
-            raise ConfigError(f"bad host {escape(host)!r}: {exc}", path=source) from None
-        if wanted not in groups:
-            raise ConfigError(f"pattern {escape(host)!r} not found in the pin list", path=source)
-    names: dict[str, tuple[str, bool]] = {}
+    return groups, first_line
+
+
+def _wanted_pattern(host: str | None, groups: dict[_Key, list[Pin]],
+                    source: str | None) -> _Key | None:
+    """The one pattern to keep (``host`` in OkHttp spelling), or None to keep all."""
+    if host is None:
+        return None
+    try:
+        wanted = _okhttp_pattern(host)
+    except PolicyError as exc:
+        raise ConfigError(f"bad host {escape(host)!r}: {exc}", path=source) from None
+    if wanted not in groups:
+        raise ConfigError(f"pattern {escape(host)!r} not found in the pin list", path=source)
+    return wanted
+
+
+def _check_exact_and_subdomains(groups: dict[_Key, list[Pin]], first_line: dict[_Key, int],
+                                source: str | None) -> None:
+    """Refuse a name pinned both exactly and with ``**.`` (one certpin pattern cannot hold both)."""
+    names: dict[str, _Key] = {}
     for key in groups:
         if key[0] in names:
             raise ConfigError(
@@ -221,42 +260,31 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
                 location=f"line {first_line[key]}",
             )
         names[key[0]] = key
-    sets: dict[str, PinSet] = {}
-    order = {k: i for i, k in enumerate(groups)}
-    for key, pins in groups.items():
-        if wanted is not None and key != wanted:
+
+
+def _merged_pins(key: _Key, groups: dict[_Key, list[Pin]], order: dict[_Key, int], line: int,
+                 *, source: str | None, warns: list[str]) -> list[Pin]:
+    """The pins of ``key`` plus those of every pattern covering it (OkHttp's any-match rule)."""
+    merged = list(groups[key])
+    for other in _candidates(key, order):
+        relation = _relation(key, other)
+        if relation is None:
             continue
-        merged = list(pins)
-        for other in _candidates(key, order):
-            opins = groups[other]
-            relation = _relation(key, other)
-            if relation is None:
-                continue
-            extra = [p for p in opins if p not in merged]
-            if extra and relation == "partial":
-                raise ConfigError(
-                    f"**.{escape(key[0])} and {escape(other[0])} both match {escape(key[0])}, "
-                    "where OkHttp accepts the pins of both; certpin cannot give that host "
-                    "different pins from its subdomains", path=source,
-                    location=f"line {first_line[key]}",
-                )
-            if relation == "covers":
-                if extra:
-                    shown = ("**." if other[1] else "") + other[0]
-                    warns.append(f"{source or '<input>'}: {escape(key[0])!r} also accepts the "
-                                 f"pins of {escape(shown)!r} (OkHttp accepts any matching "
-                                 "pattern's pins); merged")
-                merged += extra
-        try:
-            sets[key[0]] = bounded_pin_set(merged, include_subdomains=key[1],
-                                  allow_single_pin=len(merged) < 2)
-        except PolicyError as exc:
-            raise ConfigError(str(exc), path=source,
-                              location=f"line {first_line[key]}") from None
-    try:
-        return PinPolicy(sets)
-    except PolicyError as exc:
-        raise ConfigError(str(exc), path=source) from None
+        extra = [p for p in groups[other] if p not in merged]
+        if extra and relation == "partial":
+            raise ConfigError(
+                f"**.{escape(key[0])} and {escape(other[0])} both match {escape(key[0])}, "
+                "where OkHttp accepts the pins of both; certpin cannot give that host "
+                "different pins from its subdomains", path=source, location=f"line {line}",
+            )
+        if relation == "covers":
+            if extra:
+                shown = ("**." if other[1] else "") + other[0]
+                warns.append(f"{source or '<input>'}: {escape(key[0])!r} also accepts the "
+                             f"pins of {escape(shown)!r} (OkHttp accepts any matching "
+                             "pattern's pins); merged")
+            merged += extra
+    return merged
 
 
 def to_okhttp(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:

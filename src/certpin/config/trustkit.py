@@ -20,9 +20,7 @@ can declare no entity) is accepted; every other DOCTYPE is refused.
 from __future__ import annotations
 
 import json
-from datetime import UTC
-from typing import Any
-from xml.etree.ElementTree import Element
+from datetime import UTC, date
 from xml.sax.saxutils import escape as xml_escape
 
 from ..errors import ConfigError, PolicyError, escape
@@ -38,6 +36,7 @@ from ._common import (
     parse_date,
     pin_or_error,
 )
+from ._plist import PlistNode, PlistReader, key_path, read_plist
 from ._xml import XmlDoc, parse_xml
 
 __all__ = ["from_trustkit", "to_trustkit", "to_trustkit_swift"]
@@ -49,49 +48,8 @@ _DOMAIN_KEYS = {
 }
 _CONFIG_KEYS = {"TSKSwizzleNetworkDelegates", "TSKPinnedDomains",
                 "TSKIgnorePinningForUserDefinedTrustAnchors"}
-
-
-class _Node:
-    """A plist value with the element it came from (for line numbers)."""
-
-    def __init__(self, value: Any, el: Element):
-        self.value = value
-        self.el = el
-
-
-def _plist_value(doc: XmlDoc, el: Element, path: str) -> _Node:
-    tag = el.tag
-    if tag == "dict":
-        out: dict[str, _Node] = {}
-        children = list(el)
-        if len(children) % 2:
-            raise doc.error(el, f"{path}: <dict> needs <key>/value pairs")
-        for k, v in zip(children[::2], children[1::2], strict=True):
-            if k.tag != "key":
-                raise doc.error(k, f"{path}: expected <key>, got <{escape(k.tag)}>")
-            name = k.text or ""
-            if name in out:
-                raise doc.error(k, f"{path}: duplicate key {escape(name)!r}")
-            out[name] = _plist_value(doc, v, f"{path}.{_key(name)}")
-        return _Node(out, el)
-    if tag == "array":
-        return _Node([_plist_value(doc, c, f"{path}[{i}]") for i, c in enumerate(el)], el)
-    if tag in ("string", "date"):
-        return _Node(el.text or "", el)
-    if tag in ("true", "false"):
-        return _Node(tag == "true", el)
-    if tag == "integer":
-        try:
-            return _Node(int((el.text or "").strip()), el)
-        except ValueError:
-            raise doc.error(el, f"{path}: bad <integer>") from None
-    if tag in ("real", "data"):
-        return _Node((el.text or "").strip(), el)
-    raise doc.error(el, f"{path}: unexpected <{escape(tag)}> in a plist")
-
-
-def _key(name: str) -> str:
-    return name if name.replace("_", "").isalnum() else json.dumps(name)
+_BOOL_KEYS = ("TSKIncludeSubdomains", "TSKEnforcePinning", "TSKDisableDefaultReportUri",
+              "TSKExcludeSubdomainFromParentPolicy")
 
 
 def _norm(name: str) -> str:
@@ -124,15 +82,25 @@ def from_trustkit(data: str | bytes, *, source: str | None = None,
         raise ConfigError("binary plist: convert it first (plutil -convert xml1 FILE)",
                           path=source)
     doc = parse_xml(data, source, allow_plist_doctype=True)
-    warns: list[str] = warnings if warnings is not None else []
-    root = doc.root
-    if root.tag == "plist":
-        kids = list(root)
-        if len(kids) != 1:
-            raise doc.error(root, "<plist> must hold exactly one value")
-        top = _plist_value(doc, kids[0], "(plist)")
-    else:
-        top = _plist_value(doc, root, "(plist)")
+    rd = PlistReader(doc, source, warnings if warnings is not None else [])
+    config, path = _find_config(doc)
+    domains = _pinned_domains(rd, config, path)
+    sets: dict[str, PinSet] = {}
+    for host, dnode in domains.value.items():
+        dpath = f"{path}.TSKPinnedDomains.{key_path(host)}"
+        pattern = _domain_pattern(rd, host, dnode, dpath)
+        if pattern in sets:
+            raise rd.at(dnode, dpath, f"domain {escape(pattern)!r} appears twice")
+        sets[pattern] = _domain_pin_set(rd, pattern, dnode, dpath)
+    try:
+        return PinPolicy(sets)
+    except PolicyError as exc:
+        raise ConfigError(str(exc), path=source) from None
+
+
+def _find_config(doc: XmlDoc) -> tuple[PlistNode, str]:
+    """The TrustKit configuration dictionary and its path: TSKConfiguration or the top."""
+    top = read_plist(doc)
     if not isinstance(top.value, dict):
         raise doc.error(top.el, "expected a <dict> at the top of the plist")
     path = "TSKConfiguration"
@@ -144,112 +112,135 @@ def from_trustkit(data: str | bytes, *, source: str | None = None,
         raise doc.error(top.el, "no TSKConfiguration (nor TSKPinnedDomains) in the plist")
     if not isinstance(config.value, dict):
         raise doc.error(config.el, f"{path}: expected a <dict>")
+    return config, path
 
-    def at(node: _Node, p: str, message: str) -> ConfigError:
-        return ConfigError(message, path=source, location=f"line {doc.line(node.el)} ({p})")
 
-    domains: _Node | None = None
+def _pinned_domains(rd: PlistReader, config: PlistNode, path: str) -> PlistNode:
+    """Check the configuration's own keys; return its TSKPinnedDomains dictionary."""
+    domains: PlistNode | None = None
     for name, node in config.value.items():
         key = _norm(name)
         if path == "(plist)" and key not in _CONFIG_KEYS:
             continue  # other Info.plist keys next to TSKPinnedDomains
         if key not in _CONFIG_KEYS:
-            raise at(node, f"{path}.{_key(name)}", f"unknown TrustKit key {escape(name)!r}")
+            raise rd.at(node, f"{path}.{key_path(name)}", f"unknown TrustKit key {escape(name)!r}")
         if key == "TSKPinnedDomains":
             domains = node
         elif not isinstance(node.value, bool):
-            raise at(node, f"{path}.{_key(name)}", "expected <true/> or <false/>")
+            raise rd.at(node, f"{path}.{key_path(name)}", "expected <true/> or <false/>")
         elif key == "TSKIgnorePinningForUserDefinedTrustAnchors" and node.value:
-            warns.append(f"{source or '<input>'}, line {doc.line(node.el)}: "
-                         "TSKIgnorePinningForUserDefinedTrustAnchors is true: on macOS, "
-                         "user-installed anchors bypass the pins (not imported)")
+            rd.warn(node, "TSKIgnorePinningForUserDefinedTrustAnchors is true: on macOS, "
+                          "user-installed anchors bypass the pins (not imported)")
     if domains is None:
-        raise at(config, path, "missing TSKPinnedDomains")
+        raise rd.at(config, path, "missing TSKPinnedDomains")
     if not isinstance(domains.value, dict):
-        raise at(domains, f"{path}.TSKPinnedDomains", "expected a <dict> of domains")
-    sets: dict[str, PinSet] = {}
-    for host, dnode in domains.value.items():
-        dpath = f"{path}.TSKPinnedDomains.{_key(host)}"
-        if not isinstance(dnode.value, dict):
-            raise at(dnode, dpath, "expected a <dict> for the domain")
-        try:
-            if "*" in host:
-                raise PolicyError("TrustKit domains cannot contain '*'")
-            pattern = normalize_pattern(host)
-        except PolicyError as exc:
-            raise at(dnode, dpath, f"bad domain {escape(host)!r}: {exc}") from None
-        if pattern in sets:
-            raise at(dnode, dpath, f"domain {escape(pattern)!r} appears twice")
-        opts: dict[str, _Node] = {}
-        for name, node in dnode.value.items():
-            key = _norm(name)
-            if key not in _DOMAIN_KEYS:
-                raise at(node, f"{dpath}.{_key(name)}", f"unknown TrustKit key {escape(name)!r}")
-            opts[key] = node
-        for key in ("TSKIncludeSubdomains", "TSKEnforcePinning", "TSKDisableDefaultReportUri",
-                    "TSKExcludeSubdomainFromParentPolicy"):
-            if key in opts and not isinstance(opts[key].value, bool):
-                raise at(opts[key], f"{dpath}.{key}", "expected <true/> or <false/>")
-        if opts.get("TSKExcludeSubdomainFromParentPolicy", _Node(False, root)).value:
-            raise at(opts["TSKExcludeSubdomainFromParentPolicy"], dpath,
-                     "TSKExcludeSubdomainFromParentPolicy (an unpinned exception under a parent's "
-                     "includeSubdomains) cannot be expressed in a certpin policy")
-        for key in ("TSKPublicKeyAlgorithms", "TSKAdditionalTrustAnchors"):
-            if key in opts:
-                warns.append(f"{source or '<input>'}, line {doc.line(opts[key].el)}: "
-                             f"{dpath}.{key} ignored")
-        hashes = opts.get("TSKPublicKeyHashes")
-        if hashes is None:
-            raise at(dnode, dpath, "missing TSKPublicKeyHashes")
-        if not isinstance(hashes.value, list):
-            raise at(hashes, f"{dpath}.TSKPublicKeyHashes", "expected an <array> of <string>")
-        pins: list[Pin] = []
-        for i, h in enumerate(hashes.value):
-            hp = f"{dpath}.TSKPublicKeyHashes[{i}]"
-            if not isinstance(h.value, str) or h.el.tag != "string":
-                raise at(h, hp, "expected a <string> (base64 SHA-256 of the SPKI)")
+        raise rd.at(domains, f"{path}.TSKPinnedDomains", "expected a <dict> of domains")
+    return domains
 
-            def err(m: str, h: _Node = h, hp: str = hp) -> ConfigError:
-                return at(h, hp, m)
 
-            pins.append(pin_or_error("sha256/" + h.value.strip(), err))
-        uris: list[str] = []
-        if "TSKReportUris" in opts:
-            node = opts["TSKReportUris"]
-            if not isinstance(node.value, list) or not all(
-                isinstance(u.value, str) and u.el.tag == "string" for u in node.value
-            ):
-                raise at(node, f"{dpath}.TSKReportUris", "expected an <array> of <string>")
-            uris = [u.value.strip() for u in node.value]
-            for i, uri in enumerate(uris):
-                if not is_report_uri(uri):  # the rule of policy files, so the import loads back
-                    raise at(node.value[i], f"{dpath}.TSKReportUris[{i}]",
-                             f"expected an http(s) URI without spaces, got {escape(repr(uri))}")
-        expires = None
-        if "TSKExpirationDate" in opts:
-            node = opts["TSKExpirationDate"]
-            try:
-                if not isinstance(node.value, str) or node.el.tag != "string":
-                    raise ValueError("expected a <string> yyyy-MM-dd")
-                expires = parse_date(node.value.strip())
-            except ValueError as exc:
-                raise at(node, f"{dpath}.TSKExpirationDate", str(exc)) from None
-        if len(set(pins)) < 2:
-            warns.append(f"{source or '<input>'}, line {doc.line(dnode.el)}: {escape(pattern)!r} "
-                         "has fewer than two pins; TrustKit refuses such a configuration")
-        try:
-            sets[pattern] = bounded_pin_set(
-                pins,
-                include_subdomains=bool(opts.get("TSKIncludeSubdomains", _Node(False, root)).value),
-                enforce=bool(opts.get("TSKEnforcePinning", _Node(True, root)).value),
-                report_uris=uris, expires=expires, allow_single_pin=len(set(pins)) < 2,
-            )
-        except PolicyError as exc:
-            raise at(dnode, dpath, str(exc)) from None
+def _domain_pattern(rd: PlistReader, host: str, dnode: PlistNode, dpath: str) -> str:
+    """The normalised pattern of one domain entry (no wildcards in TrustKit)."""
+    if not isinstance(dnode.value, dict):
+        raise rd.at(dnode, dpath, "expected a <dict> for the domain")
     try:
-        return PinPolicy(sets)
+        if "*" in host:
+            raise PolicyError("TrustKit domains cannot contain '*'")
+        return normalize_pattern(host)
     except PolicyError as exc:
-        raise ConfigError(str(exc), path=source) from None
+        raise rd.at(dnode, dpath, f"bad domain {escape(host)!r}: {exc}") from None
+
+
+def _domain_pin_set(rd: PlistReader, pattern: str, dnode: PlistNode, dpath: str) -> PinSet:
+    """The pin set of one domain entry."""
+    opts = _domain_options(rd, dnode, dpath)
+    pins = _public_key_hashes(rd, opts.get("TSKPublicKeyHashes"), dnode, dpath)
+    uris = _report_uris(rd, opts.get("TSKReportUris"), dpath)
+    expires = _expiration(rd, opts.get("TSKExpirationDate"), dpath)
+    single = len(set(pins)) < 2
+    if single:
+        rd.warn(dnode, f"{escape(pattern)!r} has fewer than two pins; "
+                       "TrustKit refuses such a configuration")
+    flags = {k: n.value for k, n in opts.items() if isinstance(n.value, bool)}
+    try:
+        return bounded_pin_set(
+            pins,
+            include_subdomains=flags.get("TSKIncludeSubdomains", False),
+            enforce=flags.get("TSKEnforcePinning", True),
+            report_uris=uris, expires=expires, allow_single_pin=single,
+        )
+    except PolicyError as exc:
+        raise rd.at(dnode, dpath, str(exc)) from None
+
+
+def _domain_options(rd: PlistReader, dnode: PlistNode, dpath: str) -> dict[str, PlistNode]:
+    """A domain's keys (``kTSK`` spelling normalised), with the boolean ones type-checked."""
+    opts: dict[str, PlistNode] = {}
+    for name, node in dnode.value.items():
+        key = _norm(name)
+        if key not in _DOMAIN_KEYS:
+            raise rd.at(node, f"{dpath}.{key_path(name)}",
+                        f"unknown TrustKit key {escape(name)!r}")
+        opts[key] = node
+    for key in _BOOL_KEYS:
+        if key in opts and not isinstance(opts[key].value, bool):
+            raise rd.at(opts[key], f"{dpath}.{key}", "expected <true/> or <false/>")
+    exclude = opts.get("TSKExcludeSubdomainFromParentPolicy")
+    if exclude is not None and exclude.value:
+        raise rd.at(exclude, dpath,
+                    "TSKExcludeSubdomainFromParentPolicy (an unpinned exception under a parent's "
+                    "includeSubdomains) cannot be expressed in a certpin policy")
+    for key in ("TSKPublicKeyAlgorithms", "TSKAdditionalTrustAnchors"):
+        if key in opts:
+            rd.warn(opts[key], f"{dpath}.{key} ignored")
+    return opts
+
+
+def _public_key_hashes(rd: PlistReader, hashes: PlistNode | None, dnode: PlistNode,
+                       dpath: str) -> list[Pin]:
+    """The SPKI pins of TSKPublicKeyHashes (required)."""
+    if hashes is None:
+        raise rd.at(dnode, dpath, "missing TSKPublicKeyHashes")
+    if not isinstance(hashes.value, list):
+        raise rd.at(hashes, f"{dpath}.TSKPublicKeyHashes", "expected an <array> of <string>")
+    pins: list[Pin] = []
+    for i, h in enumerate(hashes.value):
+        hp = f"{dpath}.TSKPublicKeyHashes[{i}]"
+        if not isinstance(h.value, str) or h.el.tag != "string":
+            raise rd.at(h, hp, "expected a <string> (base64 SHA-256 of the SPKI)")
+
+        def err(m: str, h: PlistNode = h, hp: str = hp) -> ConfigError:
+            return rd.at(h, hp, m)
+
+        pins.append(pin_or_error("sha256/" + h.value.strip(), err))
+    return pins
+
+
+def _report_uris(rd: PlistReader, node: PlistNode | None, dpath: str) -> list[str]:
+    """The URIs of TSKReportUris, or none."""
+    if node is None:
+        return []
+    if not isinstance(node.value, list) or not all(
+        isinstance(u.value, str) and u.el.tag == "string" for u in node.value
+    ):
+        raise rd.at(node, f"{dpath}.TSKReportUris", "expected an <array> of <string>")
+    uris = [u.value.strip() for u in node.value]
+    for i, uri in enumerate(uris):
+        if not is_report_uri(uri):  # the rule of policy files, so the import loads back
+            raise rd.at(node.value[i], f"{dpath}.TSKReportUris[{i}]",
+                        f"expected an http(s) URI without spaces, got {escape(repr(uri))}")
+    return uris
+
+
+def _expiration(rd: PlistReader, node: PlistNode | None, dpath: str) -> date | None:
+    """The date of TSKExpirationDate, or None."""
+    if node is None:
+        return None
+    try:
+        if not isinstance(node.value, str) or node.el.tag != "string":
+            raise ValueError("expected a <string> yyyy-MM-dd")
+        return parse_date(node.value.strip())
+    except ValueError as exc:
+        raise rd.at(node, f"{dpath}.TSKExpirationDate", str(exc)) from None
 
 
 def _exportable(policy: PinPolicy, lx: Lossy) -> list[tuple[str, PinSet, str | None]]:

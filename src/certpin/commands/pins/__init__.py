@@ -30,20 +30,12 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
-from ..errors import CertificateError, CertpinError, ProbeError, escape
-from ..pins import (
-    CRYPTOGRAPHY_ERRORS,
-    _load_key_source,
-    _quiet_cryptography,
-    cert_pin,
-    load_certificates,
-    spki_pin,
-)
-from ..probe import FetchedChain, _check_name, fetch_chain, parse_host_port
+from ...errors import CertificateError, CertpinError, ProbeError, escape
+from ...probe import FetchedChain, check_name, fetch_chain, parse_host_port
+from .._args import seconds
+from .describe import describe_certificate, describe_data, describe_key, position_in_file
 
 __all__ = [
     "HELP", "add_arguments", "describe_certificate", "describe_data", "describe_key", "run",
@@ -64,16 +56,6 @@ class _Target:
     host: str = ""
     port: int = 443
     path: str = ""
-
-
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_timeout,
+        type=seconds,
         default=10.0,
         metavar="SECONDS",
         help="connect and handshake timeout in seconds (default: 10)",
@@ -132,116 +114,6 @@ def _parse_target(text: str) -> _Target:
     return _Target(text, "host", host=host, port=port)
 
 
-def _name(name: x509.Name) -> str:
-    try:
-        return escape(name.rfc4514_string())
-    except ValueError:  # pragma: no cover - attributes cryptography cannot render
-        return escape(repr(name))
-
-
-_KEY_ERRORS: tuple[type[Exception], ...] = (CertificateError, *CRYPTOGRAPHY_ERRORS)
-
-
-def _field(what: str, read: Any, of: str = "certificate") -> Any:
-    """Read one lazily parsed field of an untrusted certificate or CSR, or raise CertificateError.
-
-    cryptography parses subjects, extensions and keys on first access and raises several types
-    for bytes it cannot decode (see :data:`certpin.pins.CRYPTOGRAPHY_ERRORS`); here each becomes
-    a CertificateError naming the field, so the target fails with one line instead of a traceback.
-    """
-    try:
-        with _quiet_cryptography():
-            return read()
-    except CRYPTOGRAPHY_ERRORS as exc:
-        raise CertificateError(
-            f"cannot describe the {of}: its {what} cannot be decoded "
-            f"({escape(str(exc) or type(exc).__name__)})"
-        ) from None
-
-
-def describe_key(key: object) -> tuple[str, int | None]:
-    """Return ``(key_type, key_bits)`` of a public key, e.g. ``("EC P-256", 256)``."""
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        curves = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-        return f"EC {curves.get(key.curve.name, key.curve.name)}", key.curve.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448", 456
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size
-    if isinstance(key, x25519.X25519PublicKey):
-        return "X25519", 256
-    if isinstance(key, x448.X448PublicKey):
-        return "X448", 448
-    return type(key).__name__, None
-
-
-def _position_in_file(cert: x509.Certificate) -> str:
-    """``leaf``, ``intermediate`` or ``root``.
-
-    Raises:
-        CertificateError: the extensions, subject or issuer cannot be decoded.
-    """
-    extensions = _field("extensions", lambda: cert.extensions)
-    try:
-        is_ca = extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if is_ca:
-        same = _field("subject", lambda: cert.subject) == _field("issuer", lambda: cert.issuer)
-        return "root" if same else "intermediate"
-    return "leaf"
-
-
-def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any]:
-    """Describe one certificate as the JSON object ``certpin pins`` prints.
-
-    Args:
-        cert: the certificate.
-        position: ``"leaf"``, ``"intermediate"`` or ``"root"``.
-
-    Returns:
-        A dict with ``position``, ``subject``, ``issuer`` (RFC 4514, control characters escaped),
-        ``serial`` (hex), ``not_before``/``not_after`` (ISO 8601, UTC), ``key_type``, ``key_bits``
-        (``None`` if unknown), ``spki_pin`` (``None`` when cryptography cannot decode the key
-        algorithm, with ``spki_error`` saying so), ``cert_pin`` and ``sha256_fingerprint`` (hex).
-
-    Raises:
-        CertificateError: a field cryptography parses lazily (subject, issuer, serial, validity)
-            cannot be decoded; the message names the field.
-    """
-    info: dict[str, Any] = {
-        "position": position,
-        "subject": _name(_field("subject", lambda: cert.subject)),
-        "issuer": _name(_field("issuer", lambda: cert.issuer)),
-        "serial": format(_field("serial number", lambda: cert.serial_number), "x"),
-        "not_before": _field("validity", lambda: cert.not_valid_before_utc).isoformat().replace(
-            "+00:00", "Z"),
-        "not_after": _field("validity", lambda: cert.not_valid_after_utc).isoformat().replace(
-            "+00:00", "Z"),
-    }
-    try:
-        key_type, key_bits = describe_key(cert.public_key())
-        pin: str | None = str(spki_pin(cert))
-        spki_error = None
-    except _KEY_ERRORS as exc:  # cryptography raises several types for odd keys
-        try:
-            oid = cert.public_key_algorithm_oid.dotted_string
-        except CRYPTOGRAPHY_ERRORS:
-            oid = "unknown"
-        key_type, key_bits, pin = f"unsupported ({oid})", None, None
-        spki_error = escape(f"cryptography cannot decode this key algorithm: {exc}")
-    info.update(key_type=key_type, key_bits=key_bits, spki_pin=pin)
-    if spki_error:
-        info["spki_error"] = spki_error
-    cpin = cert_pin(cert)
-    info.update(cert_pin=str(cpin), sha256_fingerprint=cpin.hex)
-    return info
-
-
 def _live_result(target: _Target, fetched: FetchedChain) -> dict[str, Any]:
     served_der = [c.public_bytes(serialization.Encoding.DER) for c in fetched.served]
     certs: list[dict[str, Any]] = []
@@ -259,12 +131,12 @@ def _live_result(target: _Target, fetched: FetchedChain) -> dict[str, Any]:
             certs.append(info)
         for der, cert in zip(served_der, fetched.served, strict=True):
             if der not in verified_der:
-                info = describe_certificate(cert, _position_in_file(cert))
+                info = describe_certificate(cert, position_in_file(cert))
                 info.update(in_verified_chain=False, served=True)
                 certs.append(info)
     else:
         for i, cert in enumerate(fetched.served):
-            position = "leaf" if i == 0 else _position_in_file(cert)
+            position = "leaf" if i == 0 else position_in_file(cert)
             if position == "leaf" and i > 0:
                 position = "intermediate"
             info = describe_certificate(cert, position)
@@ -306,65 +178,6 @@ def _file_result(target: _Target) -> dict[str, Any]:
     where = "stdin" if target.kind == "stdin" else escape(target.path)
     return {"target": escape(target.text), "file": where,
             "certificates": describe_data(data, where)}
-
-
-def describe_data(data: bytes, where: str) -> list[dict[str, Any]]:
-    """Describe every certificate, or the one CSR or key, in the bytes of a file.
-
-    Args:
-        data: PEM, DER or PKCS#7 certificates, or a public key, private key or CSR.
-        where: the file name for messages (escaped already).
-
-    Returns:
-        One dict per certificate (as :func:`describe_certificate`) or one for the key or CSR.
-
-    Raises:
-        CertificateError: the bytes hold nothing certpin can read, or a certificate, CSR or key
-            that cannot be described or pinned; the message starts with ``where``.
-    """
-    certs: list[dict[str, Any]] = []
-    try:
-        loaded = load_certificates(data)
-    except CertificateError:
-        try:
-            source = _load_key_source(data)
-        except CertificateError as exc:
-            raise CertificateError(f"{where}: {exc}") from None
-        if isinstance(source, x509.Certificate):  # pragma: no cover - handled above
-            certs.append(describe_certificate(source, _position_in_file(source)))
-        else:
-            is_csr = isinstance(source, x509.CertificateSigningRequest)
-            try:
-                of = "CSR" if is_csr else "key file"
-                key = _field("key", lambda: source.public_key() if hasattr(source, "public_key")
-                             else source, of)
-                key_type, key_bits = describe_key(key)
-                pin = str(spki_pin(source))
-                subject = (
-                    _name(_field("subject", lambda: source.subject, of))  # type: ignore[union-attr]
-                    if is_csr else None
-                )
-            except CertificateError as exc:
-                raise CertificateError(f"{where}: {exc}") from None
-            info: dict[str, Any] = {
-                "position": "csr" if is_csr else "key",
-                "subject": subject,
-                "issuer": None,
-                "not_after": None,
-                "key_type": key_type,
-                "key_bits": key_bits,
-                "spki_pin": pin,
-                "cert_pin": None,
-            }
-            certs.append(info)
-    else:
-        for number, cert in enumerate(loaded, 1):
-            try:
-                certs.append(describe_certificate(cert, _position_in_file(cert)))
-            except CertificateError as exc:
-                which = f"certificate {number}: " if len(loaded) > 1 else ""
-                raise CertificateError(f"{where}: {which}{exc}") from None
-    return certs
 
 
 def _text_block(result: dict[str, Any]) -> str:
@@ -435,72 +248,94 @@ def _printable(message: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the pins of every target; return 0, or 1 if any target failed (2: usage error)."""
     try:
-        targets = [_parse_target(t) for t in args.targets]
-    except ProbeError as exc:
-        print(f"certpin pins: error: {_printable(str(exc))}", file=sys.stderr)
+        targets = _checked_targets(args)
+    except _UsageError as exc:
+        print(f"certpin pins: error: {exc}", file=sys.stderr)
         return 2
-    if args.servername is not None:
-        try:
-            _check_name(args.servername, "--servername")
-        except ProbeError as exc:
-            print(f"certpin pins: error: {exc}", file=sys.stderr)
-            return 2
-    if sum(t.kind == "stdin" for t in targets) > 1:
-        print("certpin pins: error: '-' (stdin) may be given once", file=sys.stderr)
-        return 2
-    if args.cafile is not None:
-        try:
-            ssl.create_default_context(cafile=args.cafile)
-        except (OSError, ssl.SSLError) as exc:
-            print(
-                f"certpin pins: error: --cafile {escape(args.cafile)}: {escape(str(exc))}",
-                file=sys.stderr,
-            )
-            return 2
     results: list[dict[str, Any]] = []
     status = 0
     first = True
     for target in targets:
         try:
-            if target.kind == "host":
-                fetched = fetch_chain(
-                    target.host,
-                    target.port,
-                    server_name=args.servername,
-                    timeout=args.timeout,
-                    cafile=args.cafile,
-                )
-                result = _live_result(target, fetched)
-                if not result["verified"]:
-                    print(
-                        f"certpin pins: warning: {result['target']}: the chain did not validate "
-                        f"({result['verify_error']}); showing the served certificates",
-                        file=sys.stderr,
-                    )
-            else:
-                result = _file_result(target)
+            result = _target_result(target, args)
         except CertpinError as exc:
             status = 1
-            message = _printable(str(exc))
-            shown = escape(target.text)
-            line = message if message.startswith(shown) else f"{shown}: {message}"
-            print(f"certpin pins: error: {line}", file=sys.stderr)
-            if args.format == "json":
-                results.append(
-                    {"target": escape(target.text), "error": message, "certificates": []}
-                )
+            _report_failure(target, exc, args.format, results)
             continue
         if args.format == "json":
             results.append(result)
-        elif args.format == "text":
-            if not first:
-                print()
-            print(_text_block(result), flush=True)
-        elif args.format == "hpkp":
-            print(_hpkp_line(result), flush=True)
         else:
-            print(_curl_line(result), flush=True)
+            _print_result(result, args.format, first=first)
         first = False
     if args.format == "json":
         print(json.dumps(results, indent=2, ensure_ascii=False))
     return status
+
+
+class _UsageError(Exception):
+    """A command line that cannot run (exit status 2); the message is ready to print."""
+
+
+def _checked_targets(args: argparse.Namespace) -> list[_Target]:
+    """The targets, once the options that apply to all of them are known to be usable."""
+    try:
+        targets = [_parse_target(t) for t in args.targets]
+    except ProbeError as exc:
+        raise _UsageError(_printable(str(exc))) from None
+    if args.servername is not None:
+        try:
+            check_name(args.servername, "--servername")
+        except ProbeError as exc:
+            raise _UsageError(str(exc)) from None
+    if sum(t.kind == "stdin" for t in targets) > 1:
+        raise _UsageError("'-' (stdin) may be given once")
+    if args.cafile is not None:
+        try:
+            ssl.create_default_context(cafile=args.cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise _UsageError(f"--cafile {escape(args.cafile)}: {escape(str(exc))}") from None
+    return targets
+
+
+def _target_result(target: _Target, args: argparse.Namespace) -> dict[str, Any]:
+    """Describe one target: a live server (warning when its chain did not validate) or a file."""
+    if target.kind != "host":
+        return _file_result(target)
+    fetched = fetch_chain(
+        target.host,
+        target.port,
+        server_name=args.servername,
+        timeout=args.timeout,
+        cafile=args.cafile,
+    )
+    result = _live_result(target, fetched)
+    if not result["verified"]:
+        print(
+            f"certpin pins: warning: {result['target']}: the chain did not validate "
+            f"({result['verify_error']}); showing the served certificates",
+            file=sys.stderr,
+        )
+    return result
+
+
+def _report_failure(target: _Target, exc: CertpinError, fmt: str,
+                    results: list[dict[str, Any]]) -> None:
+    """Print a failed target's error; in JSON output, also record it among the results."""
+    message = _printable(str(exc))
+    shown = escape(target.text)
+    line = message if message.startswith(shown) else f"{shown}: {message}"
+    print(f"certpin pins: error: {line}", file=sys.stderr)
+    if fmt == "json":
+        results.append({"target": escape(target.text), "error": message, "certificates": []})
+
+
+def _print_result(result: dict[str, Any], fmt: str, *, first: bool) -> None:
+    """Print one target's result as text (blank line between targets), HPKP or curl."""
+    if fmt == "text":
+        if not first:
+            print()
+        print(_text_block(result), flush=True)
+    elif fmt == "hpkp":
+        print(_hpkp_line(result), flush=True)
+    else:
+        print(_curl_line(result), flush=True)
