@@ -90,6 +90,8 @@ def _calls(tmp: Path) -> dict[str, list[Call]]:
         "dumps_policy": [("str", lambda v: c.dumps_policy(p, v))],
         "dump_policy": [("str", lambda v: c.dump_policy(p, str(tmp / "out") + v))],
         "atomic_write": [("str", lambda v: c.atomic_write(str(tmp / "w") + v, b"x"))],
+        "read_input": [("str", lambda v: c.read_input(str(tmp / "r") + v)),
+                       ("text", lambda v: c.read_input(_file(tmp, v, ".toml")))],
         "from_android": [("text", c.from_android)],
         "from_trustkit": [("text", c.from_trustkit)],
         "from_okhttp": [("text", c.from_okhttp),

@@ -1,5 +1,9 @@
 """Host names and host patterns in one normal form, so that every spelling of a host is one host.
 
+Longer than 400 lines because it is the one place that decides which host a spelling means
+(IDNA 2003 against UTS 46, IP literal forms, IPv4 inside IPv6, the unspecified address), with
+each rule and its source documented where it is enforced; splitting it would split that answer.
+
 Host names and patterns are normalised before they are compared (:func:`normalize_host`,
 :func:`normalize_pattern`):
 

@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import; returns 0, or raises a CertpinError (the CLI prints it and exits 2)."""
-    from ..config import dump_policy, dumps_policy, import_policy
-    from ..config._common import read_input
+    from ..config import dump_policy, dumps_policy, import_policy, read_input
 
     out = args.output
     if out is not None:

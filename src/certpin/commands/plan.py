@@ -92,7 +92,7 @@ def _shipped(paths: Sequence[str]) -> list[ShippedPolicy]:
 
 
 def _read(path: str) -> bytes:
-    from ..config._common import read_input
+    from ..config import read_input
 
     return read_input(path)
 

@@ -40,6 +40,7 @@ from ._common import (
     ExportResult,
     atomic_write,
     mode,
+    read_input,
 )
 from ._xml import MAX_XML_DEPTH, XML_ENCODINGS
 from .android import from_android, to_android
@@ -73,6 +74,7 @@ __all__ = [
     "import_policy",
     "load_policy",
     "loads_policy",
+    "read_input",
     "to_android",
     "to_curl",
     "to_hpkp",

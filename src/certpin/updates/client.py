@@ -43,19 +43,16 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
-import urllib3
 from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import Metadata, Root, Targets
 from tuf.ngclient import Updater
-from tuf.ngclient.fetcher import FetcherInterface
 
-from ..clients.urllib3 import pinned_pool_manager
 from ..config import loads_policy
 from ..errors import escape
 from ..policy import PinPolicy
@@ -64,6 +61,7 @@ from ..reporter import make_reporter
 from ..tls import pinning_context
 from ..tls.swap import SwapRight, swap_policy
 from .errors import UpdateError
+from .fetch import PinnedFetcher, lock_cache
 
 __all__ = ["OnExpiry", "PolicyUpdater"]
 
@@ -83,58 +81,6 @@ class OnExpiry(enum.StrEnum):
     KEEP = "keep"
     SHIPPED = "shipped"
     FAIL_CLOSED = "fail-closed"
-
-
-class _PinnedFetcher(FetcherInterface):
-    """A TUF fetcher on certpin's pinned urllib3 pool (the update host gets the pins in force)."""
-
-    def __init__(self, ctx: ssl.SSLContext, timeout: float) -> None:
-        self._pool = pinned_pool_manager(ctx, retries=False)
-        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
-
-    def _fetch(self, url: str) -> Iterator[bytes]:
-        try:
-            response = self._pool.request("GET", url, preload_content=False,
-                                          timeout=self._timeout, redirect=False)
-        except urllib3.exceptions.TimeoutError as exc:
-            raise tuf_errors.SlowRetrievalError from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise tuf_errors.DownloadError(f"{url}: {exc}") from exc
-        if response.status >= 400:
-            response.close()
-            raise tuf_errors.DownloadHTTPError(f"HTTP status {response.status}", response.status)
-        return self._chunks(response)
-
-    @staticmethod
-    def _chunks(response: Any) -> Iterator[bytes]:
-        try:
-            yield from response.stream(64 * 1024)
-        except urllib3.exceptions.TimeoutError as exc:
-            raise tuf_errors.SlowRetrievalError from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise tuf_errors.DownloadError(str(exc)) from exc
-        finally:
-            response.release_conn()
-
-    def close(self) -> None:
-        self._pool.clear()
-
-
-def _lock(folder: Path) -> IO[bytes] | None:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: no lock
-        return None
-    handle = open(folder / ".lock", "ab")  # noqa: SIM115 (held for the updater's life)
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise UpdateError(
-            f"the cache folder {folder} is in use by another PolicyUpdater: give each one "
-            "(and each process) its own folder"
-        ) from None
-    return handle
 
 
 class PolicyUpdater:
@@ -196,7 +142,7 @@ class PolicyUpdater:
         self._cache.mkdir(mode=0o700, parents=True, exist_ok=True)
         (self._cache / "metadata").mkdir(exist_ok=True)
         (self._cache / "targets").mkdir(exist_ok=True)
-        self._lockfile = _lock(self._cache)
+        self._lockfile = lock_cache(self._cache)
         self._right = SwapRight()
         # context -> how its reporter is made (on_report, cafile, capath, cadata)
         self._contexts: weakref.WeakKeyDictionary[ssl.SSLContext, tuple[Any, ...]] = (
@@ -204,7 +150,7 @@ class PolicyUpdater:
         self._swap_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._fetch_ctx = pinning_context(policy, swap_right=self._right, **self._trust)
-        self._fetcher = _PinnedFetcher(self._fetch_ctx, timeout)
+        self._fetcher = PinnedFetcher(self._fetch_ctx, timeout)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
