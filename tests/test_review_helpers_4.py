@@ -246,7 +246,7 @@ def test_urllib_plain_http_host_header_name_with_white_space_is_refused(review: 
 
     def run() -> Any:
         opener = build_opener(review.policy, cadata=review.cadata)
-        req = urllib.request.Request(  # noqa: S310 (loopback test)
+        req = urllib.request.Request(
             f"http://unpinned.test:{review.impostor.plain_port}/", headers={"Host ": "localhost"}
         )
         with opener.open(req, timeout=TIMEOUT) as resp:
