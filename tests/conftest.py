@@ -44,3 +44,14 @@ def server(server_cert: trustme.LeafCert) -> Iterator[RecordingTLSServer]:
 
 # Fixtures of the client tests (certpin.clients): certificates, env proxy, mitmproxy.
 pytest_plugins = ["support.clientfixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_report_log_limits() -> None:
+    """Each test sees its first report-only warning: the reporter quiets a repeated warning per
+    host for a minute, process-wide, so an earlier test's warning for the same host would
+    silence a later test's (tests/updates/test_updates.py failed that way when run after
+    others)."""
+    import certpin.reporter
+
+    certpin.reporter.REPORTER_LOG._last.clear()

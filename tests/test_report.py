@@ -73,12 +73,6 @@ def get(ctx: ssl.SSLContext, port: int, host: str = "pinned.test", path: str = "
         conn.close()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_log_limits() -> None:
-    """Each test sees its first report-only warning (the limiter is process-wide)."""
-    certpin.reporter.REPORTER_LOG._last.clear()
-
-
 @pytest.fixture()
 def collector() -> Iterator[ReportCollector]:
     with ReportCollector() as c:

@@ -870,3 +870,223 @@ def test_websockets_connection_factory_adding_a_pinned_host_header_is_refused(
     outcome = attempt(run)
     assert_zero_bytes(review.impostor, mark, "websockets create_connection adding Host: localhost",
                       outcome)
+
+
+# ============================ fourth adversarial review (review10d)
+# ------------------------------------------- urllib3: server_hostname through a pool key
+def _pool_key_server_hostname(manager: Any, port: int) -> int:
+    context = {"scheme": "https", "host": "localhost", "port": port,
+               "server_hostname": "unpinned.test"}
+    key = manager.key_fn_by_scheme["https"](context)
+    pool = manager.connection_from_pool_key(key, request_context=context)
+    return int(pool.urlopen("GET", "/secret").status)
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+def test_urllib3_pool_key_server_hostname_naming_another_host_is_refused(review: Review) -> None:
+    """A pool for the pinned localhost whose TLS name (pins) is unpinned.test."""
+    from certpin.clients.urllib3 import pinned_pool_manager
+
+    def run() -> Any:
+        with pinned_pool_manager(review.policy, cadata=review.cadata, timeout=TIMEOUT,
+                                 retries=False) as pm:
+            return _pool_key_server_hostname(pm, review.impostor.tls_port)
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "urllib3 pool key server_hostname", outcome)
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+def test_urllib3_proxy_manager_pool_key_server_hostname_is_refused(review: Review) -> None:
+    from certpin.clients.urllib3 import pinned_proxy_manager
+
+    with ConnectProxy() as proxy:
+        def run() -> Any:
+            with pinned_proxy_manager(proxy.url, review.policy, cadata=review.cadata,
+                                      timeout=TIMEOUT, retries=False) as pm:
+                return _pool_key_server_hostname(pm, review.impostor.tls_port)
+
+        mark = review.impostor.mark()
+        outcome = attempt(run)
+        assert_zero_bytes(review.impostor, mark,
+                          "urllib3 proxy manager pool key server_hostname", outcome)
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+def test_requests_adapter_pool_key_server_hostname_is_refused(review: Review) -> None:
+    from certpin.clients.requests import PinnedSession
+
+    def run() -> Any:
+        with PinnedSession(review.policy, cadata=review.cadata) as session:
+            return _pool_key_server_hostname(session.certpin_adapter.poolmanager,
+                                             review.impostor.tls_port)
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "requests adapter pool key server_hostname",
+                      outcome)
+
+
+# ------------------------------------------- urllib3: _proxy_config through a pool key
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+def test_urllib3_pool_key_proxy_config_with_a_plain_context_is_refused(review: Review) -> None:
+    """The TLS to an https proxy at the pinned localhost with a plain context: the CONNECT line
+    reaches the impostor."""
+    from urllib3.poolmanager import ProxyConfig
+
+    from certpin.clients.urllib3 import pinned_proxy_manager
+
+    def run() -> Any:
+        with pinned_proxy_manager(f"https://localhost:{review.impostor.tls_port}", review.policy,
+                                  cadata=review.cadata, timeout=TIMEOUT, retries=False) as pm:
+            plain = ssl.create_default_context(cadata=review.cadata)
+            context = {"scheme": "https", "host": "unpinned.test", "port": 9,
+                       "_proxy": pm.proxy, "_proxy_headers": {},
+                       "_proxy_config": ProxyConfig(plain, False, None, None)}
+            pool = pm.connection_from_pool_key(pm.key_fn_by_scheme["https"](context),
+                                               request_context=context)
+            return pool.urlopen("GET", "/secret", retries=False).status
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "urllib3 _proxy_config plain context", outcome)
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+def test_urllib3_pool_key_proxy_config_forwarding_https_is_refused(review: Review) -> None:
+    """``use_forwarding_for_https`` smuggled in through the request context: the request for the
+    pinned localhost is forwarded to the proxy, the origin's pins never checked."""
+    from urllib3.poolmanager import ProxyConfig
+
+    from certpin.clients.urllib3 import pinned_proxy_manager
+
+    target = f"https://localhost:{review.legit.tls_port}/secret"
+
+    def run() -> Any:
+        with pinned_proxy_manager(f"https://unpinned.test:{review.impostor.tls_port}",
+                                  review.policy, cadata=review.cadata, timeout=TIMEOUT,
+                                  retries=False) as pm:
+            context = {"scheme": "https", "host": "localhost", "port": review.legit.tls_port,
+                       "_proxy": pm.proxy, "_proxy_headers": {},
+                       "_proxy_config": ProxyConfig(pm.certpin_context, True, None, None)}
+            pool = pm.connection_from_pool_key(pm.key_fn_by_scheme["https"](context),
+                                               request_context=context)
+            return pool.urlopen("GET", target, retries=False).status
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "urllib3 _proxy_config forwarding", outcome)
+
+
+# ------------------------------------------- websockets: CR LF in a header name
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+@pytest.mark.parametrize("name", [
+    "X-A: 1\r\nHost",
+    "X: y\r\n\r\nGET /smuggled HTTP/1.1\r\nHost",
+])
+def test_websockets_header_name_cannot_inject_a_host_header(review: Review, name: str) -> None:
+    from certpin.clients.websockets import connect
+
+    async def run() -> Any:
+        async with connect(f"wss://unpinned.test:{review.impostor.tls_port}/", review.policy,
+                           cadata=review.cadata, additional_headers=[(name, "localhost")],
+                           open_timeout=TIMEOUT):
+            return "open"
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, f"websockets header name {name!r}", outcome)
+
+
+# ------------------------------------------- a Host header name with white space
+HOST_NAMES = ["Host ", "Host\t"]
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+@pytest.mark.parametrize("name", HOST_NAMES)
+def test_urllib3_host_header_name_with_white_space_is_refused(review: Review, name: str) -> None:
+    from certpin.clients.urllib3 import pinned_pool_manager
+
+    def run() -> Any:
+        with pinned_pool_manager(review.policy, cadata=review.cadata, timeout=TIMEOUT,
+                                 retries=False) as pm:
+            url = f"https://unpinned.test:{review.impostor.tls_port}/"
+            return pm.request("GET", url, headers={name: "localhost"}).status
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, f"urllib3 header {name!r}", outcome)
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_requests_host_header_name_with_white_space_is_refused(
+    review: Review, scheme: str
+) -> None:
+    from certpin.clients.requests import PinnedSession
+
+    port = review.impostor.tls_port if scheme == "https" else review.impostor.plain_port
+
+    def run() -> Any:
+        with PinnedSession(review.policy, cadata=review.cadata) as session:
+            return session.get(f"{scheme}://unpinned.test:{port}/",
+                               headers={"Host ": "localhost"}, timeout=TIMEOUT).status_code
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, f"requests {scheme} header 'Host '", outcome)
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+@pytest.mark.parametrize("ws", [False, True])
+def test_aiohttp_host_header_name_with_white_space_is_refused(review: Review, ws: bool) -> None:
+    from certpin.clients.aiohttp import pinned_session
+
+    async def run() -> Any:
+        async with pinned_session(review.policy, cadata=review.cadata) as session:
+            if ws:
+                async with session.ws_connect(f"wss://unpinned.test:{review.impostor.tls_port}/",
+                                              headers={"Host ": "localhost"}):
+                    return "open"
+            async with session.get(f"https://unpinned.test:{review.impostor.tls_port}/",
+                                   headers={"Host ": "localhost"}) as resp:
+                return resp.status
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, f"aiohttp (ws={ws}) header 'Host '", outcome)
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+def test_websockets_host_header_name_with_white_space_is_refused(review: Review) -> None:
+    from certpin.clients.websockets import connect
+
+    async def run() -> Any:
+        async with connect(f"wss://unpinned.test:{review.impostor.tls_port}/", review.policy,
+                           cadata=review.cadata, additional_headers=[("Host ", "localhost")],
+                           open_timeout=TIMEOUT):
+            return "open"
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "websockets header 'Host '", outcome)
+
+
+# regression: found by the fourth adversarial review of the client helpers (review10d)
+def test_urllib_plain_http_host_header_name_with_white_space_is_refused(review: Review) -> None:
+    """Clear text to unpinned.test naming the pinned localhost (the plain ``Host`` header is
+    refused since review 2; ``Host `` is not)."""
+    from certpin.clients.stdlib import build_opener
+
+    def run() -> Any:
+        opener = build_opener(review.policy, cadata=review.cadata)
+        req = urllib.request.Request(
+            f"http://unpinned.test:{review.impostor.plain_port}/", headers={"Host ": "localhost"}
+        )
+        with opener.open(req, timeout=TIMEOUT) as resp:
+            return resp.status
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "urllib plain http header 'Host '", outcome)

@@ -16,6 +16,7 @@ A refusal raises :class:`PinnedRequestError` (a :class:`certpin.PolicyError`, so
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -116,6 +117,26 @@ def _host_of_authority(authority: str) -> str:
     return authority
 
 
+#: RFC 9110 section 5.1: a field name is a token (5.6.2: tchar = "!" / "#" / "$" / "%" / "&" /
+#: "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _header_names(headers: object) -> list[str]:
+    """Every header name in a mapping, a multidict or a list of pairs (repeats included)."""
+    if headers is None:
+        return []
+    raw_items = getattr(headers, "raw_items", None)
+    if callable(raw_items):  # websockets.datastructures.Headers
+        return [_text(k) for k, _ in raw_items()]
+    if isinstance(headers, Mapping):
+        getall = getattr(headers, "getall", None) or getattr(headers, "get_list", None)
+        if getall is not None:
+            return [str(k) for k in headers for _ in getall(k)]
+        return [_text(k) for k in headers]
+    return [_text(k) for k, _ in headers]  # type: ignore[attr-defined]
+
+
 def _header_values(headers: object, name: str) -> list[str]:
     """All values of header ``name`` (case-insensitive) in a mapping or a list of pairs."""
     if headers is None:
@@ -213,8 +234,8 @@ class RequestGuard:
         Raises:
             PinnedRequestError: no host; another scheme; plain ``http``/``ws`` to a pinned host
                 (:meth:`is_pinned`, so also a host that cannot be normalised); a host that
-                cannot be normalised; a ``Host`` header or a ``server_hostname`` naming another
-                host than ``host``.
+                cannot be normalised; a header name that is not an RFC 9110 token; a ``Host``
+                header or a ``server_hostname`` naming another host than ``host``.
         """
         scheme = str(scheme).lower()
         shown = escape(str(url if url is not None else f"{scheme}://{host}"))
@@ -230,6 +251,14 @@ class RequestGuard:
         if scheme not in ("http", "https", "ws", "wss"):
             raise PinnedRequestError(f"unsupported URL scheme {escape(scheme)!r} in {shown!r}")
         want = self.normalize(host)
+        for header in _header_names(headers):
+            if not _TOKEN.fullmatch(header):
+                # "Host " or "X: y\r\nHost" would reach the server as another Host header,
+                # or as another request, past the comparison below.
+                raise PinnedRequestError(
+                    f"refusing header name {escape(header)!r}: not an RFC 9110 token (white "
+                    "space, ':' or control characters could smuggle a Host header or a request)"
+                )
         for value in _header_values(headers, "host"):
             named = _host_of_authority(value)
             if self.normalize(named) != want:

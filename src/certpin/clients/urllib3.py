@@ -121,17 +121,36 @@ class _PinnedMixin(_ManagerBase):
         context = dict(
             request_context if request_context is not None else self.connection_pool_kw
         )
-        self.certpin_guard.check(scheme, host)
-        injected = context.get("_proxy")
-        if injected is not None and injected != getattr(self, "proxy", None):
-            raise PinnedRequestError(
-                "a proxy given through pool keyword arguments (_proxy) is refused: pass it to "
-                "pinned_proxy_manager, which judges it"
-            )
+        hostname = context.get("server_hostname")
+        self.certpin_guard.check(
+            scheme, host, server_hostname=None if hostname is None else str(hostname)
+        )
+        self._certpin_own_proxy(context)
         if scheme == "https":
             _check_pool_kwargs(context, self.certpin_context)
             context["ssl_context"] = self.certpin_context
         return super()._new_pool(scheme, host, port, request_context=context)
+
+    def _certpin_own_proxy(self, context: dict[str, Any]) -> None:
+        """A pool's proxy settings can only be this manager's: a proxy manager's own proxy,
+        proxy configuration (its TLS context, no forwarding of https) and headers are put back;
+        a plain manager's pools get none. Anything else given through pool keyword arguments
+        (``_proxy``, ``_proxy_config``, ``_proxy_headers``) is refused."""
+        own = {
+            "_proxy": getattr(self, "proxy", None),
+            "_proxy_config": getattr(self, "proxy_config", None),
+            "_proxy_headers": getattr(self, "proxy_headers", None) if hasattr(self, "proxy")
+            else None,
+        }
+        for key, mine in own.items():
+            given = context.get(key)
+            if given is not None and given != mine:
+                raise PinnedRequestError(
+                    f"proxy settings given through pool keyword arguments ({key}) are refused: "
+                    "pass the proxy to pinned_proxy_manager, which judges it"
+                )
+            if mine is not None:
+                context[key] = mine
 
     def _certpin_check_proxy(self) -> None:
         """A proxy is judged like a host: an ``http://`` proxy is reached in clear text
