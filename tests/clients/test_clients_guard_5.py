@@ -95,3 +95,49 @@ def test_urllib_plain_https_handler_added_after_build_opener_is_not_used(review:
     outcome = attempt(run)
     assert_zero_bytes(review.impostor, mark, "urllib add_handler(HTTPSHandler) order 499",
                       outcome)
+
+
+# ------------------------------------------- urllib3: the manager's pool classes and pool keys
+# regression: found by the fifth adversarial review of the client helpers (review10e)
+def test_urllib3_plain_pool_classes_set_on_the_manager_are_not_used(review: Review) -> None:
+    """The manager's public ``pool_classes_by_scheme`` set back to urllib3's own (unguarded)
+    pools: a pool from ``connection_from_url`` used directly sends ``Host: localhost`` over the
+    connection checked for unpinned.test (the refusal of review10 is in the guarded pool class
+    only)."""
+    import urllib3
+
+    from certpin.clients.urllib3 import pinned_pool_manager
+
+    def run() -> Any:
+        with pinned_pool_manager(review.policy, cadata=review.cadata, timeout=TIMEOUT,
+                                 retries=False) as pm:
+            pm.pool_classes_by_scheme = urllib3.PoolManager().pool_classes_by_scheme
+            pool = pm.connection_from_url(f"https://unpinned.test:{review.impostor.tls_port}/")
+            return pool.urlopen("GET", "/secret", headers={"Host": "localhost"}).status
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "urllib3 plain pool_classes_by_scheme", outcome)
+
+
+# regression: found by the fifth adversarial review of the client helpers (review10e)
+def test_urllib3_pool_key_function_cannot_hand_another_hosts_pool_to_a_pinned_request(
+    review: Review,
+) -> None:
+    """The manager's public ``key_fn_by_scheme`` replaced by one that gives every request the
+    same key: the pool (and live connection) made for unpinned.test, at the impostor, is
+    handed to the request for ``https://localhost``, whose pins are never checked; the request
+    line and its Authorization header reach the impostor."""
+    from certpin.clients.urllib3 import pinned_pool_manager
+
+    def run() -> Any:
+        with pinned_pool_manager(review.policy, cadata=review.cadata, timeout=TIMEOUT,
+                                 retries=False) as pm:
+            pm.key_fn_by_scheme = {s: (lambda context: ("one",)) for s in ("http", "https")}
+            pm.connection_from_url(f"https://unpinned.test:{review.impostor.tls_port}/")
+            return pm.request("GET", f"https://localhost:{review.legit.tls_port}/secret",
+                              headers={"Authorization": "Bearer pinned-secret"}).status
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "urllib3 key_fn_by_scheme sharing a pool", outcome)
