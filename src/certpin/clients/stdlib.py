@@ -210,19 +210,7 @@ def build_opener(
     # urllib adds a ProxyHandler (environment proxies) unless one is given: ours judges every
     # proxy, from the environment or from a ProxyHandler the caller passes (its mapping is kept).
     for handler in handlers:
-        kind = handler if isinstance(handler, type) else type(handler)  # urllib takes classes too
-        if (
-            issubclass(kind, urllib.request.HTTPSHandler)
-            and not issubclass(kind, PinnedHTTPSHandler)
-        ) or (
-            issubclass(kind, urllib.request.HTTPHandler)
-            and not issubclass(kind, PinnedHTTPHandler)
-        ):
-            raise PinnedRequestError(
-                f"refusing {kind.__name__} in a pinned opener: it would open http(s):// URLs "
-                "without certpin's checks (https with its own context, without pins); pass "
-                "the context options to build_opener instead"
-            )
+        _refuse_plain_handler(handler)
     # A handler class is instantiated, as urllib's build_opener does.
     handlers = tuple(h() if isinstance(h, type) else h for h in handlers)
     given = [h for h in handlers if isinstance(h, urllib.request.ProxyHandler)]
@@ -232,7 +220,43 @@ def build_opener(
     rest = [h for h in handlers if not isinstance(h, urllib.request.ProxyHandler)]
     proxy = PinnedProxyHandler(proxies, RequestGuard(https.certpin_context))
     plain = PinnedHTTPHandler(https.certpin_context)
-    return urllib.request.build_opener(https, plain, refuse, proxy, *rest)
+    opener = urllib.request.build_opener(https, plain, refuse, proxy, *rest)
+    opener.__class__ = _PinnedOpenerDirector  # its add_handler keeps the same refusals
+    return opener
+
+
+def _refuse_plain_handler(handler: object) -> None:
+    """Refuse an http(s) handler (class or instance) other than certpin's: it would open
+    ``http(s)://`` URLs without certpin's checks (https with its own context, without pins)."""
+    kind = handler if isinstance(handler, type) else type(handler)  # urllib takes classes too
+    if (
+        issubclass(kind, urllib.request.HTTPSHandler)
+        and not issubclass(kind, PinnedHTTPSHandler)
+    ) or (
+        issubclass(kind, urllib.request.HTTPHandler)
+        and not issubclass(kind, PinnedHTTPHandler)
+    ):
+        raise PinnedRequestError(
+            f"refusing {kind.__name__} in a pinned opener: it would open http(s):// URLs "
+            "without certpin's checks (https with its own context, without pins); pass the "
+            "context options to build_opener instead"
+        )
+
+
+class _PinnedOpenerDirector(urllib.request.OpenerDirector):
+    """The opener :func:`build_opener` returns: ``add_handler`` refuses what ``build_opener``
+    refuses, so a plain ``HTTPSHandler`` added afterwards cannot take requests past the pins."""
+
+    def add_handler(self, handler: urllib.request.BaseHandler) -> None:
+        _refuse_plain_handler(handler)
+        if isinstance(handler, urllib.request.ProxyHandler) and not isinstance(
+            handler, PinnedProxyHandler
+        ):
+            raise PinnedRequestError(
+                "refusing a ProxyHandler added to a pinned opener: pass it to build_opener, "
+                "which judges its proxies"
+            )
+        super().add_handler(handler)
 
 
 async def open_connection(

@@ -82,6 +82,7 @@ class _PinnedMixin(_ManagerBase):
 
     certpin_context: ssl.SSLContext
     certpin_guard: RequestGuard
+    _certpin_pool_classes: dict[str, type[urllib3.HTTPConnectionPool]]
 
     def connection_from_host(
         self,
@@ -102,10 +103,29 @@ class _PinnedMixin(_ManagerBase):
     ) -> urllib3.HTTPConnectionPool:
         # Public, and reachable without connection_from_host/_context (a caller's own pool
         # key and request context): judged here too, and the pool made by _new_pool below.
-        self.certpin_guard.check(
-            str(request_context.get("scheme") or "http"), request_context.get("host")
-        )
-        return super().connection_from_pool_key(pool_key, request_context)
+        scheme = str(request_context.get("scheme") or "http")
+        host = request_context.get("host")
+        self.certpin_guard.check(scheme, host)
+        pool = super().connection_from_pool_key(pool_key, request_context)
+        # Whatever was done to the manager's public attributes (pool_classes_by_scheme,
+        # key_fn_by_scheme, pools), the pool handed out must be a guarded one made for exactly
+        # this scheme, host and port: never another host's pool, never an unguarded class.
+        guarded = tuple(self._certpin_pool_classes.values())
+        port = request_context.get("port")
+        if (
+            not isinstance(pool, guarded)
+            or pool.scheme != scheme
+            or self.certpin_guard.normalize(str(pool.host)) != self.certpin_guard.normalize(
+                str(host)
+            )
+            or (port is not None and pool.port != port)
+        ):
+            raise PinnedRequestError(
+                f"refusing the connection pool urllib3 found for {scheme}://{host}: it is not a "
+                "pool this pinned manager made for that host (were the manager's "
+                "pool_classes_by_scheme, key_fn_by_scheme or pools changed?)"
+            )
+        return pool
 
     def _new_pool(
         self,
@@ -247,7 +267,8 @@ class PinnedPoolManager(_PinnedMixin, urllib3.PoolManager):
         self.certpin_guard = certpin_guard
         connection_pool_kw["ssl_context"] = certpin_context
         super().__init__(num_pools, headers, **connection_pool_kw)
-        self.pool_classes_by_scheme = _guarded_pool_classes(certpin_guard)
+        self._certpin_pool_classes = _guarded_pool_classes(certpin_guard)
+        self.pool_classes_by_scheme = dict(self._certpin_pool_classes)
 
 
 class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
@@ -293,7 +314,8 @@ class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
             proxy_ssl_context=proxy_ssl_context,
             **connection_pool_kw,
         )
-        self.pool_classes_by_scheme = _guarded_pool_classes(certpin_guard)
+        self._certpin_pool_classes = _guarded_pool_classes(certpin_guard)
+        self.pool_classes_by_scheme = dict(self._certpin_pool_classes)
 
 
 def pinned_pool_manager(

@@ -73,7 +73,7 @@ def connect(
     """
     from websockets.asyncio.client import connect as ws_connect
 
-    for key in ("ssl", "proxy_ssl", "proxy_server_hostname", "create_connection"):
+    for key in _REFUSED:
         if key in kwargs:
             raise PinnedRequestError(
                 f"{key}= is refused by certpin's websockets connect: the TLS (to the server and "
@@ -84,6 +84,7 @@ def connect(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
     pinned = _pinned_connect_class(ws_connect, ctx, RequestGuard(ctx))(uri, **kwargs)
+    pinned.certpin_factory = pinned.factory  # type: ignore[attr-defined]
     pinned.certpin_prepare()  # type: ignore[attr-defined]  # refuse now, not only when awaited; again before each attempt
     return pinned
 
@@ -107,6 +108,10 @@ def _proxy_of(conn: Any) -> Any:
             return None
     return parse_proxy(proxy)
 
+
+#: connect() arguments certpin refuses: the pinning context is the TLS to the server and to an
+#: https proxy, for the names in the URIs; the opening handshake is websockets' own.
+_REFUSED = ("ssl", "proxy_ssl", "proxy_server_hostname", "create_connection")
 
 #: The method websockets' ``connect`` opens each attempt's connection in, from ``self.ws_uri``
 #: and ``self.create_connection_kwargs``: ``open_tcp_connection`` (websockets >= 16),
@@ -137,6 +142,19 @@ def _pinned_connect_class(
     def prepare(self: Any) -> None:
         ws_uri = self.ws_uri
         kwargs = self.create_connection_kwargs
+        # Again before every attempt: create_connection_kwargs and factory are public
+        # attributes websockets reads at each attempt, so what connect() refused must stay out.
+        for key in ("proxy_server_hostname",):
+            if key in kwargs:
+                raise PinnedRequestError(
+                    f"{key} is refused by certpin's websockets connect (set after connect())"
+                )
+        original = getattr(self, "certpin_factory", None)
+        if original is not None and self.factory is not original:
+            raise PinnedRequestError(
+                "the connection factory was replaced after connect(): a connection class can "
+                "rewrite the opening handshake after certpin checked it"
+            )
         guard.check(
             "wss" if ws_uri.secure else "ws", ws_uri.host, self.additional_headers,
             server_hostname=kwargs.get("server_hostname"), url=self.uri,
