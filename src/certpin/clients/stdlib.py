@@ -245,7 +245,22 @@ def _refuse_plain_handler(handler: object) -> None:
 
 class _PinnedOpenerDirector(urllib.request.OpenerDirector):
     """The opener :func:`build_opener` returns: ``add_handler`` refuses what ``build_opener``
-    refuses, so a plain ``HTTPSHandler`` added afterwards cannot take requests past the pins."""
+    refuses, so a plain ``HTTPSHandler`` added afterwards cannot take requests past the pins;
+    ``open`` checks the opener's public handler tables too (``handle_open``), which code could
+    fill without ``add_handler``."""
+
+    def open(self, fullurl: Any, *args: Any, **kwargs: Any) -> Any:
+        allowed = (PinnedHTTPSHandler, PinnedHTTPHandler, PinnedProxyHandler)
+        tables: dict[str, list[Any]] = getattr(self, "handle_open", {})
+        for protocol in ("http", "https"):
+            for handler in tables.get(protocol, []):
+                if not isinstance(handler, allowed):
+                    raise PinnedRequestError(
+                        f"refusing to open with {type(handler).__name__} among the opener's "
+                        f"{protocol} handlers: only certpin's handlers may open http(s) URLs "
+                        "in a pinned opener"
+                    )
+        return super().open(fullurl, *args, **kwargs)
 
     def add_handler(self, handler: urllib.request.BaseHandler) -> None:
         _refuse_plain_handler(handler)

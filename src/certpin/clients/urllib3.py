@@ -83,6 +83,16 @@ class _PinnedMixin(_ManagerBase):
     certpin_context: ssl.SSLContext
     certpin_guard: RequestGuard
     _certpin_pool_classes: dict[str, type[urllib3.HTTPConnectionPool]]
+    #: the proxy settings the manager was made with (_proxy, _proxy_config, _proxy_headers)
+    _certpin_proxy_settings: dict[str, Any]
+
+    def _certpin_remember_proxy(self) -> None:
+        self._certpin_proxy_settings = {
+            "_proxy": getattr(self, "proxy", None),
+            "_proxy_config": getattr(self, "proxy_config", None),
+            "_proxy_headers": getattr(self, "proxy_headers", None) if hasattr(self, "proxy")
+            else None,
+        }
 
     def connection_from_host(
         self,
@@ -156,12 +166,19 @@ class _PinnedMixin(_ManagerBase):
         proxy configuration (its TLS context, no forwarding of https) and headers are put back;
         a plain manager's pools get none. Anything else given through pool keyword arguments
         (``_proxy``, ``_proxy_config``, ``_proxy_headers``) is refused."""
-        own = {
+        own = self._certpin_proxy_settings
+        current = {
             "_proxy": getattr(self, "proxy", None),
             "_proxy_config": getattr(self, "proxy_config", None),
             "_proxy_headers": getattr(self, "proxy_headers", None) if hasattr(self, "proxy")
             else None,
         }
+        if current != own:
+            # proxy, proxy_config or proxy_headers reassigned after the manager was made
+            raise PinnedRequestError(
+                "this pinned manager's proxy settings were changed after it was made: make a "
+                "new manager with pinned_proxy_manager, which judges the proxy"
+            )
         for key, mine in own.items():
             given = context.get(key)
             if given is not None and given != mine:
@@ -215,6 +232,11 @@ def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPCon
     to a pinned host is refused)."""
 
     def check(pool: urllib3.HTTPConnectionPool, url: str, headers: Any) -> None:
+        if _settings(pool) != getattr(pool, "_certpin_settings", None):
+            raise PinnedRequestError(
+                f"the connection pool for {pool.host} had its proxy or TLS name settings "
+                "changed after it was made: ask the pinned manager for a new pool"
+            )
         if headers is None:  # urlopen sends the pool's own headers then (pool_kwargs headers)
             headers = pool.headers
         target = parse_url(url)
@@ -231,16 +253,34 @@ def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPCon
             guard.check(pool.scheme, pool.host, [("Host", target.host)])
 
     class GuardedHTTPConnectionPool(urllib3.HTTPConnectionPool):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._certpin_settings = _settings(self)
+
         def urlopen(self, method: str, url: str, *args: Any, **kw: Any) -> Any:
             check(self, url, kw.get("headers") if "headers" in kw else _arg(args, 1))
             return super().urlopen(method, url, *args, **kw)
 
     class GuardedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._certpin_settings = _settings(self)
+
         def urlopen(self, method: str, url: str, *args: Any, **kw: Any) -> Any:
             check(self, url, kw.get("headers") if "headers" in kw else _arg(args, 1))
             return super().urlopen(method, url, *args, **kw)
 
     return {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
+
+
+def _settings(pool: urllib3.HTTPConnectionPool) -> tuple[Any, ...]:
+    """What a pool was judged with when it was made: its proxy, proxy configuration and TLS name
+    (``conn_kw``); compared again at every ``urlopen``."""
+    conn_kw = getattr(pool, "conn_kw", {})
+    return (
+        pool.proxy, pool.proxy_config, conn_kw.get("server_hostname"),
+        conn_kw.get("ssl_context"), getattr(pool, "ssl_context", None),
+    )
 
 
 def _arg(args: tuple[Any, ...], index: int) -> Any:
@@ -269,6 +309,7 @@ class PinnedPoolManager(_PinnedMixin, urllib3.PoolManager):
         super().__init__(num_pools, headers, **connection_pool_kw)
         self._certpin_pool_classes = _guarded_pool_classes(certpin_guard)
         self.pool_classes_by_scheme = dict(self._certpin_pool_classes)
+        self._certpin_remember_proxy()
 
 
 class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
@@ -316,6 +357,7 @@ class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
         )
         self._certpin_pool_classes = _guarded_pool_classes(certpin_guard)
         self.pool_classes_by_scheme = dict(self._certpin_pool_classes)
+        self._certpin_remember_proxy()
 
 
 def pinned_pool_manager(

@@ -23,6 +23,7 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from ..hostnames import is_ip
 from ._common import PinnedRequestError, RequestGuard, resolve_context
 
 if TYPE_CHECKING:
@@ -148,6 +149,19 @@ def _pinned_connect_class(
             if key in kwargs:
                 raise PinnedRequestError(
                     f"{key} is refused by certpin's websockets connect (set after connect())"
+                )
+        dial = kwargs.get("host")
+        if dial is not None:
+            # host= dials another address than the URI's: judged like a host (plain text to a
+            # pinned one is refused), and, as open_connection, an IP address may be dialled
+            # under the URI's name but another host name is refused.
+            guard.check("wss" if ws_uri.secure else "ws", str(dial))
+            if not is_ip(guard.normalize(str(dial))) and guard.normalize(
+                str(dial)
+            ) != guard.normalize(ws_uri.host):
+                raise PinnedRequestError(
+                    f"refusing host={dial!r} for {ws_uri.host}: two different host names leave "
+                    "it in doubt which host is meant"
                 )
         original = getattr(self, "certpin_factory", None)
         if original is not None and self.factory is not original:
