@@ -162,3 +162,68 @@ def test_an_open_cache_folder_is_refused_or_tightened(
         return
     u.close()
     assert stat.S_IMODE(cache.stat().st_mode) & 0o077 == 0
+
+
+def test_a_failed_publication_is_not_published_by_the_next_timestamp_renewal(
+    repo: Repo, web: RepoServer, good: PinPolicy, bad: PinPolicy,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """publish_policy fails at the timestamp key (not in the folders given) after writing
+    N.targets.json and N.snapshot.json; the hourly cron `certpin publish timestamp` then points
+    the new timestamp at that orphan snapshot: the abandoned policy goes live with no one
+    running `publish policy` again."""
+    from certpin.updates.publish import publish_policy, renew_timestamp
+
+    repo.publish(good)
+    online = tmp_path / "online"
+    online.mkdir(mode=0o700)
+    for key in repo.keys.glob("timestamp-*"):
+        shutil.move(str(key), online / key.name)
+    src = write_policy(tmp_path / "abandoned.toml", bad)
+    with pytest.raises(UpdateError):
+        publish_policy(repo.path, src, [repo.keys])
+    renew_timestamp(repo.path, [online, repo.keys])  # the cron job
+    with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
+        u.refresh()
+        assert u.policy == good  # today: the abandoned policy is in force
+
+
+def test_on_expiry_shipped_can_recover_when_the_update_host_rotated_its_key(
+    repo: Repo, server_cert, cafile: str, good: PinPolicy, tmp_path: Path,  # noqa: F811
+) -> None:
+    """on_expiry="shipped" also hands the shipped policy to the update host's own context
+    (fail-closed keeps the last verified one "so that an update can recover"). If the update
+    host's pins changed since the release (what updates are for), the updater can never fetch
+    again once it fell back: stuck on the shipped policy even after the repository recovered."""
+    import ssl
+
+    from support.tufrepo import pin_of, policy_for, wrong_policy
+
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(tls)
+    web = RepoServer(repo.path, context=tls)
+    pin = pin_of(server_cert.cert_chain_pems[0].bytes())
+    current = PinPolicy({**good.pin_sets, **policy_for("127.0.0.1", pin).pin_sets})
+    repo.publish(current)
+    shipped = wrong_policy("127.0.0.1")  # the release's pins of the update host, since rotated
+    now = [datetime.now(UTC)]
+    try:
+        with PolicyUpdater(web.url, root=repo.root, policy=policy_for("127.0.0.1", pin),
+                           cafile=cafile, cache_dir=tmp_path / "c") as u:
+            assert u.refresh()
+        with PolicyUpdater(web.url, root=repo.root, policy=shipped, cafile=cafile,
+                           cache_dir=tmp_path / "c", on_expiry=OnExpiry.SHIPPED,
+                           clock=lambda: now[0]) as u:
+            assert u.policy == current  # restored from the cache
+            ts = repo.path / "metadata" / "timestamp.json"
+            hidden = ts.with_name("hidden.json")
+            ts.rename(hidden)  # an outage of the repository
+            now[0] = u.expires + timedelta(seconds=1)
+            u.refresh()
+            assert u.policy == shipped
+            hidden.rename(ts)  # the repository is back, with a renewed publication
+            repo.publish(PinPolicy({**current.pin_sets}), now=now[0] - timedelta(hours=1))
+            u.refresh()
+            assert u.policy != shipped, "stuck: the update host fails the shipped pins"
+    finally:
+        web.stop()
