@@ -12,14 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from test_updates import Repo, bad, cafile, good, handshake, repo, web  # noqa: F401
 
 from certpin import PinPolicy, PinValidationError
 from certpin.updates import OnExpiry, PolicyUpdater, UpdateError
 from certpin.updates.publish import init_repository, rotate_key
 from support.servers import RecordingTLSServer
 from support.tufrepo import RepoServer, write_policy
-
-from test_updates import Repo, bad, cafile, good, handshake, repo, web  # noqa: F401
 
 
 # ------------------------------------------------------------------ on_expiry across a restart
@@ -60,11 +59,11 @@ def test_a_restart_after_the_targets_expired_warns(
         assert u.refresh() and u.policy == bad
     web.stop()
     late = datetime.now(UTC) + timedelta(days=91)
-    with caplog.at_level(logging.WARNING, "certpin.updates"):
-        with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=cache,
-                           clock=lambda: late, timeout=2) as u:
-            u.refresh()
-            kept = u.policy == bad
+    with caplog.at_level(logging.WARNING, "certpin.updates"), PolicyUpdater(
+            web.url, root=repo.root, policy=good, cache_dir=cache, clock=lambda: late,
+            timeout=2) as u:
+        u.refresh()
+        kept = u.policy == bad
     assert kept or "expired" in caplog.text
 
 
@@ -119,7 +118,7 @@ def test_a_failed_publication_is_not_published_later_by_a_rotation(
 def test_init_refuses_a_key_folder_inside_the_served_repository(tmp_path: Path) -> None:
     """The runbook says to copy repo/ to the web server; init accepts --keys repo/keys (or
     repo/targets) and the private root key is then served to anyone."""
-    repo = tmp_path / "repo"
+    repo = tmp_path / "repo"  # noqa: F811
     try:
         init_repository(repo, repo / "keys")
     except UpdateError:
@@ -201,7 +200,7 @@ def test_on_expiry_shipped_can_recover_when_the_update_host_rotated_its_key(
 
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_cert.configure_cert(tls)
-    web = RepoServer(repo.path, context=tls)
+    web = RepoServer(repo.path, context=tls)  # noqa: F811
     pin = pin_of(server_cert.cert_chain_pems[0].bytes())
     current = PinPolicy({**good.pin_sets, **policy_for("127.0.0.1", pin).pin_sets})
     repo.publish(current)
