@@ -24,23 +24,29 @@ def prepare_cache(folder: Path) -> Path:
     """Create ``folder`` (mode 0700) and its ``metadata`` and ``targets`` sub-folders.
 
     Raises:
-        UpdateError: ``folder`` exists and is not a folder, is owned by another user, or group
-            or other may write to it (another user could plant an older signed state, restored
+        UpdateError: ``folder`` or a sub-folder exists and is not a folder (a sub-folder that
+            is a symbolic link included), is owned by another user, or group or other may
+            write to it (another user could plant an older signed state, restored
             at the next start): ``chmod 700`` it first.
     """
     if not folder.exists():
         folder.mkdir(mode=0o700, parents=True)
-    elif not folder.is_dir():
+    _private(folder, follow=True)
+    for sub in ("metadata", "targets"):
+        (folder / sub).mkdir(mode=0o700, exist_ok=True)
+        _private(folder / sub, follow=False)
+    return folder
+
+
+def _private(folder: Path, *, follow: bool) -> None:
+    info = folder.stat() if follow else folder.lstat()
+    if not stat.S_ISDIR(info.st_mode):
         raise UpdateError(f"the cache folder {folder} exists and is not a folder")
-    info = folder.stat()
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o022 or info.st_uid != os.geteuid():
         raise UpdateError(
             f"the cache folder {folder} is open to other users (mode {mode:04o}, owner uid "
             f"{info.st_uid}): it must be yours and writable by you only (chmod 700 {folder})")
-    for sub in ("metadata", "targets"):
-        (folder / sub).mkdir(mode=0o700, exist_ok=True)
-    return folder
 
 
 def lock_cache(folder: Path) -> IO[bytes] | None:
