@@ -466,7 +466,8 @@ def test_the_docs_client_lines_pick_up_a_new_policy(
 
 
 def test_a_restart_while_the_server_is_down_keeps_the_last_verified_policy(
-    repo: Repo, web: RepoServer, good: PinPolicy, bad: PinPolicy, cafile: str, tmp_path: Path
+    repo: Repo, web: RepoServer, good: PinPolicy, bad: PinPolicy, cafile: str, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     repo.publish(bad)
     with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
@@ -481,12 +482,21 @@ def test_a_restart_while_the_server_is_down_keeps_the_last_verified_policy(
     cached.write_bytes(cached.read_bytes() + b"# changed\n")
     with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
         assert u.policy == good and u.version is None
-    # nor a policy whose targets metadata expired
+    # a policy whose targets metadata expired: on_expiry applies at once, with a warning
+    # ("keep", the default, keeps the last verified policy, as the docs promise)
     cached.write_bytes(cached.read_bytes().removesuffix(b"# changed\n"))
     late = datetime.now(UTC) + timedelta(days=91)
+    with caplog.at_level(logging.WARNING, "certpin.updates"), PolicyUpdater(
+            web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c",
+            clock=lambda: late) as u:
+        assert u.policy == bad and u.version == 2
+    assert "expired" in caplog.text and "stays in force" in caplog.text
     with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c",
-                       clock=lambda: late) as u:
+                       clock=lambda: late, on_expiry="shipped") as u:
         assert u.policy == good
+    with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c",
+                       clock=lambda: late, on_expiry="fail-closed") as u:
+        assert u.policy.unknown_hosts == "reject" and not u.policy.pin_sets
     with PolicyUpdater(web.url, root=repo.root, policy=good, cache_dir=tmp_path / "c") as u:
         assert u.policy == bad
 

@@ -4,7 +4,9 @@ Sub-commands: ``init REPO --keys KEYDIR``, ``policy REPO POLICY --keys KEYDIR``,
 ``timestamp REPO --keys KEYDIR``, ``rotate REPO --role ROLE --keys KEYDIR``. ``--keys`` may be
 given more than once (the offline root/targets keys apart from the online snapshot/timestamp
 keys); a rotated key's successor goes to the folder of the key it replaces (the first folder
-when that key is lost). Key material is never printed.
+when that key is lost). Key material is never printed. A key folder must be outside REPO (which
+is served as it is) and, when it exists, yours with mode 0700. Every key is looked up before
+anything is written: a missing key leaves the repository as it was.
 
 Exit codes: 0 done, 2 errors (a missing key, a policy with lint errors, not a repository).
 """

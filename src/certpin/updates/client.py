@@ -19,14 +19,16 @@ What it guarantees (the tests in ``tests/updates/test_updates.py`` check each):
 * **When updates cannot be fetched**, the last verified policy stays in force while the targets
   metadata that listed it is unexpired (across restarts too: a new updater verifies its cache again
   from the shipped root, offline, and starts with the policy it holds). After that ``on_expiry``
-  decides, with a warning logged at every failed refresh: :attr:`OnExpiry.KEEP` (the default: keep
-  the last verified policy, no lock-out of users), :attr:`OnExpiry.SHIPPED` (go back to the policy
-  shipped with the application) or :attr:`OnExpiry.FAIL_CLOSED` (refuse every host; the update host
-  itself keeps the last verified policy so that an update can still recover).
+  decides, with a warning logged at every failed refresh (and at start when the cache restored has
+  expired: a restart applies ``on_expiry`` at once): :attr:`OnExpiry.KEEP` (the default: keep the
+  last verified policy, no lock-out of users), :attr:`OnExpiry.SHIPPED` (go back to the policy
+  shipped with the application) or :attr:`OnExpiry.FAIL_CLOSED` (refuse every host). With each,
+  the update host itself keeps the last verified policy so that an update can still recover.
 * **Never in the request path.** :meth:`refresh` runs on a background thread (:meth:`start`) or
   an asyncio task (:meth:`start_async`, the blocking work in a worker thread). A request never
   waits for it: a swap is two attribute assignments on each context (:mod:`certpin.tls.swap`).
-* **One cache directory per updater**, locked while the updater lives (a second updater on the
+* **One cache directory per updater** (mode 0700; an existing one that another user owns or that
+  group or other can write is refused), locked while the updater lives (a second updater on the
   same folder, in this process or another, raises :class:`UpdateError`). A multi-process
   application gives each process its own folder (e.g. suffixed with the process id) or runs the
   updater in every process with its own cache. TUF writes the metadata cache atomically
@@ -47,10 +49,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 from tuf.api import exceptions as tuf_errors
-from tuf.api.metadata import Metadata, Root, Targets
+from tuf.api.metadata import Metadata, Targets
 from tuf.ngclient import Updater
 
 from ..config import loads_policy
@@ -60,8 +61,9 @@ from ..report import ViolationReport
 from ..reporter import make_reporter
 from ..tls import pinning_context
 from ..tls.swap import SwapRight, swap_policy
+from .cache import lock_cache, prepare_cache, read_cache
 from .errors import UpdateError
-from .fetch import PinnedFetcher, lock_cache
+from .fetch import PinnedFetcher
 
 __all__ = ["OnExpiry", "PolicyUpdater"]
 
@@ -103,7 +105,8 @@ class PolicyUpdater:
         clock: ``() -> aware datetime`` used for the expiry of the policy in force (tests).
 
     Raises:
-        UpdateError: the cache folder is used by another updater.
+        UpdateError: the cache folder is used by another updater, or is open to other users
+            (owned by another user, or writable by group or other).
         tuf.api.exceptions.RepositoryError: ``root`` is not valid root metadata.
     """
 
@@ -131,6 +134,7 @@ class PolicyUpdater:
         self._shipped = policy
         self._policy = policy
         self._fetch_policy = policy
+        self._verified: PinPolicy | None = None  # the last policy verified from the repository
         self._version: int | None = None
         self._expires: datetime | None = None
         self._target = target
@@ -138,10 +142,7 @@ class PolicyUpdater:
         self._on_expiry = OnExpiry(on_expiry)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._trust: dict[str, Any] = {"cafile": cafile, "capath": capath, "cadata": cadata}
-        self._cache = Path(cache_dir)
-        self._cache.mkdir(mode=0o700, parents=True, exist_ok=True)
-        (self._cache / "metadata").mkdir(exist_ok=True)
-        (self._cache / "targets").mkdir(exist_ok=True)
+        self._cache = prepare_cache(Path(cache_dir))
         self._lockfile = lock_cache(self._cache)
         self._right = SwapRight()
         # context -> how its reporter is made (on_report, cafile, capath, cadata)
@@ -215,42 +216,19 @@ class PolicyUpdater:
 
     def _restore(self) -> None:
         """The last verified policy, from the cache, verified again (offline) from the shipped
-        root: a restart while the repository is unreachable keeps it in force, as long as the
-        targets metadata that listed it is unexpired."""
-        meta = self._cache / "metadata"
-        root: Metadata[Root] = Metadata.from_bytes(self._root)
-        while True:  # the cached root chain, each version signed by the old and the new keys
-            path = meta / "root_history" / f"{root.signed.version + 1}.root.json"
-            if not path.is_file():
-                break
-            new: Metadata[Root] = Metadata.from_bytes(path.read_bytes())
-            root.signed.verify_delegate(Root.type, new.signed_bytes, new.signatures)
-            new.signed.verify_delegate(Root.type, new.signed_bytes, new.signatures)
-            if new.signed.version != root.signed.version + 1:
-                return
-            root = new
-        loaded: dict[str, Metadata[Any]] = {}
-        for role in ("timestamp", "snapshot", "targets"):
-            md: Metadata[Any] = Metadata.from_bytes((meta / f"{role}.json").read_bytes())
-            root.signed.verify_delegate(role, md.signed_bytes, md.signatures)
-            loaded[role] = md
-        snapshot, targets = loaded["snapshot"].signed, loaded["targets"].signed
-        if (loaded["timestamp"].signed.snapshot_meta.version != snapshot.version
-                or snapshot.meta["targets.json"].version != targets.version
-                or targets.is_expired(self._clock())):
-            return
+        root. A restart while the repository is unreachable keeps it in force while the targets
+        metadata that listed it is unexpired; once expired, ``on_expiry`` applies at once (with
+        a warning), as it would have in the process that cached it."""
         names = (self._target,) if self._target else TARGET_NAMES
-        info = next((targets.targets[n] for n in names if n in targets.targets), None)
-        if info is None:
+        cached = read_cache(self._cache, self._root, names)
+        if cached is None:
             return
-        data = (self._cache / "targets" / quote(info.path, "")).read_bytes()
-        info.verify_length_and_hashes(data)
-        fmt: Literal["toml", "json"] = "json" if info.path.endswith(".json") else "toml"
-        policy = loads_policy(data, fmt, source=f"{self._cache} target {info.path}")
-        self._version, self._expires = int(targets.version), targets.expires
-        self._swap(policy)
-        log.info("certpin.updates: policy version %d restored from %s", targets.version,
+        self._version, self._expires = cached.version, cached.expires
+        self._verified = cached.policy
+        self._swap(cached.policy)
+        log.info("certpin.updates: policy version %d restored from %s", cached.version,
                  escape(str(self._cache)))
+        self._check_expiry("restored from the cache; no newer one fetched yet")
 
     # ------------------------------------------------------------------ one refresh
     def refresh(self) -> bool:
@@ -312,7 +290,7 @@ class PolicyUpdater:
         fmt: Literal["toml", "json"] = "json" if info.path.endswith(".json") else "toml"
         policy = loads_policy(data, fmt, source=f"{self._url} target {info.path}")
         changed = policy != self._policy
-        self._version, self._expires = version, expires
+        self._version, self._expires, self._verified = version, expires, policy
         if changed:
             self._swap(policy)
             log.info("certpin.updates: policy version %d from %s in force", version,
@@ -321,7 +299,7 @@ class PolicyUpdater:
             self._swap(policy)  # back from fail-closed or shipped
         return changed
 
-    def _check_expiry(self) -> None:
+    def _check_expiry(self, why: str = "no newer one could be fetched") -> None:
         expires = self._expires
         if expires is None or self._clock() < expires:
             return
@@ -331,12 +309,13 @@ class PolicyUpdater:
             OnExpiry.FAIL_CLOSED: "failing closed: every host is refused",
         }[self._on_expiry]
         log.warning("certpin.updates: the targets metadata of policy version %s expired at %s "
-                    "and no newer one could be fetched; %s", self._version,
-                    expires.isoformat(), what)
+                    "(%s); %s", self._version, expires.isoformat(), why, what)
+        # the update host itself keeps the last verified policy, so that an update can recover
+        # even if its pins changed since the release
         if self._on_expiry is OnExpiry.SHIPPED and self._policy is not self._shipped:
-            self._swap(self._shipped)
+            self._swap(self._shipped, fetch=self._verified)
         elif self._on_expiry is OnExpiry.FAIL_CLOSED and self._policy is not REJECT_ALL:
-            self._swap(REJECT_ALL, fetch=self._policy)
+            self._swap(REJECT_ALL, fetch=self._verified)
 
     # ------------------------------------------------------------------ in the background
     def start(self) -> None:

@@ -1,22 +1,19 @@
 """What a :class:`certpin.updates.client.PolicyUpdater` reads the repository with: a TUF fetcher
-over a pinned urllib3 pool (the pins of the policy in force apply to the update host), and the
-lock that keeps one updater per cache folder."""
+over a pinned urllib3 pool (the pins of the policy in force apply to the update host)."""
 
 from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import urllib3
 from tuf.api import exceptions as tuf_errors
 from tuf.ngclient.fetcher import FetcherInterface
 
 from ..clients.urllib3 import pinned_pool_manager
-from .errors import UpdateError
 
-__all__ = ["PinnedFetcher", "lock_cache"]
+__all__ = ["PinnedFetcher"]
 
 class PinnedFetcher(FetcherInterface):
     """A TUF fetcher on certpin's pinned urllib3 pool (the update host gets the pins in force)."""
@@ -52,19 +49,3 @@ class PinnedFetcher(FetcherInterface):
     def close(self) -> None:
         self._pool.clear()
 
-
-def lock_cache(folder: Path) -> IO[bytes] | None:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: no lock
-        return None
-    handle = open(folder / ".lock", "ab")  # noqa: SIM115 (held for the updater's life)
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise UpdateError(
-            f"the cache folder {folder} is in use by another PolicyUpdater: give each one "
-            "(and each process) its own folder"
-        ) from None
-    return handle

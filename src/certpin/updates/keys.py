@@ -29,13 +29,26 @@ ROLES = ("root", "targets", "snapshot", "timestamp")
 
 
 def prepare_keydir(keydir: str | os.PathLike[str]) -> Path:
-    """Create ``keydir`` with mode 0700 when missing; refuse a path that is not a folder."""
+    """Create ``keydir`` with mode 0700 when missing.
+
+    Raises:
+        UpdateError: the path exists and is not a folder, or is a folder that another user owns
+            or that group or other may read, write or enter (the keys could be read, deleted or
+            swapped): ``chmod 700`` it first.
+    """
     path = Path(keydir)
     if not path.exists():
         path.mkdir(mode=0o700, parents=True)
         os.chmod(path, 0o700)  # whatever the umask said
-    elif not path.is_dir():
+        return path
+    if not path.is_dir():
         raise UpdateError(f"the key folder {path} exists and is not a folder")
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077 or info.st_uid != os.geteuid():
+        raise UpdateError(
+            f"the key folder {path} is open to other users (mode {mode:04o}, owner uid "
+            f"{info.st_uid}): it must be yours with mode 0700 (chmod 700 {path})")
     return path
 
 

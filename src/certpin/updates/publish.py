@@ -25,11 +25,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
@@ -44,7 +45,7 @@ from tuf.api.serialization.json import JSONSerializer
 from ..config import loads_policy
 from ..errors import escape
 from .errors import UpdateError
-from .keys import ROLES, find_signer, key_folder, new_key
+from .keys import ROLES, find_signer, key_folder, new_key, prepare_keydir
 
 __all__ = [
     "DEFAULT_EXPIRY",
@@ -66,7 +67,10 @@ KeyDirs = Sequence[str | os.PathLike[str]]
 
 
 class _Repo:
-    """The newest metadata of each role in ``REPO/metadata``."""
+    """The metadata in force in ``REPO/metadata``: the newest root, the timestamp, and the
+    snapshot and targets versions that chain references (``timestamp.json`` -> N.snapshot.json
+    -> M.targets.json). A versioned file no timestamp points at (left by an interrupted
+    publication) is never built upon: the next publication replaces it."""
 
     def __init__(self, repo: str | os.PathLike[str]) -> None:
         self.path = Path(repo)
@@ -74,11 +78,15 @@ class _Repo:
         if not (self.meta / "1.root.json").is_file():
             raise UpdateError(f"{self.path} is not a certpin publish repository (no 1.root.json)")
         self.root: Metadata[Root] = Metadata[Root].from_file(str(self._newest("root")))
-        self.targets: Metadata[Targets] = Metadata[Targets].from_file(str(self._newest("targets")))
-        self.snapshot: Metadata[Snapshot] = Metadata[Snapshot].from_file(
-            str(self._newest("snapshot")))
         self.timestamp: Metadata[Timestamp] = Metadata[Timestamp].from_file(
             str(self.meta / "timestamp.json"))
+        snapshot = self.meta / f"{self.timestamp.signed.snapshot_meta.version}.snapshot.json"
+        self.snapshot: Metadata[Snapshot] = Metadata[Snapshot].from_file(str(snapshot))
+        listed = self.snapshot.signed.meta.get("targets.json")
+        if listed is None:
+            raise UpdateError(f"{snapshot} lists no targets.json")
+        self.targets: Metadata[Targets] = Metadata[Targets].from_file(
+            str(self.meta / f"{listed.version}.targets.json"))
 
     def _newest(self, role: str) -> Path:
         versions = []
@@ -89,6 +97,16 @@ class _Repo:
         if not versions:
             raise UpdateError(f"{self.meta} has no {role} metadata")
         return self.meta / f"{max(versions)}.{role}.json"
+
+
+def _outside(repo: str | os.PathLike[str], keydirs: KeyDirs) -> None:
+    """Refuse a key folder inside the repository (served as it is: the keys would be too)."""
+    served = Path(repo).resolve()
+    for keydir in keydirs:
+        folder = Path(keydir).resolve()
+        if folder == served or served in folder.parents:
+            raise UpdateError(f"the key folder {keydir} is inside the repository {repo}, "
+                              "which is served as it is: keep the keys out of it")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -119,11 +137,24 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _sign(md: Metadata[Any], role: str, root: Root, keydirs: KeyDirs) -> None:
-    """Sign ``md`` with every key ``root`` lists for ``role`` (each found in ``keydirs``)."""
+Signers = Mapping[str, Sequence[CryptoSigner]]
+
+
+def _signers(root: Root, roles: Iterable[str], keydirs: KeyDirs) -> dict[str, list[CryptoSigner]]:
+    """The signer of every key ``root`` lists for each of ``roles``, from ``keydirs``: looked up
+    before anything is written.
+
+    Raises:
+        UpdateError: a key is in none of ``keydirs``.
+    """
+    return {role: [find_signer(keydirs, role, root.keys[keyid])
+                   for keyid in root.roles[role].keyids] for role in roles}
+
+
+def _sign(md: Metadata[Any], signers: Sequence[CryptoSigner]) -> None:
     md.signatures.clear()
-    for keyid in root.roles[role].keyids:
-        md.sign(find_signer(keydirs, role, root.keys[keyid]), append=True)
+    for signer in signers:
+        md.sign(signer, append=True)
 
 
 def _dump(md: Metadata[Any]) -> bytes:
@@ -161,16 +192,19 @@ def init_repository(
     meta = Path(repo) / "metadata"
     if meta.exists() and any(meta.iterdir()):
         raise UpdateError(f"{meta} is not empty: the repository exists already")
+    _outside(repo, [keydir])
+    prepare_keydir(keydir)
     when = _now(now)
     counts = {role: int((thresholds or {}).get(role, 1)) for role in ROLES}
     if any(n < 1 for n in counts.values()) or set(thresholds or {}) - set(ROLES):
         raise UpdateError("thresholds: each of root, targets, snapshot, timestamp must be >= 1")
     root = Root(expires=_expires("root", when, expiry), consistent_snapshot=True)
+    signers: dict[str, list[CryptoSigner]] = {}
     for role in ROLES:
-        for _ in range(counts[role]):
-            root.add_key(new_key(keydir, role).public_key, role)
+        signers[role] = [new_key(keydir, role) for _ in range(counts[role])]
+        for signer in signers[role]:
+            root.add_key(signer.public_key, role)
         root.roles[role].threshold = counts[role]
-    keydirs = [keydir]
     mds: list[Metadata[Any]] = [
         Metadata(root),
         Metadata(Targets(expires=_expires("targets", when, expiry))),
@@ -178,20 +212,28 @@ def init_repository(
         Metadata(Timestamp(expires=_expires("timestamp", when, expiry))),
     ]
     for md in mds:
-        _sign(md, md.signed.type, root, keydirs)
+        _sign(md, signers[md.signed.type])
         _write_role(meta, md)
     (Path(repo) / "targets").mkdir(exist_ok=True)
     return meta / "1.root.json"
 
 
+_CHAIN = ("targets", "snapshot", "timestamp")
+
+
+def _below(role: str) -> tuple[str, ...]:
+    """``role`` and the roles below it (targets > snapshot > timestamp)."""
+    return _CHAIN[_CHAIN.index(role):] if role in _CHAIN else ()
+
+
 def _republish(
-    r: _Repo, role: str, keydirs: KeyDirs, when: datetime, expiry: Mapping[str, timedelta] | None
-) -> None:
-    """New versions of ``role`` and of every role below it (targets > snapshot > timestamp),
-    signed and written, the timestamp last."""
-    root = r.root.signed
-    order = ["targets", "snapshot", "timestamp"]
-    for name in order[order.index(role):]:
+    r: _Repo, role: str, signers: Signers, when: datetime,
+    expiry: Mapping[str, timedelta] | None,
+) -> list[Metadata[Any]]:
+    """New versions of ``role`` and of every role below it, signed (in memory, nothing
+    written): write them in the order returned, the timestamp last."""
+    out: list[Metadata[Any]] = []
+    for name in _below(role):
         if name == "targets":
             md: Metadata[Any] = r.targets
         elif name == "snapshot":
@@ -202,8 +244,9 @@ def _republish(
             r.timestamp.signed.snapshot_meta = MetaFile(version=r.snapshot.signed.version)
         md.signed.version += 1
         md.signed.expires = _expires(name, when, expiry)
-        _sign(md, name, root, keydirs)
-        _write_role(r.meta, md)
+        _sign(md, signers[name])
+        out.append(md)
+    return out
 
 
 def publish_policy(
@@ -239,12 +282,16 @@ def publish_policy(
     if errors:
         shown = "; ".join(f"{f.code} {escape(f.pattern or '')}: {f.message}" for f in errors)
         raise UpdateError(f"{path} has lint errors (see certpin lint): {shown}")
+    _outside(repo, keydirs)
     r = _Repo(repo)
+    signers = _signers(r.root.signed, _CHAIN, keydirs)  # every key, before anything is written
     name = f"policy.{fmt}"
     target = TargetFile.from_data(name, data, ["sha256"])
-    write_atomic(r.path / "targets" / f"{target.hashes['sha256']}.{name}", data)
     r.targets.signed.targets = {name: target}
-    _republish(r, "targets", keydirs, _now(now), expiry)
+    signed = _republish(r, "targets", signers, _now(now), expiry)
+    write_atomic(r.path / "targets" / f"{target.hashes['sha256']}.{name}", data)
+    for md in signed:
+        _write_role(r.meta, md)
     return int(r.targets.signed.version)
 
 
@@ -260,8 +307,11 @@ def renew_timestamp(
     Returns:
         When the new timestamp expires.
     """
+    _outside(repo, keydirs)
     r = _Repo(repo)
-    _republish(r, "timestamp", keydirs, _now(now), expiry)
+    signers = _signers(r.root.signed, ["timestamp"], keydirs)
+    for md in _republish(r, "timestamp", signers, _now(now), expiry):
+        _write_role(r.meta, md)
     return r.timestamp.signed.expires
 
 
@@ -291,33 +341,32 @@ def rotate_key(
         raise UpdateError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if not keydirs:
         raise UpdateError("no key folder given")
+    _outside(repo, keydirs)
     r = _Repo(repo)
     when = _now(now)
     old_root = r.root.signed
-    old_signers = [
-        find_signer(keydirs, "root", old_root.keys[k]) for k in old_root.roles["root"].keyids
-    ]
-    below = ["targets", "snapshot", "timestamp"]
-    for other in below[below.index(role) + 1:] if role in below else ():
-        for keyid in old_root.roles[other].keyids:  # all there before anything is written
-            find_signer(keydirs, other, old_root.keys[keyid])
+    old_signers = _signers(old_root, ["root"], keydirs)["root"]
+    # every key needed, before anything is written
+    signers = _signers(old_root, [other for other in _below(role) if other != role], keydirs)
     folder = key_folder(keydirs, role, old_root.roles[role].keyids) or Path(keydirs[0])
+    prepare_keydir(folder)
     new = Metadata[Root].from_bytes(r.root.to_bytes()).signed
     for keyid in list(new.roles[role].keyids):
         new.revoke_key(keyid, role)
-    for _ in range(old_root.roles[role].threshold):
-        new.add_key(new_key(folder, role).public_key, role)
+    signers[role] = [new_key(folder, role) for _ in range(old_root.roles[role].threshold)]
+    for signer in signers[role]:
+        new.add_key(signer.public_key, role)
     new.version += 1
     new.expires = _expires("root", when, expiry)
     md = Metadata(new)
     for signer in old_signers:
         md.sign(signer, append=True)
     if role == "root":
-        for keyid in new.roles["root"].keyids:
-            md.sign(find_signer(keydirs, "root", new.keys[keyid]), append=True)
-    _write_role(r.meta, md)
+        for signer in signers["root"]:
+            md.sign(signer, append=True)
     r.root = md
-    if role != "root":
-        _republish(r, role, keydirs, when, expiry)
+    signed = _republish(r, role, signers, when, expiry)
+    _write_role(r.meta, md)
+    for other in signed:
+        _write_role(r.meta, other)
     return int(new.version)
-
