@@ -19,6 +19,7 @@ __all__ = [
     "PinnedProxyHandler",
     "RefusePlainText",
     "connect_host",
+    "judge_plain_send",
     "judge_request",
 ]
 
@@ -69,7 +70,32 @@ class PinnedHTTPHandler(urllib.request.HTTPHandler):
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         judge_request(self._guard, req)
+        judge_plain_send(self._guard, req)
         return super().http_open(req)
+
+
+def judge_plain_send(guard: RequestGuard, req: urllib.request.Request) -> None:
+    """Judge a plain-text request by what urllib sends, not by its URL: ``http.client`` connects
+    to ``req.host`` (the proxy's, for a proxied request) and sends ``req.selector`` as the
+    request target; ``req.type``, ``req.host`` and ``req.selector`` are public and may have been
+    changed after the URL was judged (by the application or a later request processor).
+
+    Raises:
+        urllib.error.URLError: whose ``reason`` is the :class:`PinnedRequestError`: the host
+            connected to is pinned (plain text to it), an absolute request target names a
+            pinned host, or, without a proxy, names another host than the one connected to.
+    """
+    try:
+        dial = connect_host(req.host)
+        guard.check("http", dial, list(req.header_items()) if not req.has_proxy() else None)
+        target = urllib.parse.urlsplit(req.selector)
+        if target.scheme and target.netloc:
+            named = target.netloc.rpartition("@")[2]
+            guard.check("http", connect_host(named), url=req.selector)
+            if not req.has_proxy():
+                guard.check("http", dial, [("Host", named)], url=req.selector)
+    except PinnedRequestError as refused:
+        raise urllib.error.URLError(refused) from refused
 
 
 class RefusePlainText(urllib.request.BaseHandler):
