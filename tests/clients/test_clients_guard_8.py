@@ -83,3 +83,25 @@ def test_urllib_selector_with_backslash_naming_a_pinned_host_sends_nothing(
     outcome = attempt(run)
     assert_zero_bytes(review.impostor, mark, "urllib selector http://localhost\\@unpinned.test/",
                       outcome)
+
+
+# regression: httpx: the same backslash spelling in the 'target' request extension (review10b
+#   judged it with httpx.URL, which reads unpinned.test; httpcore sends the target as is, and
+#   urllib3's own parse_url reads localhost)
+def test_httpx_target_extension_with_backslash_naming_a_pinned_host_is_refused(
+    review: Review,
+) -> None:
+    from certpin.clients.httpx import pinned_client
+
+    target = (f"https://localhost:{review.legit.tls_port}\\@unpinned.test:"
+              f"{review.impostor.tls_port}/secret").encode()
+
+    def run() -> Any:
+        with pinned_client(review.policy, cadata=review.cadata, timeout=TIMEOUT) as c:
+            return c.get(f"https://unpinned.test:{review.impostor.tls_port}/",
+                         extensions={"target": target}).status_code
+
+    mark = review.impostor.mark()
+    outcome = attempt(run)
+    assert_zero_bytes(review.impostor, mark, "httpx target https://localhost\\@unpinned.test",
+                      outcome)
