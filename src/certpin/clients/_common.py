@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -191,6 +192,31 @@ class RequestGuard:
         if source is None or isinstance(source, ssl.SSLContext):
             return None if source is None else context_policy(source)
         return source
+
+    def check_target(self, scheme: str, host: str, target: str) -> None:
+        """Refuse an absolute request target (``GET https://other/...``) that names another
+        host than ``host``, the one connected to (whose pins were checked), or whose host
+        cannot be told: a backslash or a character outside RFC 3986 (parsers disagree there:
+        ``https://a\\@b/`` is ``b`` to ``urlsplit`` and ``a`` to urllib3 and browsers).
+
+        Args:
+            scheme: the connection's scheme; host: the host connected to; target: the request
+                target as it will be sent.
+
+        Raises:
+            PinnedRequestError: as above.
+        """
+        if "://" not in target:
+            return
+        if "\\" in target or not target.isprintable() or any(c.isspace() for c in target):
+            raise PinnedRequestError(
+                f"refusing the absolute request target {escape(target)!r}: which host it names "
+                "cannot be told (URL parsers read a backslash differently)"
+            )
+        parts = urllib.parse.urlsplit(target)
+        if parts.scheme and parts.netloc:
+            named = parts.netloc.rpartition("@")[2]
+            self.check(scheme, host, [("Host", named)], url=target)
 
     def normalize(self, host: str) -> str:
         """The host in the policy's normal form (certpin.policy.normalize_host).

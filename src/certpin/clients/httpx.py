@@ -109,15 +109,7 @@ def _check(guard: RequestGuard, request: httpx.Request, proxy: httpx.Proxy | Non
         text = bytes(target).decode("latin-1") if isinstance(target, bytes | bytearray) else str(
             target
         )
-        if "://" in text:
-            try:
-                named = httpx.URL(text).host
-            except httpx.InvalidURL as exc:
-                raise PinnedRequestError(f"invalid request target {text!r}: {exc}") from exc
-            guard.check(
-                url.scheme, url.raw_host.decode("ascii", "replace"), [("Host", named)],
-                url=url,
-            )
+        guard.check_target(url.scheme, url.raw_host.decode("ascii", "replace"), text)
 
 
 class _GuardTransport(httpx.BaseTransport):

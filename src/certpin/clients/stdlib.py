@@ -99,14 +99,14 @@ class _HostGuard(http.client.HTTPSConnection):
     def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
         """Refuse an absolute request URL (``GET https://other/...``) naming another host than
         the connection's TLS name: the pins were checked for that name only."""
-        parts = urllib.parse.urlsplit(str(url))
-        if parts.scheme and parts.netloc:
-            authority = parts.netloc.rpartition("@")[2]
-            self.certpin_guard.check("https", self._tls_host(), [("Host", authority)])
+        self.certpin_guard.check_target("https", self._tls_host(), str(url))
         super().putrequest(method, url, *args, **kwargs)
 
     def putheader(self, header: str | bytes, *values: Any) -> None:
         name = header.decode("latin-1") if isinstance(header, bytes) else header
+        if name.strip().lower() != "host":
+            # Every header name must be an RFC 9110 token ("Host\x00" passed http.client).
+            self.certpin_guard.check("https", self._tls_host(), [(name, "")])
         if name.strip().lower() == "host" and values:
             # Every value: http.client folds several into one header (continuation lines).
             texts = [v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values]

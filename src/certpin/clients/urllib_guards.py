@@ -88,12 +88,13 @@ def judge_plain_send(guard: RequestGuard, req: urllib.request.Request) -> None:
     try:
         dial = connect_host(req.host)
         guard.check("http", dial, list(req.header_items()) if not req.has_proxy() else None)
-        target = urllib.parse.urlsplit(req.selector)
-        if target.scheme and target.netloc:
-            named = target.netloc.rpartition("@")[2]
-            guard.check("http", connect_host(named), url=req.selector)
-            if not req.has_proxy():
-                guard.check("http", dial, [("Host", named)], url=req.selector)
+        if "://" in req.selector:
+            named = connect_host(urllib.parse.urlsplit(req.selector).netloc.rpartition("@")[2])
+            # Without a proxy the target must name the host connected to; through a proxy it
+            # is the origin the proxy forwards to in clear text: refused when pinned.
+            guard.check_target("http", named if req.has_proxy() else dial, req.selector)
+            if req.has_proxy():
+                guard.check("http", named, url=req.selector)
     except PinnedRequestError as refused:
         raise urllib.error.URLError(refused) from refused
 
