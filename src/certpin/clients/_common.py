@@ -120,6 +120,8 @@ def _host_of_authority(authority: str) -> str:
 
 #: RFC 9110 section 5.1: a field name is a token (5.6.2: tchar = "!" / "#" / "$" / "%" / "&" /
 #: "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA).
+#: A request target that starts with a URI scheme (RFC 3986 section 3.1): absolute-form.
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
@@ -206,17 +208,24 @@ class RequestGuard:
         Raises:
             PinnedRequestError: as above.
         """
-        if "://" not in target:
-            return
-        if "\\" in target or not target.isprintable() or any(c.isspace() for c in target):
+        if not _ABSOLUTE.match(target):
+            return  # origin-form ("/path"), "*", or no scheme: names no host
+        parts = urllib.parse.urlsplit(target)
+        if (
+            "\\" in target
+            or not target.isprintable()
+            or any(c.isspace() for c in target)
+            or not target[len(parts.scheme) + 1 :].startswith("//")
+            or not parts.netloc.rpartition("@")[2]
+        ):
+            # "https:pinned/", "https:/pinned/", "https:///pinned/", "https://a\@b/": browsers
+            # (WHATWG) and urlsplit read different hosts, or none, in these.
             raise PinnedRequestError(
                 f"refusing the absolute request target {escape(target)!r}: which host it names "
-                "cannot be told (URL parsers read a backslash differently)"
+                "cannot be told (URL parsers disagree on it)"
             )
-        parts = urllib.parse.urlsplit(target)
-        if parts.scheme and parts.netloc:
-            named = parts.netloc.rpartition("@")[2]
-            self.check(scheme, host, [("Host", named)], url=target)
+        named = parts.netloc.rpartition("@")[2]
+        self.check(scheme, host, [("Host", named)], url=target)
 
     def normalize(self, host: str) -> str:
         """The host in the policy's normal form (certpin.policy.normalize_host).

@@ -88,13 +88,14 @@ def judge_plain_send(guard: RequestGuard, req: urllib.request.Request) -> None:
     try:
         dial = connect_host(req.host)
         guard.check("http", dial, list(req.header_items()) if not req.has_proxy() else None)
-        if "://" in req.selector:
+        # Without a proxy an absolute target must name the host connected to; through a proxy
+        # it is the origin the proxy forwards to in clear text: refused when pinned.
+        if not req.has_proxy():
+            guard.check_target("http", dial, req.selector)
+        else:
             named = connect_host(urllib.parse.urlsplit(req.selector).netloc.rpartition("@")[2])
-            # Without a proxy the target must name the host connected to; through a proxy it
-            # is the origin the proxy forwards to in clear text: refused when pinned.
-            guard.check_target("http", named if req.has_proxy() else dial, req.selector)
-            if req.has_proxy():
-                guard.check("http", named, url=req.selector)
+            guard.check_target("http", named, req.selector)
+            guard.check("http", named, url=req.selector)
     except PinnedRequestError as refused:
         raise urllib.error.URLError(refused) from refused
 
