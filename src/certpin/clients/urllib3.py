@@ -252,7 +252,10 @@ def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPCon
         if target.host:
             guard.check(pool.scheme, pool.host, [("Host", target.host)])
 
-    class GuardedHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    class Guarded(urllib3.HTTPConnectionPool):
+        """The checks, for both pool classes below (remembers what the pool was made with;
+        judges every ``urlopen``)."""
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._certpin_settings = _settings(self)
@@ -261,14 +264,11 @@ def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPCon
             check(self, url, kw.get("headers") if "headers" in kw else _arg(args, 1))
             return super().urlopen(method, url, *args, **kw)
 
-    class GuardedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._certpin_settings = _settings(self)
+    class GuardedHTTPConnectionPool(Guarded):
+        pass
 
-        def urlopen(self, method: str, url: str, *args: Any, **kw: Any) -> Any:
-            check(self, url, kw.get("headers") if "headers" in kw else _arg(args, 1))
-            return super().urlopen(method, url, *args, **kw)
+    class GuardedHTTPSConnectionPool(Guarded, urllib3.HTTPSConnectionPool):
+        pass
 
     return {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
 
