@@ -95,10 +95,16 @@ class PinnedSSLSocket(ssl.SSLSocket):
             except PinValidationError:
                 self._certpin_fail()
                 raise
+            under = ctx._certpin_passes
             remembered = None
         else:
-            remembered = ctx._certpin_passes.get(name)
-        under = ctx._certpin_passes
+            # One read of the cache: the pass looked up and the cache recorded as the one this
+            # connection is judged under must be the same object, or a swap landing between two
+            # reads would let an old pass count as judged under the new policy (review 10k).
+            under = ctx._certpin_passes
+            remembered = under.get(name)
+        # Recorded now, counted only once the state is PASSED (see _certpin_ensure).
+        self._certpin_under = under
         try:
             if block or inner is None or not self._connected:  # type: ignore[attr-defined]
                 super().do_handshake(block)
@@ -126,12 +132,10 @@ class PinnedSSLSocket(ssl.SSLSocket):
                         chain = None
                     if chain:
                         if matches is None:  # no pattern covers the host
-                            self._certpin_under = under
                             self._certpin_state = PASSED
                             return
                         for position, cert in matches:
                             if position < len(chain) and chain[position] == cert:
-                                self._certpin_under = under
                                 self._certpin_state = PASSED
                                 return
             postcheck(self, ctx)
@@ -139,7 +143,6 @@ class PinnedSSLSocket(ssl.SSLSocket):
             self._certpin_fail()
             deliver_attached(ctx, exc)
             raise
-        self._certpin_under = under
         self._certpin_state = PASSED
 
     def _certpin_guard(self) -> None:
