@@ -77,3 +77,16 @@ def test_lossy_export_lists_the_dropped_roles_on_stderr(tmp_path, capsys):
     assert code == 0, err
     assert f"certpin export: dropped: a.test: roles ({K1} leaf, {K3} leaf); dropped" in err
     assert K1.split("/", 1)[1] in out  # the pins are exported, without their roles
+
+
+def test_lint_warns_when_the_backup_key_held_has_role_ca(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "backup-key", "--out", str(tmp_path), "--cn", "a.test")
+    assert code == 0
+    pin = out.strip().splitlines()[-1]
+    path = tmp_path / "p.toml"
+    csr = str(tmp_path / "a.test.p256.csr.pem")
+    for role, expected in (("ca", 1), ("leaf", 0)):
+        path.write_text(f'[hosts."a.test"]\npins = ["{K1}", "{K2}"]\nbackup_pins = ["{pin}"]\n'
+                        f'expires = 2099-01-01\nroles = {{ "{pin}" = "{role}" }}\n')
+        code, out, err = run_cli(capsys, "lint", str(path), "--backup-key", csr)
+        assert (code, out.count("WARN backup-key-role-ca a.test")) == (expected, expected), out
