@@ -7,12 +7,14 @@ A pin set may give each of its pins a *role* (:data:`Role`):
   position ``>= 1`` of the verified chain;
 * no role: the pin matches any certificate of the verified chain (certpin's rule without roles).
 
-Per pin, this is the meaning of Apple's App Transport Security keys ``NSPinnedLeafIdentities``
-("the leaf certificate's public key") and ``NSPinnedCAIdentities`` ("any of the intermediate or
-root CA certificates"), documented at
-https://developer.apple.com/documentation/bundleresources/information_property_list/nsapptransportsecurity/nspinneddomains
-. Unlike ATS, which requires *both* arrays to match when both are given, a certpin pin set
-passes when any one of its pins matches where its role allows (any-of).
+Per pin, this is the meaning of Apple's App Transport Security keys: ``NSPinnedLeafIdentities``
+(ATS blocks the connection unless the SPKI digest of the leaf certificate presented by the
+server is in the array) and ``NSPinnedCAIdentities`` (unless the SPKI digest of at least one CA
+or sub-CA certificate in the chain is), per Apple's documentation of each key
+(https://developer.apple.com/documentation/bundleresources/information-property-list/nspinnedleafidentities
+and .../nspinnedcaidentities, "Discussion"). Unlike ATS, which requires *both* arrays to match
+when a domain has both, a certpin pin set passes when any one of its pins matches where its role
+allows (any-of); and a role applies to certificate pins too (ATS has SPKI digests only).
 
 :class:`certpin.PinSet` validates roles with :func:`parse_roles`; :func:`certpin.check` and
 the health judge decide with :func:`role_admits`.
