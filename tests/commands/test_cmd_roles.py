@@ -88,5 +88,5 @@ def test_lint_warns_when_the_backup_key_held_has_role_ca(tmp_path, capsys):
     for role, expected in (("ca", 1), ("leaf", 0)):
         path.write_text(f'[hosts."a.test"]\npins = ["{K1}", "{K2}"]\nbackup_pins = ["{pin}"]\n'
                         f'expires = 2099-01-01\nroles = {{ "{pin}" = "{role}" }}\n')
-        code, out, err = run_cli(capsys, "lint", str(path), "--backup-key", csr)
+        code, out, _ = run_cli(capsys, "lint", str(path), "--backup-key", csr)
         assert (code, out.count("WARN backup-key-role-ca a.test")) == (expected, expected), out
