@@ -24,9 +24,11 @@ from certpin.config import to_swift_delegate
 from certpin.pins import spki_pin
 from certpin.policy import PinPolicy, PinSet
 from support.swiftchecks import (
+    Row,
     check_evaluated_before_hashing,
     check_every_certificate_hashed,
     check_syntax,
+    pin_tables,
 )
 from support.swiftdoc import (
     CURVES,
@@ -39,7 +41,7 @@ from support.swiftdoc import (
     doc_comment,
     reference_key,
 )
-from support.swifttree import arguments, of_type, parse, text
+from support.swifttree import parse
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "CertpinPinningDelegate.swift"
 K1 = "sha256/gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA="
@@ -118,31 +120,6 @@ def test_doc_comment_follows_the_policy_flags() -> None:
         parse(allow))
 
 
-Row = tuple[set[str], set[str], bool, int | None]
-
-
-def _pin_tables(source: str) -> dict[str, dict[str, Row]]:
-    """The ``exact``, ``oneLabelWildcard`` and ``includingSubdomains`` tables, from the tree:
-    key -> (spki base64s, cert base64s, enforce, expiry as a UNIX time)."""
-    tables: dict[str, dict[str, Row]] = {}
-    for decl in of_type(parse(source), "property_declaration"):
-        name, literal = (decl.child_by_field_name(f) for f in ("name", "value"))
-        if text(name) not in ("exact", "oneLabelWildcard", "includingSubdomains"):
-            continue
-        assert literal is not None and literal.type == "dictionary_literal"
-        rows: dict[str, Row] = {}
-        for key, value in zip(literal.children_by_field_name("key"),
-                              literal.children_by_field_name("value"), strict=True):
-            args = {label: v for label, v in arguments(value)}
-            seconds = [int(text(n)) for n in of_type(args["expires"], "integer_literal")]
-            rows[text(key).strip('"')] = (
-                {text(n) for n in of_type(args["spki"], "line_str_text")},
-                {text(n) for n in of_type(args["cert"], "line_str_text")},
-                text(args["enforce"]) == "true", seconds[0] if seconds else None)
-        tables[text(name)] = rows
-    return tables
-
-
 @pytest.mark.parametrize("policy", POLICIES)
 def test_pin_tables_say_the_policy(policy: str) -> None:
     want: dict[str, dict[str, Row]] = {"exact": {}, "oneLabelWildcard": {},
@@ -157,7 +134,7 @@ def test_pin_tables_say_the_policy(policy: str) -> None:
             want["exact"][pattern] = row
             if ps.include_subdomains:
                 want["includingSubdomains"][pattern] = row
-    assert _pin_tables(_source(policy)) == want
+    assert pin_tables(_source(policy)) == want
 
 
 # --- each check can fail: mutants of the golden file --------------------------------------

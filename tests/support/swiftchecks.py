@@ -300,3 +300,30 @@ def _loop_body_problems(d: Delegate, loop: Node, elements: set[str]) -> list[str
             problems.append(f"line {line(transfer)}: `{text(transfer)}` leaves the loop before "
                             "a match decides")
     return problems
+
+
+# --- the pin tables ---------------------------------------------------------------------
+
+Row = tuple[set[str], set[str], bool, int | None]
+
+
+def pin_tables(source: str) -> dict[str, dict[str, Row]]:
+    """The ``exact``, ``oneLabelWildcard`` and ``includingSubdomains`` tables, from the tree:
+    key -> (spki base64s, cert base64s, enforce, expiry as a UNIX time)."""
+    tables: dict[str, dict[str, Row]] = {}
+    for decl in of_type(parse(source), "property_declaration"):
+        name, literal = (decl.child_by_field_name(f) for f in ("name", "value"))
+        if text(name) not in ("exact", "oneLabelWildcard", "includingSubdomains"):
+            continue
+        assert literal is not None and literal.type == "dictionary_literal"
+        rows: dict[str, Row] = {}
+        for key, value in zip(literal.children_by_field_name("key"),
+                              literal.children_by_field_name("value"), strict=True):
+            args = {label: v for label, v in arguments(value)}
+            seconds = [int(text(n)) for n in of_type(args["expires"], "integer_literal")]
+            rows[text(key).strip('"')] = (
+                {text(n) for n in of_type(args["spki"], "line_str_text")},
+                {text(n) for n in of_type(args["cert"], "line_str_text")},
+                text(args["enforce"]) == "true", seconds[0] if seconds else None)
+        tables[text(name)] = rows
+    return tables

@@ -29,6 +29,9 @@ def doc_comment(key_names: str, reject_unknown: bool, reject_expired: bool) -> s
             ``"RSA 2048, EC P-256"``.
         reject_unknown: the policy's ``unknown_hosts == "reject"``.
         reject_expired: the policy's ``expired == "reject"``.
+
+    Returns:
+        The ``///`` lines, each ending in a newline, to put right above the class.
     """
     unknown = ("Hosts with no pin set are refused (the challenge is cancelled)."
                if reject_unknown else
