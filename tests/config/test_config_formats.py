@@ -451,19 +451,6 @@ def test_ec_spki_headers_match_cryptography(curve: ec.EllipticCurve) -> None:
     assert bytes.fromhex(SPKI_HEADERS[("ec", len(raw))]) + raw == spki
 
 
-def test_swift_delegate_essentials() -> None:
-    text = to_swift_delegate(PinPolicy({"a.test": PinSet([K1, C1])})).text
-    # evaluate trust first, then walk the evaluated chain, prepend the header, hash with CryptoKit
-    order = ["SecTrustEvaluateWithError", "SecTrustCopyCertificateChain", "SecCertificateCopyKey",
-             "SecKeyCopyExternalRepresentation", "var spki = Data(header)", "SHA256.hash"]
-    positions = [text.index(s) for s in order[:2]]
-    assert positions == sorted(positions)
-    assert all(s in text for s in order)
-    assert f'"{K1[7:]}"' in text and f'"{C1[12:]}"' in text
-    header = ", ".join(f"0x{b:02x}" for b in bytes.fromhex(SPKI_HEADERS[("ec", 65)]))
-    assert f"65: [{header}]" in text
-
-
 # --- golden files ------------------------------------------------------------------------------
 
 
