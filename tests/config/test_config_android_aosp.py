@@ -160,7 +160,7 @@ DIGEST_SPELLINGS = {a + b + c + "-256" for a in "Ss\u017f" for b in "Hh" for c i
 
 
 def android_pin(digest: str | None, text: str) -> bytes | None:
-    """What XmlConfigSource.parsePin makes of a ``<pin>`` (XmlConfigSource.java@0172a23b:93-121):
+    """What XmlConfigSource.parsePin makes of a ``<pin>`` (XmlConfigSource.java@0172a23b:94-121):
     the 32-byte digest, or None where it throws."""
     if digest not in DIGEST_SPELLINGS:  # lines 96-100
         return None

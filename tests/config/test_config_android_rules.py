@@ -127,7 +127,7 @@ def test_pin_with_child_elements_is_refused() -> None:
 
 
 def test_same_pin_twice_is_one_pin_as_in_android_set() -> None:
-    # XmlConfigSource.java@0172a23b:142-145: the pins are an ArraySet
+    # XmlConfigSource.java@0172a23b:142-146: the pins are an ArraySet
     warnings: list[str] = []
     policy = from_android(_doc(f'<pin digest="SHA-256">{B1}</pin>'
                                f'<pin digest="sha-256">{B1[:30]}\n{B1[30:]}</pin>'
@@ -195,7 +195,7 @@ def test_structures_android_refuses(body: str, match: str) -> None:
 
 
 def test_what_android_skips_is_skipped_with_a_warning() -> None:
-    # XmlConfigSource.java@0172a23b:124 reads only "expiration"; 148 and 212 skip other tags
+    # XmlConfigSource.java@0172a23b:125 reads only "expiration"; 148 and 212 skip other tags
     warnings: list[str] = []
     doc = _doc(f'<pin digest="SHA-256">{B1}</pin><extra/><pin digest="SHA-256">{B2}</pin>',
                pin_set_attrs=' note="x"')

@@ -28,11 +28,11 @@ __all__ = ["Importer"]
 _PinInfo = tuple[tuple[Pin, ...], date | None]  # pins, expiration date
 
 #: Where Android's parser throws on a config element inside ``<base-config>`` or
-#: ``<debug-overrides>`` (``XmlConfigSource.java@0172a23b:250-280``).
+#: ``<debug-overrides>`` (``XmlConfigSource.java@0172a23b:251-280``).
 _DOMAIN_ONLY = ("domain", "pin-set", "domain-config")
 
 #: ``<certificates src>`` values Android knows besides a resource (``@raw/...``)
-#: (``XmlConfigSource.java@0172a23b:185-196``; ``wfa`` on recent versions only).
+#: (``XmlConfigSource.java@0172a23b:185-197``; ``wfa`` on recent versions only).
 _ANCHOR_SOURCES = ("system", "user", "wfa")
 
 
@@ -75,7 +75,7 @@ class Importer:
 
     def top_level(self, child: Element) -> None:
         """Read one child of ``<network-security-config>``
-        (``XmlConfigSource.java@0172a23b:314-342``)."""
+        (``XmlConfigSource.java@0172a23b:315-342``)."""
         if child.tag in ("base-config", "debug-overrides"):
             if child.tag in self.seen:
                 raise self.doc.error(child, f"only one <{child.tag}> is allowed (Android "
@@ -139,7 +139,7 @@ class Importer:
 
     def domain_config(self, dc: Element, inherited: _PinInfo | None) -> None:
         """Read a ``<domain-config>`` and, recursively, the ones nested in it
-        (``XmlConfigSource.java@0172a23b:217-290``)."""
+        (``XmlConfigSource.java@0172a23b:218-290``)."""
         doc = self.doc
         pin_sets = dc.findall("pin-set")
         if len(pin_sets) > 1:
@@ -158,7 +158,7 @@ class Importer:
             self.domain_config(nested, info)
 
     def pin_set(self, el: Element) -> _PinInfo:
-        """Read a ``<pin-set>`` (``XmlConfigSource.java@0172a23b:122-152``)."""
+        """Read a ``<pin-set>`` (``XmlConfigSource.java@0172a23b:123-152``)."""
         for name in el.attrib:
             if name != "expiration":
                 self.warn(el, f"attribute {quote_once(name)} on <pin-set> ignored (Android "
@@ -186,7 +186,7 @@ class Importer:
 
     def pin(self, el: Element) -> Pin:
         """Read a ``<pin>`` as ``XmlConfigSource.parsePin`` does
-        (``XmlConfigSource.java@0172a23b:93-121``)."""
+        (``XmlConfigSource.java@0172a23b:94-121``)."""
         doc = self.doc
         digest = el.get("digest")
         if digest is None:
