@@ -115,11 +115,12 @@ class PinSet:
         include_subdomains: the pattern also covers every subdomain at any depth (RFC 7469
             section 2.1.3). Not allowed with a ``*.`` pattern or an IP literal (checked by
             :class:`PinPolicy`).
-        expires: when the pins stop being enforced (Android network security config
-            semantics): an aware :class:`~datetime.datetime` (converted to UTC), a
-            :class:`~datetime.date` ``D`` or the string ``"YYYY-MM-DD"`` meaning ``D``
-            00:00:00 UTC, or an ISO 8601 string with an offset (``"2027-01-31T12:00:00+02:00"``).
-            ``None``: never.
+        expires: when the pins stop being enforced (as in Android's network security config,
+            pins are not enforced after it): an aware :class:`~datetime.datetime` (converted to
+            UTC), a :class:`~datetime.date` ``D`` or the string ``"YYYY-MM-DD"`` meaning ``D``
+            00:00:00 UTC in certpin's policies (Android's own ``expiration`` date is local
+            midnight on the device: see :mod:`certpin.config.android`), or an ISO 8601 string
+            with an offset (``"2027-01-31T12:00:00+02:00"``). ``None``: never.
         enforce: True to refuse connections whose verified chain holds no pin; False for
             report-only (a mismatch is reported, the connection proceeds).
         report_uris: where violation reports go (absolute ``http``/``https`` URIs, RFC 7469
