@@ -237,14 +237,18 @@ def read_pattern(text: str) -> tuple[str, bool, str | None]:
         raise _pattern_error(
             text, "a trailing dot: OkHttp keeps it (java.net.IDN), so the pattern pins only URLs "
                   f"spelled with the dot and never '{name[:-1]}'; write it without the dot")
+    try:
+        certpin_name = normalize_pattern(text if star == "*." else name)
+    except PolicyError as exc:
+        raise _pattern_error(text, str(exc)) from None
     if star == "*.":
-        wild = normalize_pattern(text)
+        wild = certpin_name
         if "." not in wild[2:]:
             raise _pattern_error(
                 text, f"OkHttp 3's '*.' also matches '{wild[2:]}' itself, OkHttp 4's does not "
                       "(one meaning cannot be given); write the hosts you mean as exact names")
         return wild, False, None
-    exact = normalize_pattern(name)
+    exact = certpin_name
     if not star:
         return exact, False, None
     return exact, True, (
