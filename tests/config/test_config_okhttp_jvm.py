@@ -25,8 +25,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import shutil
 import ssl
+import string
 import subprocess
 import time
 from collections.abc import Iterator
@@ -39,6 +41,7 @@ import trustme
 import certpin
 from certpin import ConfigError
 from certpin.config import ExportError, from_okhttp, to_okhttp
+from certpin.config._okhttp_rules import okio_base64
 from certpin.pins import Pin, spki_pin
 from certpin.policy import PinPolicy, PinSet
 from support.servers import RecordingTLSServer
@@ -163,6 +166,21 @@ OKHTTP_MADE = {
 }
 
 
+
+def _base64_texts(count: int, seed: int) -> list[str]:
+    """Texts for okio's decoder: near-base64 (both alphabets, '=', white space, a stray
+    character), every length 0 to 48; a fixed seed, so every run asks the same questions."""
+    rng = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits + "+/-_" * 4 + "=" * 3 + " \t\r\n\v.\u00e9"
+    texts = [base64.b64encode(rng.randbytes(n)).decode() for n in range(0, 40)]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(49)))
+              for _ in range(count)]
+    return texts
+
+
+BASE64_TEXTS = _base64_texts(600, seed=11)
+
+
 # --- the one JVM run ---------------------------------------------------------------------------
 
 
@@ -173,6 +191,7 @@ class Run:
     cells: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {check, request}
     certpin: dict[str, bool] = field(default_factory=dict)  # id -> certpin.check passed
     edges: dict[str, list[str]] = field(default_factory=dict)
+    okio: dict[int, bytes | None] = field(default_factory=dict)  # BASE64_TEXTS index -> bytes
     refused_exports: dict[str, str] = field(default_factory=dict)
     lossy_rows: list[str] = field(default_factory=list)
     v4_first_lines: dict[str, str] = field(default_factory=dict)
@@ -252,6 +271,8 @@ def _spec_and_expectations(
                 run.certpin[cell] = certpin.check(policy, host, chains[chain]).passed
     for edge_id, pattern, pin, _, _ in EDGES:
         lines.append(f"edge\t{edge_id}\t{_b64(pattern)}\t{_b64(pin)}")
+    for i, text in enumerate(BASE64_TEXTS):
+        lines.append(f"base64\t{i}\t{_b64(text)}")
     return "\n".join(lines) + "\n"
 
 
@@ -293,7 +314,9 @@ def jvm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         run.impostor_requests = impostor.received.count(b"GET / HTTP/1.1\r\n")
     for line in out.splitlines():
         kind, ident, *rest = line.split("\t")
-        if kind == "cell":
+        if kind == "base64":
+            run.okio[int(ident)] = bytes.fromhex(rest[1]) if rest[0] == "bytes" else None
+        elif kind == "cell":
             verdict = rest[1] if rest[1] != "error" else "error: " + base64.b64decode(
                 rest[2]).decode()
             run.cells.setdefault(ident, {})[rest[0]] = verdict
@@ -406,6 +429,16 @@ def test_import_accepts_exactly_what_okhttp_accepts(
         assert len(warnings) == 1 and detail in warnings[0]
         if expect == "warn":
             assert str(Pin("spki", digest)) in warnings[0]
+
+
+def test_okio_base64_is_okio_s(jvm: Run) -> None:
+    """certpin's reading of a pin's base64 is okio's, byte for byte, null for null."""
+    assert len(jvm.okio) == len(BASE64_TEXTS)
+    nulls = 0
+    for i, text in enumerate(BASE64_TEXTS):
+        assert okio_base64(text) == jvm.okio[i], repr(text)
+        nulls += jvm.okio[i] is None
+    assert 0 < nulls < len(BASE64_TEXTS) - 100  # both answers are well represented
 
 
 def test_timing(jvm: Run) -> None:

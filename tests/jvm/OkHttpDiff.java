@@ -15,6 +15,8 @@
 //                                   -> "edge ID accepted B64(pattern) B64(canonicalHostname)
 //                                      ALGORITHM B64(hash)" read from OkHttp's own Pin, or
 //                                      "edge ID refused B64(exception)"
+//   base64 ID  B64(TEXT)            -> "base64 ID bytes HEX" or "base64 ID null": what okio's
+//                                      ByteString.decodeBase64 (OkHttp's pin decoder) makes of TEXT
 //
 // Text fields are base64 (UTF-8) so that any character reaches OkHttp unchanged.
 import java.io.FileInputStream;
@@ -75,6 +77,11 @@ public final class OkHttpDiff {
           break;
         case "edge":
           edge(f[1], text(f[2]), text(f[3]));
+          break;
+        case "base64":
+          okio.ByteString decoded = okio.ByteString.decodeBase64(text(f[2]));
+          System.out.println("base64\t" + f[1] + "\t"
+              + (decoded == null ? "null" : "bytes\t" + decoded.hex()));
           break;
         default:
           throw new IllegalArgumentException("unknown spec line: " + f[0]);
