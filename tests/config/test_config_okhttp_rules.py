@@ -39,7 +39,7 @@ def _java(s: str) -> str:
     return json.dumps(s)
 
 
-# --- okio's base64 (okio-parent-1.16.0 okio/src/main/java/okio/Base64.java:29-100) -----------
+# --- okio base64 (okio-parent-1.16.0 okio/src/main/java/okio/Base64.java:29-108) --------------
 
 
 @pytest.mark.parametrize(("text", "expected"), [

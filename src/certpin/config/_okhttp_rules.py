@@ -17,7 +17,7 @@ with a warning naming the canonical form. Sources (docs/rules/okhttp.md has the 
   The latest tag, ``parent-5.4.0``, keeps these rules
   (``okhttp/src/commonJvmAndroid/kotlin/okhttp3/CertificatePinner.kt`` 265-289, 293-314).
 * okio's base64 decoder (square/okio ``okio-parent-1.16.0``, ``okio/src/main/java/okio/Base64.java``
-  29-100; the same in ``parent-3.17.0`` ``okio/src/commonMain/kotlin/okio/Base64.kt`` 32-100):
+  29-108; the same in ``parent-3.17.0`` ``okio/src/commonMain/kotlin/okio/Base64.kt`` 32-114):
   trailing ``=`` and white space dropped, white space skipped, ``-``/``_`` read as ``+``/``/``,
   the unused low bits of the last character ignored, null (OkHttp throws) for anything else.
 
@@ -61,7 +61,7 @@ def okio_base64(text: str) -> bytes | None:
         The bytes (any length, empty for ``""``), or None where okio returns null and OkHttp
         throws: a character outside both alphabets and white space, ``=`` before the end, or
         one character left over in the last group. Source: okio ``okio-parent-1.16.0``
-        ``okio/src/main/java/okio/Base64.java`` lines 29-100.
+        ``okio/src/main/java/okio/Base64.java`` lines 29-108.
     """
     limit = len(text)
     while limit > 0 and (text[limit - 1] == "=" or text[limit - 1] in _WS):

@@ -6,8 +6,8 @@ Reference: square/okhttp ``CertificatePinner`` (``parent-3.13.1``
 ``example.com`` (that host), ``*.example.com`` (exactly one more label), and from OkHttp 4.3
 ``**.example.com`` (example.com and any subdomain, any depth: certpin's ``include_subdomains``);
 OkHttp 3 reads ``**.`` as a literal name and pins nothing. Pins are ``sha256/<base64>`` SPKI
-hashes. How each pattern and pin is read, and which are refused, is in
-:mod:`certpin.config._okhttp_rules`; docs/rules/okhttp.md has the table with sources.
+hashes. How each pattern and pin is read, and which are refused, is listed with its OkHttp or
+okio source on the documentation's OkHttp rules page (``docs/rules/okhttp.md``).
 
 OkHttp accepts a host when a pin of ANY matching pattern matches (CertificatePinner.java:217-226);
 certpin uses only the most specific pattern. Import therefore gives each pattern the union of its
