@@ -282,6 +282,9 @@ def test_v4_round_trips() -> None:
         "*.cdn.example.com": PinSet([K3, K4]),
         "plain.example.net": PinSet([K3, K4]),
     })
+    assert warnings == []  # the first line says OkHttp >= 4.3: '**.' means what it says
+    without_line = to_okhttp(_sub_policy(), okhttp_version=4).text.split("\n", 1)[1]
+    assert from_okhttp(without_line, warnings=warnings) == back
     assert len(warnings) == 1 and "OkHttp 3" in warnings[0]
 
 
@@ -328,3 +331,94 @@ def test_golden_okhttp_reads_back() -> None:
         "plain.example.net": PinSet([K3, K4]),
     })
     assert from_okhttp((GOLDEN / "CertificatePinner.java").read_text()) == expected
+
+
+# --- export never changes what is enforced: a model of OkHttp's matching, from its source -----
+
+from hypothesis import given, seed, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from certpin.config._okhttp_source import calls  # noqa: E402
+
+_LABELS = ["a", "b", "x"]
+_HOSTS = sorted({".".join([*labels, "test"]) for labels in (
+    [[]] + [[a] for a in _LABELS] + [[a, b] for a in _LABELS for b in _LABELS]
+    + [[a, b, c] for a in _LABELS for b in _LABELS for c in _LABELS[:2]])})
+_PINS = [Pin("spki", bytes([i]) * 32) for i in range(4)]
+
+
+def _okhttp_matches(version: int, pattern: str, host: str) -> bool:
+    """OkHttp's Pin.matches: parent-3.13.1 CertificatePinner.java:288-297 (3), parent-4.3.0
+    CertificatePinner.kt:258-276 (4)."""
+    if version == 4 and pattern.startswith("**."):
+        return host == pattern[3:] or host.endswith(pattern[2:])
+    if pattern.startswith("*."):
+        rest = host.partition(".")[2] if "." in host else host  # OkHttp 3: indexOf('.') == -1
+        if version == 4 and "." not in host:
+            return False
+        return rest == pattern[2:]
+    return host == pattern
+
+
+@st.composite
+def _policies(draw: st.DrawFn) -> PinPolicy:
+    sets = {}
+    for _ in range(draw(st.integers(1, 4))):
+        labels = draw(st.lists(st.sampled_from(_LABELS), max_size=2))
+        name = ".".join([*labels, "test"])
+        kind = draw(st.sampled_from(["exact", "wild", "sub"]))
+        pins = draw(st.lists(st.sampled_from(_PINS), min_size=2, max_size=3, unique=True))
+        pattern = "*." + name if kind == "wild" else name
+        sets[pattern] = PinSet(pins, include_subdomains=kind == "sub")
+    return PinPolicy(sets)
+
+
+@seed(20241)
+@settings(max_examples=200, deadline=None)
+@given(_policies(), st.sampled_from([3, 4]), st.booleans())
+def test_okhttp_enforces_what_certpin_enforces(policy: PinPolicy, version: int,
+                                               lossy: bool) -> None:
+    """Where the export succeeds, every host accepts under OkHttp exactly the pins it accepts
+    under certpin, except the hosts a lossy row names (left out, two or more labels below an
+    include-subdomains name for OkHttp 3, or overlapping); without lossy it reads back."""
+    try:
+        result = to_okhttp(policy, okhttp_version=version, lossy=lossy)
+    except ExportError as exc:
+        assert not lossy or "nothing would be left" in str(exc)
+        return
+    if not lossy:  # and what it wrote reads back as the policy
+        assert from_okhttp(result.text) == policy
+    added = [(pattern, [Pin("spki", base64.b64decode(p[7:])) for p in pins])
+             for pattern, pins, _ in calls(result.text, None)]
+    rows = [(d.split(": ")[0], d) for d in result.dropped]
+    overlapping = {n for n, d in rows if "overlaps" in d}
+    left_out = {n for n, d in rows if "pin set left out" in d}
+    shallow = {n for n, d in rows if "two or more labels below" in d}
+    for host in _HOSTS:
+        okhttp = {p for pattern, pins in added if _okhttp_matches(version, pattern, host)
+                  for p in pins}
+        found = policy.match(host)
+        certpin_pins = set(found[1].all_pins) if found else set()
+        if okhttp == certpin_pins:
+            continue
+        assert lossy and found is not None, (host, result.text)
+        pattern = found[0]
+        if not okhttp:  # unpinned, as a row says
+            assert pattern in left_out or (pattern in shallow and host.count(".")
+                                           >= pattern.count(".") + 2), (host, result.dropped)
+        else:  # wider, as a row says
+            assert okhttp > certpin_pins and pattern in overlapping, (host, result.dropped)
+
+
+def test_the_okhttp_4_line_makes_the_import_read_okhttp_4() -> None:
+    v4 = (f'{V4_FIRST_LINE}\n.add("*.localhost", "{K1}", "{K2}")\n'
+          f'.add("**.a.test", "{K3}", "{K4}")\n')
+    warnings: list[str] = []
+    policy = from_okhttp(v4, warnings=warnings)
+    assert policy == PinPolicy({"*.localhost": PinSet([K1, K2]),
+                                "a.test": PinSet([K3, K4], include_subdomains=True)})
+    assert warnings == []
+    for text in (v4.split("\n", 1)[1], "// note\n" + v4, v4.replace(">= 4.3", ">= 4")):
+        with pytest.raises(ConfigError, match="also matches 'localhost' itself"):
+            from_okhttp(text)
+    assert from_okhttp("\ufeff" + v4.replace("\n", "\r\n")) == policy

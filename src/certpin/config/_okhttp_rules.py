@@ -201,23 +201,28 @@ def _check_characters(text: str) -> None:
                   "OkHttp 4 refuses it; write the bare host name")
 
 
-def read_pattern(text: str) -> tuple[str, bool, str | None]:
+def read_pattern(text: str, *, okhttp4: bool = False) -> tuple[str, bool, str | None]:
     """Read the pattern of an ``.add(pattern, ...)`` call as OkHttp does.
 
     Args:
         text: the pattern, exactly as the string literal holds it.
+        okhttp4: the code is for OkHttp 4.3 or later (it starts with certpin's line ``//
+            certpin: for OkHttp >= 4.3``): ``*.`` over a one-label name is then read as
+            OkHttp 4 reads it, and ``**.`` needs no warning.
 
     Returns:
         ``(name, include_subdomains, warning)``: the certpin pattern (``"a.test"``,
         ``"*.a.test"``; lower case, A-labels) and, for ``**.a.test``, ``include_subdomains``
-        True with a warning that OkHttp 3 reads ``**.`` literally and pins nothing there.
+        True with (unless ``okhttp4``) a warning that OkHttp 3 reads ``**.`` literally and
+        pins nothing there.
 
     Raises:
         PolicyError: OkHttp refuses the pattern, or reads it in a way certpin cannot hold or
             that differs between OkHttp 3 and 4: empty; white space; URL syntax (a port, path,
             user, ``%``); an unbracketed IPv6 address; ``*`` anywhere but a leading ``*.`` or
             ``**.``; a trailing dot (OkHttp keeps it, so only the dotted spelling is pinned);
-            ``*.`` over a one-label name (OkHttp 3 also matches the name itself); and whatever
+            ``*.`` over a one-label name (OkHttp 3 also matches the name itself; unless
+            ``okhttp4``); and whatever
             :func:`certpin.hostnames.normalize_pattern` refuses (non-LDH labels, IDNA
             deviation characters).
     """
@@ -243,14 +248,16 @@ def read_pattern(text: str) -> tuple[str, bool, str | None]:
         raise _pattern_error(text, str(exc)) from None
     if star == "*.":
         wild = certpin_name
-        if "." not in wild[2:]:
+        if "." not in wild[2:] and not okhttp4:
             raise _pattern_error(
                 text, f"OkHttp 3's '*.' also matches '{wild[2:]}' itself, OkHttp 4's does not "
-                      "(one meaning cannot be given); write the hosts you mean as exact names")
+                      "(one meaning cannot be given); write the hosts you mean as exact names, "
+                      "or start code for OkHttp >= 4.3 with the line '// certpin: for OkHttp "
+                      ">= 4.3'")
         return wild, False, None
     exact = certpin_name
-    if not star:
-        return exact, False, None
+    if not star or okhttp4:
+        return exact, bool(star), None
     return exact, True, (
         f"'**.{exact}' means {exact} and every subdomain in OkHttp >= 4.3; OkHttp 3 reads "
         "'**.' as a literal name and pins nothing there (imported with the OkHttp 4.3 meaning)"

@@ -96,20 +96,30 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
     plain lines ``pattern sha256/... [sha256/...]`` (``#`` comments; a line of pins alone uses
     ``host``).
 
+    Patterns and pins are read as OkHttp reads them, and refused where OkHttp refuses them or
+    reads them in a way certpin cannot hold (docs/rules/okhttp.md lists each rule with its
+    source). ``**.`` is read as OkHttp 4.3 reads it, with a warning that OkHttp 3 pins nothing
+    there, unless the text starts with the line ``// certpin: for OkHttp >= 4.3`` (as
+    ``to_okhttp(..., okhttp_version=4)`` writes): then the code is read as OkHttp 4's, and
+    ``*.`` over a one-label name is accepted too.
+
     Args:
         text: the source (at most 1 MiB).
         host: with ``.add`` calls or host lines: keep only this pattern (OkHttp spelling, e.g.
             ``**.example.com``); with bare pin lines: the pattern they belong to.
         source: a file name for messages.
         warnings: if given, receives a line for each pattern whose pins were widened with those
-            of a covering pattern (OkHttp's any-match rule).
+            of a covering pattern (OkHttp's any-match rule), for each pin spelled in a lenient
+            base64 that OkHttp reads as the same pin, and for each ``**.`` pattern (OkHttp 3).
 
     Returns:
         The policy; ``allow_single_pin`` is set exactly when a pattern ends with one pin.
 
     Raises:
-        ConfigError: no pins found, non-literal arguments, bad patterns or pins (``sha1/``),
-            the same host both exact and ``**.`` (not expressible); names the line.
+        ConfigError: no pins found, non-literal arguments, a pattern or pin OkHttp refuses
+            or certpin cannot hold (``SHA256/``, ``pin-sha256=``, ``sha1/``, a hash that is not
+            32 bytes, a trailing dot, ...), the same host both exact and ``**.`` (not
+            expressible); names the line (and the pin).
     """
     doc = as_text(text, source)
     warns = warnings if warnings is not None else []
@@ -118,8 +128,9 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
     if not entries:
         raise ConfigError("no pins found (expected .add(\"host\", \"sha256/...\") or "
                           "'host sha256/...' lines)", path=source)
-    groups, first_line = _group_pins(entries, source, warns)
-    wanted = _wanted_pattern(host, groups, source)
+    okhttp4 = doc.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r") == V4_FIRST_LINE
+    groups, first_line = _group_pins(entries, source, warns, okhttp4=okhttp4)
+    wanted = _wanted_pattern(host, groups, source, okhttp4=okhttp4)
     _check_exact_and_subdomains(groups, first_line, source)
     sets: dict[str, PinSet] = {}
     order = {k: i for i, k in enumerate(groups)}
@@ -140,7 +151,7 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
 
 
 def _group_pins(entries: list[tuple[str, list[str], int]], source: str | None,
-                warns: list[str]) -> tuple[dict[Key, list[Pin]], dict[Key, int]]:
+                warns: list[str], *, okhttp4: bool) -> tuple[dict[Key, list[Pin]], dict[Key, int]]:
     """The distinct pins of each pattern, in input order, and the line each pattern first has.
 
     Patterns and pins are read as OkHttp reads them (:mod:`._okhttp_rules`); a lenient pin
@@ -151,7 +162,7 @@ def _group_pins(entries: list[tuple[str, list[str], int]], source: str | None,
     where = source or "<input>"
     for pattern_text, pin_texts, line in entries:
         try:
-            name, sub, note = read_pattern(pattern_text)
+            name, sub, note = read_pattern(pattern_text, okhttp4=okhttp4)
         except PolicyError as exc:
             raise ConfigError(str(exc), path=source, location=f"line {line}") from None
         key = (name, sub)
@@ -179,12 +190,12 @@ def _group_pins(entries: list[tuple[str, list[str], int]], source: str | None,
 
 
 def _wanted_pattern(host: str | None, groups: dict[Key, list[Pin]],
-                    source: str | None) -> Key | None:
+                    source: str | None, *, okhttp4: bool) -> Key | None:
     """The one pattern to keep (``host`` in OkHttp spelling), or None to keep all."""
     if host is None:
         return None
     try:
-        name, sub, _ = read_pattern(host)
+        name, sub, _ = read_pattern(host, okhttp4=okhttp4)
     except PolicyError as exc:
         raise ConfigError(f"bad host {escape(host)!r}: {exc}", path=source) from None
     wanted = (name, sub)
