@@ -8,13 +8,18 @@ without a JVM.
 from __future__ import annotations
 
 import base64
+import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, seed, settings
+from hypothesis import strategies as st
 
 from certpin import ConfigError, PolicyError
 from certpin.config import ExportError, export_policy, from_okhttp, import_policy, to_okhttp
 from certpin.config._okhttp_rules import okio_base64, read_pattern, read_pin
+from certpin.config._okhttp_source import calls
 from certpin.pins import Pin
 from certpin.policy import PinPolicy, PinSet
 
@@ -34,8 +39,6 @@ def _import_pin(pin: str) -> tuple[PinPolicy, list[str]]:
 
 def _java(s: str) -> str:
     """A Java/Kotlin string literal of ``s`` (json.dumps is one for these texts)."""
-    import json
-
     return json.dumps(s)
 
 
@@ -315,8 +318,6 @@ def test_output_is_java_with_no_trailing_commas() -> None:
     ("CertificatePinner4.java", lambda: to_okhttp(_sub_policy(), okhttp_version=4)),
 ])
 def test_golden_okhttp(name: str, make: object) -> None:
-    import os
-
     text = make().text  # type: ignore[operator]
     path = GOLDEN / name
     if os.environ.get("CERTPIN_UPDATE_GOLDEN"):
@@ -334,11 +335,6 @@ def test_golden_okhttp_reads_back() -> None:
 
 
 # --- export never changes what is enforced: a model of OkHttp's matching, from its source -----
-
-from hypothesis import given, seed, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from certpin.config._okhttp_source import calls  # noqa: E402
 
 _LABELS = ["a", "b", "x"]
 _HOSTS = sorted({".".join([*labels, "test"]) for labels in (
