@@ -130,10 +130,11 @@ def can_hold(fmt: str, p: PinPolicy) -> bool:
         return p.unknown_hosts == "allow" and not (p.expired == "reject" and any_expiry) and all(
             not pat.startswith("*.") and _spki(ps) and len(ps.all_pins) >= 2
             and _midnight(ps.expires) for pat, ps in sets) and not ambiguous
-    if fmt == "okhttp":
+    if fmt == "okhttp":  # OkHttp 3, the default: no '**.', and '*.x' also matches x there
         return p.unknown_hosts == "allow" and all(
             ps.enforce and ps.expires is None and _spki(ps) and not ps.report_uris
-            for _, ps in sets) and not _okhttp_widens(p)
+            and not ps.include_subdomains and not (pat.startswith("*.") and "." not in pat[2:])
+            for pat, ps in sets) and not _okhttp_widens(p)
     raise AssertionError(fmt)
 
 
