@@ -247,7 +247,7 @@ def test_curl_import() -> None:
     assert pins(policy.pin_sets["a.test"]) == [K1, K2]
     one = from_curl(f"--pinnedpubkey 'sha256//{K1[7:]}'", "a.test")
     assert one.pin_sets["a.test"].allow_single_pin is True
-    with pytest.raises(ConfigError, match="element 2: expected sha256//"):
+    with pytest.raises(ConfigError, match="not followed by 'sha256//'"):
         from_curl(f"sha256//{K1[7:]};/etc/key.pem", "a.test")
 
 

@@ -48,8 +48,9 @@ from ._common import (
 )
 from ._xml import MAX_XML_DEPTH, XML_ENCODINGS
 from .android import from_android, to_android
+from .curl import from_curl, to_curl
 from .files import dump_policy, dumps_policy, load_policy, loads_policy
-from .headers import DEFAULT_MAX_AGE, from_curl, from_hpkp, to_curl, to_hpkp
+from .hpkp import DEFAULT_MAX_AGE, from_hpkp, to_hpkp
 from .okhttp import from_okhttp, to_okhttp
 from .swift import to_swift_delegate
 from .trustkit import from_trustkit, to_trustkit, to_trustkit_swift
@@ -117,7 +118,8 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
             pattern to keep.
         source: the file name for messages.
         report_only: ``hpkp`` only: the value came from ``Public-Key-Pins-Report-Only``.
-        warnings: receives warnings (overridePins, merged OkHttp patterns, ...).
+        warnings: receives warnings (overridePins, merged OkHttp patterns, pins listed twice
+            in curl, ...).
 
     Returns:
         The imported :class:`certpin.PinPolicy`.
@@ -134,7 +136,7 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
         return from_hpkp(data, host, report_only=report_only, source=source)
     if format == "curl":
         assert host is not None
-        return from_curl(data, host, source=source)
+        return from_curl(data, host, source=source, warnings=warnings)
     if format == "okhttp":
         return from_okhttp(data, host, source=source, warnings=warnings)
     readers: dict[str, Callable[..., PinPolicy]] = {
