@@ -118,8 +118,8 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
             pattern to keep.
         source: the file name for messages.
         report_only: ``hpkp`` only: the value came from ``Public-Key-Pins-Report-Only``.
-        warnings: receives warnings (overridePins, merged OkHttp patterns, pins listed twice
-            in curl, ...).
+        warnings: receives warnings (overridePins, merged OkHttp patterns, unknown HPKP
+            directives, curl's leaf-only matching, ...).
 
     Returns:
         The imported :class:`certpin.PinPolicy`.
@@ -133,7 +133,8 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
                           path=source)
     if format == "hpkp":
         assert host is not None
-        return from_hpkp(data, host, report_only=report_only, source=source)
+        return from_hpkp(data, host, report_only=report_only, source=source,
+                         warnings=warnings)
     if format == "curl":
         assert host is not None
         return from_curl(data, host, source=source, warnings=warnings)
