@@ -5,9 +5,10 @@ imports from it mean what curl makes of them, judged on a legitimate and an impo
 * ``certpin export --format curl`` passed to ``curl --pinnedpubkey``: exit 0 on the legitimate
   server, 90 (CURLE_SSL_PINNEDPUBKEYNOTMATCH) on the impostor.
 * Every edge input below goes to curl and to ``certpin import --from curl``. If certpin imports
-  pins, curl passes a server exactly when the server's key is among them. If certpin refuses, its
-  message says what curl does, and certpin's model of curl (``curl_hashes``, which the refusal is
-  based on) predicts what this curl did.
+  pins, ``certpin.check`` passes each server's chain exactly when curl passes the server (the
+  imported pins have the role ``leaf``, as curl compares the leaf's key only). If certpin
+  refuses, its message says what curl does, and certpin's model of curl (``curl_hashes``, which
+  the refusal is based on) predicts what this curl did.
 
 One server pair for the module and one curl process per case and server. Skipped only when curl is
 missing.
@@ -31,6 +32,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from certpin import check
 from certpin.cli import main
 from certpin.config import loads_policy
 from certpin.config.curl import curl_hashes
@@ -62,6 +64,7 @@ class Lab:
     impostor_pin: str
     ca_pin: str         # the legitimate CA's key: curl never matches it (leaf only)
     version: tuple[int, int, int]
+    chains: dict[str, list[bytes]]  # each server's verified chain, DER, leaf first
 
     def curl(self, arg: str, server: RecordingTLSServer) -> int:
         """curl's exit status for ``--pinnedpubkey arg`` against ``server``."""
@@ -110,7 +113,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA,
                   legit_pin=spki_b64(good.cert_chain_pems[0].bytes()),
                   impostor_pin=spki_b64(evil.cert_chain_pems[0].bytes()),
                   ca_pin=spki_b64(ca.cert_pem.bytes()),
-                  version=libcurl_version())
+                  version=libcurl_version(),
+                  chains={"legit": [_der(good.cert_chain_pems[0].bytes()),
+                                    _der(ca.cert_pem.bytes())],
+                          "impostor": [_der(evil.cert_chain_pems[0].bytes()),
+                                       _der(attacker_ca.cert_pem.bytes())]})
+
+
+def _der(pem: bytes) -> bytes:
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -140,10 +151,15 @@ def test_the_exports_note_holds_curl_never_matches_a_ca_key(lab: Lab, tmp_path: 
                                                           capsys: pytest.CaptureFixture[str]
                                                           ) -> None:
     policy = tmp_path / "p.toml"
-    policy.write_text(f'[hosts."{HOST}"]\npins = ["sha256/{lab.ca_pin}", "sha256/{BACKUP}"]\n')
+    pins = f'pins = ["sha256/{lab.ca_pin}", "sha256/{BACKUP}"]\n'
+    policy.write_text(f'[hosts."{HOST}"]\n{pins}')
     code, out, err = run_cli(capsys, "export", str(policy), "--format", "curl")
     assert code == 0 and "intermediate or root CAs never match in curl" in err
     assert lab.curl(out[:-1], lab.legit) == 90
+    # said with a role, the CA pin is refused: curl would never match it
+    policy.write_text(f'[hosts."{HOST}"]\n{pins}roles = {{"sha256/{lab.ca_pin}" = "ca"}}\n')
+    code, out, err = run_cli(capsys, "export", str(policy), "--format", "curl")
+    assert (code, out) == (2, "") and "role 'ca'" in err
 
 
 # --- the importer's edge inputs, fed to curl and to certpin import -------------------------------
@@ -197,6 +213,7 @@ CASES = [
     _c("key file path", lambda x: str(x.key_file)),
     _c("missing file", lambda x: str(x.key_file) + ".missing"),
     _c("HPKP spelling", lambda x: f'pin-sha256="{x.legit_pin}"'),
+    _c("the CA's key", lambda x: f"sha256//{x.ca_pin};sha256//{BACKUP}"),
 ]
 
 
@@ -219,9 +236,10 @@ def test_certpin_import_agrees_with_curl_on_every_edge_input(
         src.write_text(case.text(lab))
         code, out, err = run_cli(capsys, "import", str(src), "--from", "curl", "--host", HOST)
         if code == 0:
-            pins = {p.base64 for p in loads_policy(out, "toml").pin_sets[HOST].all_pins}
-            verdict = {"legit": lab.legit_pin in pins, "impostor": lab.impostor_pin in pins}
-            assert verdict == passes, (case.name, arg, pins, passes)
+            policy = loads_policy(out, "toml")
+            verdict = {name: check(policy, HOST, chain).passed
+                       for name, chain in lab.chains.items()}
+            assert verdict == passes, (case.name, arg, policy, passes)
             seen.append(f"{case.name}: imported")
             continue
         assert (code, out) == (2, ""), case.name
@@ -232,4 +250,4 @@ def test_certpin_import_agrees_with_curl_on_every_edge_input(
         seen.append(f"{case.name}: refused")
     # the accepted inputs are exactly those every curl version reads alike
     assert [s for s in seen if s.endswith("imported")] == [
-        f"{c.name}: imported" for c in CASES[:7]]
+        f"{c.name}: imported" for c in CASES[:7] + CASES[-1:]]

@@ -12,7 +12,7 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from certpin import Pin, PinPolicy, PinSet
-from certpin.config import from_curl, to_curl
+from certpin.config import ExportError, export_policy, from_curl, to_curl
 from certpin.config.curl import CURL_SPLIT_CHANGED, curl_hashes, curl_reading_error
 from certpin.errors import ConfigError
 
@@ -138,10 +138,32 @@ def test_an_import_is_what_every_curl_version_reads(value: str) -> None:
 @given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=6, unique=True))
 def test_the_export_is_read_alike_by_every_curl_and_imports_back(digests: list[bytes]) -> None:
     pins = [Pin("spki", d) for d in digests]
-    policy = PinPolicy({"a.test": PinSet(pins, allow_single_pin=len(pins) < 2)})
+    policy = PinPolicy({"a.test": PinSet(pins, allow_single_pin=len(pins) < 2,
+                                         roles=dict.fromkeys(pins, "leaf"))})
     text = to_curl(policy).text
     assert text.endswith("\n") and text.strip()
     value = text[:-1]
     assert curl_reading_error(value) is None
     assert curl_hashes(value, OLD) == curl_hashes(value) == tuple(p.base64 for p in pins)
     assert from_curl(text, "a.test") == policy
+
+
+def test_imported_pins_have_the_role_leaf() -> None:
+    ps = from_curl(f"sha256//{A};sha256//{B}", "a.test").pin_sets["a.test"]
+    assert dict(ps.roles) == {Pin("spki", base64.b64decode(A)): "leaf",
+                              Pin("spki", base64.b64decode(B)): "leaf"}
+
+
+def test_export_by_role() -> None:
+    a, b = f"sha256/{A}", f"sha256/{B}"
+    leaf = export_policy(PinPolicy({"a.test": PinSet([a, b], roles={a: "leaf", b: "leaf"})}),
+                         "curl")
+    assert leaf.text == f"sha256//{A};sha256//{B}\n"
+    assert leaf.notes == [] and leaf.dropped == []
+    unroled = export_policy(PinPolicy({"a.test": PinSet([a, b], roles={a: "leaf"})}), "curl")
+    assert unroled.text == leaf.text
+    assert "pins of intermediate or root CAs never match in curl" in unroled.notes[0]
+    for lossy in (False, True):
+        with pytest.raises(ExportError, match=f"pins with role 'ca' \\(sha256/{re.escape(B)}\\)"):
+            export_policy(PinPolicy({"a.test": PinSet([a, b], roles={b: "ca"})}), "curl",
+                          lossy=lossy)

@@ -102,7 +102,9 @@ EXPORT_FORMATS: tuple[str, ...] = (
 HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
 #: export formats that can say a pin's role (:mod:`certpin.pinroles`); for every other format
 #: :func:`export_policy` refuses a policy with roles unless ``lossy``
-ROLE_FORMATS: frozenset[str] = frozenset()
+ROLE_FORMATS: frozenset[str] = frozenset({
+    "curl",  # every curl pin is a leaf pin; to_curl refuses role "ca" (certpin.config.curl)
+})
 
 
 def import_policy(data: str | bytes, format: str, *, host: str | None = None,
@@ -119,7 +121,7 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
         source: the file name for messages.
         report_only: ``hpkp`` only: the value came from ``Public-Key-Pins-Report-Only``.
         warnings: receives warnings (overridePins, merged OkHttp patterns, unknown HPKP
-            directives, curl's leaf-only matching, ...).
+            directives, pins listed twice, ...).
 
     Returns:
         The imported :class:`certpin.PinPolicy`.

@@ -11,8 +11,9 @@ curl, the one the differential test runs) and ``curl-8_21_0``. The table with ev
 * curl compares the text of each entry, byte for byte, with the standard padded base64 of the
   SHA-256 of the leaf certificate's SubjectPublicKeyInfo (7.88.1 lines 932-933, 8.21.0 lines
   496-497; the key is the leaf's, ``lib/vtls/openssl.c`` 7.88.1 lines 4039-4061 and 4278, 8.21.0
-  lines 4393-4415 and 4587). An entry that is not the canonical 44-character base64 of 32 bytes
-  (a stray ``/`` from ``sha256///``, white space, URL-safe base64, no padding) never matches.
+  lines 4393-4415 and 4587), so imported pins get the role ``"leaf"`` and the export refuses
+  role ``"ca"``. An entry that is not the canonical 44-character base64 of 32 bytes (a stray
+  ``/`` from ``sha256///``, white space, URL-safe base64, no padding) never matches.
 * How entries are separated changed in curl 8.18.0 (commit 9f979ea683, "vtls: pinned key check").
   Before, curl splits only at the exact text ``;sha256//`` (7.88.1 lines 923 and 944): in
   ``sha256//A; sha256//B`` the one entry is ``A; sha256//B`` and nothing matches, and a trailing
@@ -230,8 +231,10 @@ def from_curl(value: str | bytes, host: str, *, source: str | None = None,
         warnings: receives a warning for each pin listed twice (imported once).
 
     Returns:
-        A policy with one enforced pin set; ``allow_single_pin`` is set exactly when there is
-        one distinct pin (curl accepts one).
+        A policy with one enforced pin set; every pin has the role ``"leaf"`` (curl compares
+        them with the leaf certificate's key only: ``lib/vtls/openssl.c``, curl-7_88_1 lines
+        4039-4061 and 4278, curl-8_21_0 lines 4393-4415 and 4587); ``allow_single_pin`` is set
+        exactly when there is one distinct pin (curl accepts one).
 
     Raises:
         ConfigError: a value curl reads as a key file name (``SHA256//``, leading white space,
@@ -255,7 +258,8 @@ def from_curl(value: str | bytes, host: str, *, source: str | None = None,
             warnings.append(f"{pattern}: pin sha256//{entry} is listed twice; imported once")
         pins[pin] = None
     try:
-        pin_set = bounded_pin_set(list(pins), allow_single_pin=len(pins) < 2)
+        pin_set = bounded_pin_set(list(pins), allow_single_pin=len(pins) < 2,
+                                  roles=dict.fromkeys(pins, "leaf"))
         return PinPolicy({pattern: pin_set})
     except PolicyError as exc:
         raise ConfigError(str(exc), path=source) from None
@@ -266,9 +270,12 @@ def to_curl(policy: PinPolicy, host: str | None = None, *, lossy: bool = False) 
     joined by ``;`` with nothing else, which every curl version reads alike (see the module
     docstring).
 
-    curl checks the public key of the leaf certificate only: a pin of an intermediate or root
-    never matches there (a note says so). Not expressible: report-only and certificate pins
-    (always an error), include_subdomains, expiry and report URIs (``lossy`` drops them).
+    curl checks the public key of the leaf certificate only: a pin with the role ``"leaf"`` is
+    exported exactly; a pin without a role is exported with a note (curl never matches it if it
+    is an intermediate's or a root's key). Not expressible: report-only, certificate pins and
+    pins with the role ``"ca"`` (always an error: curl would never match them, and without them
+    curl would refuse chains certpin passes), include_subdomains, expiry and report URIs
+    (``lossy`` drops them).
 
     Returns:
         The :class:`ExportResult`; its text is never empty.
@@ -283,6 +290,10 @@ def to_curl(policy: PinPolicy, host: str | None = None, *, lossy: bool = False) 
         raise no_set("curl", pattern, "report-only (curl always enforces)")
     if any(p.kind != "spki" for p in ps.all_pins):
         raise no_set("curl", pattern, "certificate pins (curl pins public keys only)")
+    ca = [str(p) for p in ps.all_pins if ps.role_of(p) == "ca"]
+    if ca:
+        raise no_set("curl", pattern, f"pins with role 'ca' ({', '.join(ca)}): curl compares "
+                     "the leaf certificate's key only, so they would never match")
     if ps.include_subdomains:
         lx.add(pattern, "include_subdomains (curl pins one connection)",
                "use the argument for each host yourself")
@@ -293,7 +304,8 @@ def to_curl(policy: PinPolicy, host: str | None = None, *, lossy: bool = False) 
     text = ";".join(f"{_PREFIX}{p.base64}" for p in ps.all_pins)
     if text and curl_reading_error(text) is not None:  # pragma: no cover - canonical base64
         raise no_set("curl", pattern, "a pin curl would read differently")
-    return nonempty(lx.finish(text + "\n", [
+    notes = [] if all(ps.role_of(p) == "leaf" for p in ps.all_pins) else [
         "curl checks the public key of the leaf certificate only: pins of intermediate or "
         "root CAs never match in curl",
-    ]), "curl", pattern)
+    ]
+    return nonempty(lx.finish(text + "\n", notes), "curl", pattern)
