@@ -48,8 +48,9 @@ from ._common import (
 )
 from ._xml import MAX_XML_DEPTH, XML_ENCODINGS
 from .android import from_android, to_android
+from .curl import from_curl, to_curl
 from .files import dump_policy, dumps_policy, load_policy, loads_policy
-from .headers import DEFAULT_MAX_AGE, from_curl, from_hpkp, to_curl, to_hpkp
+from .hpkp import DEFAULT_MAX_AGE, from_hpkp, to_hpkp
 from .okhttp import from_okhttp, to_okhttp
 from .swift import to_swift_delegate
 from .trustkit import from_trustkit, to_trustkit, to_trustkit_swift
@@ -101,7 +102,9 @@ EXPORT_FORMATS: tuple[str, ...] = (
 HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
 #: export formats that can say a pin's role (:mod:`certpin.pinroles`); for every other format
 #: :func:`export_policy` refuses a policy with roles unless ``lossy``
-ROLE_FORMATS: frozenset[str] = frozenset()
+ROLE_FORMATS: frozenset[str] = frozenset({
+    "curl",  # every curl pin is a leaf pin; to_curl refuses role "ca" (certpin.config.curl)
+})
 
 
 def import_policy(data: str | bytes, format: str, *, host: str | None = None,
@@ -117,7 +120,8 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
             pattern to keep.
         source: the file name for messages.
         report_only: ``hpkp`` only: the value came from ``Public-Key-Pins-Report-Only``.
-        warnings: receives warnings (overridePins, merged OkHttp patterns, ...).
+        warnings: receives warnings (overridePins, merged OkHttp patterns, unknown HPKP
+            directives, pins listed twice, ...).
 
     Returns:
         The imported :class:`certpin.PinPolicy`.
@@ -131,10 +135,11 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
                           path=source)
     if format == "hpkp":
         assert host is not None
-        return from_hpkp(data, host, report_only=report_only, source=source)
+        return from_hpkp(data, host, report_only=report_only, source=source,
+                         warnings=warnings)
     if format == "curl":
         assert host is not None
-        return from_curl(data, host, source=source)
+        return from_curl(data, host, source=source, warnings=warnings)
     if format == "okhttp":
         return from_okhttp(data, host, source=source, warnings=warnings)
     readers: dict[str, Callable[..., PinPolicy]] = {

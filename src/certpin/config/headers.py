@@ -1,295 +1,75 @@
-"""Single-host notations: the HPKP header (RFC 7469) and curl's ``--pinnedpubkey``.
+"""What the single-host notations share: curl's ``--pinnedpubkey`` and the HPKP header.
 
 Both carry the pins of one host and no host name: import takes the host pattern as an argument,
 export needs a policy with one pin set or a chosen host. ``unknown_hosts`` is about other hosts
-and is not part of either notation.
+and is not part of either notation. The notations themselves live in :mod:`certpin.config.curl`
+and :mod:`certpin.config.hpkp`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-
 from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
-from ..pins import Pin
-from ..policy import PinPolicy, PinSet, is_report_uri
-from ._common import (
-    ExportError,
-    ExportResult,
-    Lossy,
-    as_text,
-    bounded_pin_set,
-    pin_or_error,
-)
+from ..policy import PinPolicy, PinSet
+from ._common import ExportError, ExportResult
 
-__all__ = ["from_curl", "from_hpkp", "select_host", "to_curl", "to_hpkp"]
-
-#: RFC 7469 section 4.1 suggests 60 days.
-DEFAULT_MAX_AGE = 60 * 24 * 3600
-
-_HEADER = re.compile(r"\s*(public-key-pins(?:-report-only)?)\s*:", re.IGNORECASE)
-_DIRECTIVE = re.compile(
-    r'\s*([A-Za-z0-9-]+)\s*(?:=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]*)))?\s*(?:;|$)'
-)
+__all__ = ["host_pattern", "no_set", "nonempty", "select_host"]
 
 
-def _pattern(host: str, source: str | None) -> str:
+def host_pattern(host: str, source: str | None) -> str:
+    """``host`` as a normalised pattern, or a :class:`ConfigError` naming it.
+
+    Raises:
+        ConfigError: ``host`` is not a valid host pattern.
+    """
     try:
         return normalize_pattern(host)
     except PolicyError as exc:
         raise ConfigError(f"bad host {escape(host)!r}: {exc}", path=source) from None
 
 
-def from_hpkp(value: str | bytes, host: str, *, report_only: bool = False,
-              source: str | None = None) -> PinPolicy:
-    """Import an HPKP header value (RFC 7469 section 2.1) as the pins of ``host``.
-
-    ``value`` may carry the header name: ``Public-Key-Pins-Report-Only:`` makes the set
-    report-only (``enforce=False``), as does ``report_only=True``. Directives: ``pin-sha256``
-    (quoted, repeated), ``max-age`` (required once; a cache lifetime in seconds, not an expiry,
-    so it is checked but not imported), ``includeSubDomains``, ``report-uri`` (quoted, once).
-
-    Args:
-        value: the header value (at most 1 MiB).
-        host: the host pattern the header was served for.
-        report_only: the value came from ``Public-Key-Pins-Report-Only``.
-        source: a file name for messages.
-
-    Returns:
-        A policy with the one pin set; ``allow_single_pin`` is never set (RFC 7469 section 4.3
-        requires a backup pin, so one pin is an error).
-
-    Raises:
-        ConfigError: a directive that is unknown, repeated, malformed or missing (max-age),
-            ``max-age=0`` (which removes pins), a bad pin, fewer than two pins; names the
-            directive's position.
-    """
-    text = as_text(value, source).strip()
-    m = _HEADER.match(text)
-    if m:
-        report_only = report_only or m.group(1).lower().endswith("report-only")
-        text = text[m.end():]
-    pattern = _pattern(host, source)
-    found = _HpkpDirectives()
-    seen: set[str] = set()
-    for where, dm in _directives(text.strip(), source):
-        name = dm.group(1).lower()
-        if name != "pin-sha256" and name in seen:
-            raise ConfigError(f"directive {name} repeated (RFC 7469 section 2.1)", path=source,
-                              location=where)
-        seen.add(name)
-        found.add(name, dm, where, source)
-    found.check_complete(source)
-    try:
-        ps = bounded_pin_set(found.pins, include_subdomains=found.include,
-                             enforce=not report_only, report_uris=found.uris)
-        return PinPolicy({pattern: ps})
-    except PolicyError as exc:
-        raise ConfigError(str(exc), path=source) from None
-
-
-def _directives(text: str, source: str | None) -> Iterator[tuple[str, re.Match[str]]]:
-    """Each directive of an HPKP value with its location text; empty directives skipped."""
-    pos = 0
-    index = 0
-    while pos < len(text):
-        empty = re.compile(r"\s*;").match(text, pos)
-        if empty:  # empty directives are allowed (RFC 7469 section 2.1 grammar)
-            pos = empty.end()
-            continue
-        index += 1
-        dm = _DIRECTIVE.match(text, pos)
-        where = f"directive {index} (character {pos + 1})"
-        if dm is None or dm.end() == pos:
-            raise ConfigError(f"cannot parse {escape(text[pos:pos + 40])!r}: expected "
-                              'name[=value] directives separated by ";"', path=source,
-                              location=where)
-        pos = dm.end()
-        yield where, dm
-
-
-@dataclass
-class _HpkpDirectives:
-    """What the directives of one HPKP value say."""
-
-    pins: list[Pin] = field(default_factory=list)
-    include: bool = False
-    uris: list[str] = field(default_factory=list)
-    max_age: int | None = None
-
-    def add(self, name: str, dm: re.Match[str], where: str, source: str | None) -> None:
-        """Apply one directive (``name`` in lower case)."""
-        quoted, token = dm.group(2), dm.group(3)
-        val = quoted if quoted is not None else token
-
-        def err(msg: str) -> ConfigError:
-            return ConfigError(msg, path=source, location=where)
-
-        if name == "pin-sha256":
-            if quoted is None:
-                raise err('pin-sha256 needs a quoted value: pin-sha256="<base64>"')
-            self.pins.append(pin_or_error("sha256/" + quoted, err))
-        elif name == "max-age":
-            if val is None or not re.fullmatch(r"\d{1,12}", val):
-                raise err("max-age needs a number of seconds")
-            self.max_age = int(val)
-        elif name == "includesubdomains":
-            if val is not None:
-                raise err("includeSubDomains takes no value")
-            self.include = True
-        elif name == "report-uri":
-            if quoted is None or not is_report_uri(quoted):
-                raise err('report-uri needs a quoted http(s) URI')
-            self.uris.append(quoted)
-        else:
-            raise err(f"unknown directive {escape(dm.group(1))!r}: expected pin-sha256, "
-                      "max-age, includeSubDomains, report-uri")
-
-    def check_complete(self, source: str | None) -> None:
-        """Refuse a value without max-age (or max-age=0) or without pins."""
-        if self.max_age is None:
-            raise ConfigError("missing max-age directive (RFC 7469 section 2.1.2)", path=source)
-        if self.max_age == 0:
-            raise ConfigError("max-age=0 tells the browser to forget the pins: nothing to "
-                              "import", path=source)
-        if not self.pins:
-            raise ConfigError("no pin-sha256 directive", path=source)
-
-
-def from_curl(value: str | bytes, host: str, *, source: str | None = None) -> PinPolicy:
-    """Import a curl ``--pinnedpubkey`` argument (``sha256//<b64>;sha256//<b64>``) for ``host``.
-
-    A leading ``--pinnedpubkey`` and surrounding quotes are allowed. curl also takes a key
-    file path there; that is refused (compute pins with ``certpin pin`` instead).
-
-    Returns:
-        A policy with one enforced pin set; ``allow_single_pin`` is set exactly when there is
-        one pin (curl accepts one).
-
-    Raises:
-        ConfigError: an element that is not ``sha256//<b64>``, a bad pin, a bad host.
-    """
-    text = as_text(value, source).strip()
-    text = re.sub(r"^--pinnedpubkey(?:\s+|=)", "", text).strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        text = text[1:-1].strip()
-    pattern = _pattern(host, source)
-    pins: list[Pin] = []
-    for i, element in enumerate(text.split(";")):
-        part = element.strip()
-        where = f"element {i + 1}"
-        if not part.startswith("sha256//"):
-            raise ConfigError(
-                f"expected sha256//<base64>, got {escape(part[:60])!r} (key file paths are not "
-                "supported)", path=source, location=where,
-            )
-
-        def err(msg: str, where: str = where) -> ConfigError:
-            return ConfigError(msg, path=source, location=where)
-
-        pins.append(pin_or_error("sha256/" + part[len("sha256//"):], err))
-    try:
-        pin_set = bounded_pin_set(pins, allow_single_pin=len(set(pins)) < 2)
-        return PinPolicy({pattern: pin_set})
-    except PolicyError as exc:
-        raise ConfigError(str(exc), path=source) from None
-
-
 def select_host(policy: PinPolicy, host: str | None, target: str) -> tuple[str, PinSet]:
     """The one pin set a single-host format exports: ``host``'s, or the only one.
+
+    Args:
+        policy: the policy.
+        host: the pattern to export, or None to take the policy's only pin set.
+        target: the format's name, for messages.
+
+    Returns:
+        ``(pattern, pin_set)``.
 
     Raises:
         PolicyError: ``host`` is not a pattern of the policy, or it is None and the policy does
             not hold exactly one pin set.
     """
+    pin_sets = policy.pin_sets
     if host is None:
-        if len(policy.pin_sets) != 1:
-            names = ", ".join(sorted(policy.pin_sets)) or "none"
+        if len(pin_sets) != 1:
+            names = ", ".join(sorted(pin_sets)) or "none"
             raise PolicyError(f"{target} holds the pins of one host: choose one with --host "
                               f"(patterns: {names})")
-        return next(iter(policy.pin_sets.items()))
+        return next(iter(pin_sets.items()))
     pattern = normalize_pattern(host)
-    if pattern not in policy.pin_sets:
-        names = ", ".join(sorted(policy.pin_sets)) or "none"
+    if pattern not in pin_sets:
+        names = ", ".join(sorted(pin_sets)) or "none"
         raise PolicyError(f"host pattern {escape(pattern)!r} is not in the policy "
                           f"(patterns: {names})")
-    return pattern, policy.pin_sets[pattern]
+    return pattern, pin_sets[pattern]
 
 
-def _no_set(target: str, pattern: str, why: str) -> ExportError:
+def no_set(target: str, pattern: str, why: str) -> ExportError:
+    """The error for a pin set that ``target`` cannot hold at all (``lossy`` cannot help)."""
     return ExportError(target, [f"{escape(pattern)}: {why} (nothing would be left to export)"])
 
 
-def to_hpkp(policy: PinPolicy, host: str | None = None, *, lossy: bool = False,
-            max_age: int = DEFAULT_MAX_AGE) -> ExportResult:
-    """Export one pin set as an HPKP header value (RFC 7469 section 2.1).
-
-    A report-only set is expressible (send the value in ``Public-Key-Pins-Report-Only``; a note
-    says so). Not expressible: certificate pins and fewer than two pins (always an error: the
-    header would be empty or ignored), an expiry (HPKP has ``max-age`` only) and more than
-    one report URI (``lossy`` drops the expiry / keeps the first URI).
-
-    Args:
-        policy: the policy.
-        host: the pattern to export; None if the policy has one pin set.
-        lossy: drop what HPKP cannot say, listing it, instead of raising.
-        max_age: the ``max-age`` directive in seconds (default 60 days).
+def nonempty(result: ExportResult, target: str, pattern: str) -> ExportResult:
+    """``result`` if it holds a pin, else an :class:`ExportError`: an export never prints
+    nothing with exit status 0 (issue 11, item 2).
 
     Raises:
-        PolicyError: no host chosen / unknown host.
-        ExportError: a rule cannot be expressed (and ``lossy`` is false, or nothing is left).
+        ExportError: the text holds no pin.
     """
-    pattern, ps = select_host(policy, host, "hpkp")
-    lx = Lossy("hpkp", lossy)
-    if pattern.startswith("*."):
-        raise _no_set("hpkp", pattern, "a header is served by one host: no wildcard")
-    if any(p.kind != "spki" for p in ps.all_pins):
-        raise _no_set("hpkp", pattern, "certificate pins (HPKP pins SPKI only)")
-    if len(set(ps.all_pins)) < 2:
-        raise _no_set("hpkp", pattern, "fewer than two pins (RFC 7469 section 4.3)")
-    if ps.expires is not None:
-        lx.add(pattern, "expires (HPKP has max-age only)", "expiry dropped")
-    uris = list(ps.report_uris)
-    if len(uris) > 1:
-        lx.add(pattern, "more than one report URI", f"kept {uris[0]}")
-        uris = uris[:1]
-    parts = [p.hpkp for p in ps.all_pins] + [f"max-age={int(max_age)}"]
-    if ps.include_subdomains:
-        parts.append("includeSubDomains")
-    parts += [f'report-uri="{u}"' for u in uris]
-    header = "Public-Key-Pins" if ps.enforce else "Public-Key-Pins-Report-Only"
-    return lx.finish("; ".join(parts) + "\n",
-                     [f"send this value in the {header} header for {pattern}"])
-
-
-def to_curl(policy: PinPolicy, host: str | None = None, *, lossy: bool = False) -> ExportResult:
-    """Export one pin set as a curl ``--pinnedpubkey`` argument.
-
-    curl checks the public key of the leaf certificate only: a pin of an intermediate or root
-    never matches there (a note says so). Not expressible: report-only and certificate pins
-    (always an error), include_subdomains, expiry and report URIs (``lossy`` drops them).
-
-    Raises:
-        PolicyError: no host chosen / unknown host.
-        ExportError: a rule cannot be expressed.
-    """
-    pattern, ps = select_host(policy, host, "curl")
-    lx = Lossy("curl", lossy)
-    if not ps.enforce:
-        raise _no_set("curl", pattern, "report-only (curl always enforces)")
-    if any(p.kind != "spki" for p in ps.all_pins):
-        raise _no_set("curl", pattern, "certificate pins (curl pins public keys only)")
-    if ps.include_subdomains:
-        lx.add(pattern, "include_subdomains (curl pins one connection)",
-               "use the argument for each host yourself")
-    if ps.expires is not None:
-        lx.add(pattern, "expires (curl always enforces)", "expiry dropped")
-    if ps.report_uris:
-        lx.add(pattern, "report_uris (curl sends no reports)", "report URIs dropped")
-    text = ";".join(f"sha256//{p.base64}" for p in ps.all_pins)
-    return lx.finish(text + "\n", [
-        "curl checks the public key of the leaf certificate only: pins of intermediate or "
-        "root CAs never match in curl",
-    ])
+    if not result.text.strip():
+        raise no_set(target, pattern, "no pin to export")
+    return result
