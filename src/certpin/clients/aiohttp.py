@@ -64,7 +64,10 @@ def _request_class(ctx: ssl.SSLContext, guard: RequestGuard) -> type[aiohttp.Cli
             # Judged again right before the request is written: client middlewares (aiohttp
             # >= 3.12) may change the URL, headers or proxy after the request was built.
             _judge(guard, self)
-            return await super().send(conn)
+            response = await super().send(conn)
+            # What the WebSocket class judges again at every write (review 10n): the proxy.
+            response.certpin_proxy = self.proxy  # type: ignore[attr-defined]
+            return response
 
     return PinnedClientRequest
 
@@ -105,10 +108,17 @@ def _ws_response_class(guard: RequestGuard) -> type[aiohttp.ClientWebSocketRespo
                 response.close()
 
         def _certpin_judge(self) -> None:
-            url = getattr(getattr(self, "_response", None), "url", None)
-            if url is None:  # an aiohttp certpin does not know: fail closed
+            response = getattr(self, "_response", None)
+            url = getattr(response, "url", None)
+            if url is None or not hasattr(response, "certpin_proxy"):
+                # an aiohttp certpin does not know: fail closed
                 raise PinnedRequestError("cannot tell which host this WebSocket is connected to")
             guard.check(url.scheme, url.raw_host, url=url)
+            proxy = getattr(response, "certpin_proxy", None)
+            if proxy is not None and url.scheme in ("ws", "http"):
+                # a plain WebSocket through a proxy: every frame crosses it in clear text
+                scheme = "https" if proxy.scheme == "https" else "http"
+                guard.check(scheme, proxy.raw_host, url=proxy)
 
     return PinnedWebSocketResponse
 

@@ -85,25 +85,30 @@ def connect(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
     guard = RequestGuard(ctx)
-    pinned = _pinned_connect_class(ws_connect, ctx, guard)(
-        uri, create_connection=_connection_class(guard), **kwargs
+    attempt: dict[str, Any] = {}  # what the current attempt dials: set by prepare()
+    pinned = _pinned_connect_class(ws_connect, ctx, guard, attempt)(
+        uri, create_connection=_connection_class(guard, attempt), **kwargs
     )
     pinned.certpin_factory = pinned.factory  # type: ignore[attr-defined]
     pinned.certpin_prepare()  # type: ignore[attr-defined]  # refuse now, not only when awaited; again before each attempt
     return pinned
 
 
-def _connection_class(guard: RequestGuard) -> Any:
+def _connection_class(guard: RequestGuard, attempt: dict[str, Any]) -> Any:
     """websockets' ``ClientConnection`` whose transport, on a plain ``ws://`` connection, judges
     the URI's host before every write (:class:`~certpin.clients._common.GuardedTransport`):
     messages, pings, pongs, automatic pongs, keepalives and closing frames alike. A plain
     connection has no TLS to judge again after a policy swap, so a swap that pins its host would
-    otherwise leave it writing in clear text (reviews 10l, 10m). A ``wss://`` connection is
+    otherwise leave it writing in clear text (reviews 10l, 10m). Everything the attempt reached
+    in clear text is judged: the URI's host, the address dialled (``host=``) and a plain proxy
+    (review 10n). ``attempt`` holds what :func:`_pinned_connect_class`'s ``prepare`` judged for
+    the attempt being opened; each connection keeps its own copy. A ``wss://`` connection is
     judged again by its TLS (:func:`certpin.tls.hooks.rejudge`)."""
     from websockets.asyncio.client import ClientConnection
 
     class PinnedClientConnection(ClientConnection):
         def connection_made(self, transport: Any) -> None:
+            self.certpin_attempt = dict(attempt)
             guarded: Any = GuardedTransport(transport, self._certpin_judge)
             super().connection_made(guarded)
 
@@ -112,8 +117,17 @@ def _connection_class(guard: RequestGuard) -> Any:
             wsuri = getattr(self.protocol, "uri", None) or getattr(self.protocol, "wsuri", None)
             if wsuri is None:  # a websockets certpin does not know: fail closed
                 raise PinnedRequestError("cannot tell which host this WebSocket is connected to")
-            if not wsuri.secure:
-                guard.check("ws", wsuri.host, url=f"ws://{wsuri.host}")
+            if wsuri.secure:
+                return
+            guard.check("ws", wsuri.host, url=f"ws://{wsuri.host}")
+            seen = getattr(self, "certpin_attempt", None)
+            if seen is None:  # connection_made never ran: fail closed
+                raise PinnedRequestError("cannot tell where this WebSocket is connected")
+            if seen.get("dial") is not None:
+                guard.check("ws", str(seen["dial"]))
+            proxy = seen.get("proxy")
+            if proxy is not None and proxy.scheme != "https":
+                guard.check("http", proxy.host, url=proxy.scheme + "://" + proxy.host)
 
     return PinnedClientConnection
 
@@ -149,7 +163,7 @@ _OPENERS = ("open_tcp_connection", "create_connection")
 
 
 def _pinned_connect_class(
-    base: type[_connect], ctx: ssl.SSLContext, guard: RequestGuard
+    base: type[_connect], ctx: ssl.SSLContext, guard: RequestGuard, attempt: dict[str, Any]
 ) -> type[_connect]:
     """websockets' ``connect`` whose every connection attempt is held to the pinning rules.
 
@@ -206,6 +220,8 @@ def _pinned_connect_class(
         else:
             kwargs.pop("ssl", None)
         proxy = _proxy_of(self)
+        attempt.clear()
+        attempt.update(dial=dial, proxy=proxy)
         if proxy is not None and proxy.scheme == "https":
             guard.check("https", proxy.host, url=proxy.scheme + "://" + proxy.host)
             kwargs["proxy_ssl"] = ctx
