@@ -47,8 +47,14 @@ def _chain_pins(der: bytes) -> tuple[Pin | None, Pin, str]:
             spki = cert.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )
+            signed = cert.tbs_certificate_bytes
         except (ValueError, UnsupportedAlgorithm, TypeError):
             return None, cert_pin, subject
+    if spki not in signed:
+        # cryptography re-encoded the key (RSA-PSS parameters, explicit EC curve parameters, a
+        # compressed point): that is not the SubjectPublicKeyInfo the certificate carries, so its
+        # pin is not this certificate's SPKI pin (certpin.spki_pin refuses it the same way).
+        return None, cert_pin, subject
     return Pin("spki", hashlib.sha256(spki).digest()), cert_pin, subject
 
 
@@ -63,10 +69,12 @@ def chain_pins(der: bytes | bytearray | memoryview) -> tuple[Pin | None, Pin, st
 
     Returns:
         ``(spki_pin, cert_pin, subject)``: the SPKI pin (RFC 7469 ``pin-sha256``), or None when
-        :mod:`cryptography` cannot decode the certificate or its key algorithm (such a
-        certificate can still match by its certificate pin); the certificate pin (SHA-256 of
-        ``der``); the subject as an RFC 4514 string with control characters escaped
-        (:func:`certpin.errors.escape`).
+        :mod:`cryptography` cannot decode the certificate or its key algorithm, or does not
+        reproduce the certificate's SubjectPublicKeyInfo byte for byte (RSA-PSS parameters,
+        explicit EC curve parameters, a compressed point: the pin of its re-encoding would not be
+        this certificate's); such a certificate can still match by its certificate pin; the
+        certificate pin (SHA-256 of ``der``); the subject as an RFC 4514 string with control
+        characters escaped (:func:`certpin.errors.escape`).
 
     Raises:
         TypeError: ``der`` is not bytes-like.

@@ -110,17 +110,23 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
         "not_after": _field("validity", lambda: cert.not_valid_after_utc).isoformat().replace(
             "+00:00", "Z"),
     }
+    pin: str | None = None
+    spki_error = None
     try:
-        key_type, key_bits = describe_key(cert.public_key())
-        pin: str | None = str(spki_pin(cert))
-        spki_error = None
+        with quiet_cryptography():
+            key_type, key_bits = describe_key(cert.public_key())
     except _KEY_ERRORS as exc:  # cryptography raises several types for odd keys
         try:
             oid = cert.public_key_algorithm_oid.dotted_string
         except CRYPTOGRAPHY_ERRORS:
             oid = "unknown"
-        key_type, key_bits, pin = f"unsupported ({oid})", None, None
+        key_type, key_bits = f"unsupported ({oid})", None
         spki_error = escape(f"cryptography cannot decode this key algorithm: {exc}")
+    else:
+        try:
+            pin = str(spki_pin(cert))
+        except _KEY_ERRORS as exc:  # a key cryptography does not reproduce byte for byte
+            spki_error = escape(str(exc), backslashes=False)
     info.update(key_type=key_type, key_bits=key_bits, spki_pin=pin)
     if spki_error:
         info["spki_error"] = spki_error
@@ -153,7 +159,7 @@ def describe_data(data: bytes, where: str) -> list[dict[str, Any]]:
         if isinstance(source, x509.Certificate):  # pragma: no cover - handled above
             return [describe_certificate(source, position_in_file(source))]
         try:
-            return [_describe_key_source(source)]
+            return [_describe_key_source(source, data)]
         except CertificateError as exc:
             raise CertificateError(f"{where}: {exc}") from None
     certs: list[dict[str, Any]] = []
@@ -167,15 +173,16 @@ def describe_data(data: bytes, where: str) -> list[dict[str, Any]]:
 
 
 def _describe_key_source(
-    source: x509.CertificateSigningRequest | PublicKeyTypes | PrivateKeyTypes,
+    source: x509.CertificateSigningRequest | PublicKeyTypes | PrivateKeyTypes, data: bytes,
 ) -> dict[str, Any]:
-    """Describe a CSR or a public or private key as :func:`describe_data` prints it."""
+    """Describe a CSR or a public or private key (read from ``data``) as :func:`describe_data`
+    prints it."""
     is_csr = isinstance(source, x509.CertificateSigningRequest)
     of = "CSR" if is_csr else "key file"
     key = _field("key", lambda: source.public_key() if hasattr(source, "public_key")
                  else source, of)
     key_type, key_bits = describe_key(key)
-    pin = str(spki_pin(source))
+    pin = str(spki_pin(data))  # from the file's bytes: its encoding must be reproducible
     subject = (
         _name(_field("subject", lambda: source.subject, of))  # type: ignore[union-attr]
         if is_csr else None
