@@ -18,6 +18,13 @@ target: ``pin-sha256="..."; ...`` for the chain pinning sees, RFC 7469 section 2
 line per target for ``curl --pinnedpubkey``: the leaf's ``sha256//<b64>`` for a live target, since
 curl checks the leaf key only; every certificate or key of a file, joined with ``;``).
 
+Each certificate has a ``role``: ``leaf`` (position 0 of a live chain, or a certificate of a file
+that is not a CA) or ``ca`` (an intermediate or root of a live chain, or a certificate of a file
+with basicConstraints CA=true); a key or CSR has none (``null``).
+
+Subjects and issuers are RFC 4514 text as cryptography gives it (one backslash before a special
+character), with control characters escaped (:func:`certpin.chainpins.name_text`).
+
 Exit status: 0 every target succeeded, 1 at least one failed (the others are still printed): it
 could not be reached or read, its chain did not validate (unless ``--allow-unverified``), or
 ``hpkp``/``curl`` found no SPKI pin in it; 2 usage errors (bad option, malformed target,

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from ...certload import CRYPTOGRAPHY_ERRORS, load_certificates, load_key_source, quiet_cryptography
+from ...chainpins import name_text
 from ...errors import CertificateError, escape
 from ...pins import cert_pin, spki_pin
 
@@ -21,7 +22,7 @@ __all__ = ["describe_certificate", "describe_data", "describe_key", "position_in
 
 def _name(name: x509.Name) -> str:
     try:
-        return escape(name.rfc4514_string())
+        return name_text(name)
     except ValueError:  # pragma: no cover - attributes cryptography cannot render
         return escape(repr(name))
 
@@ -88,13 +89,17 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
 
     Args:
         cert: the certificate.
-        position: ``"leaf"``, ``"intermediate"`` or ``"root"``.
+        position: ``"leaf"``, ``"intermediate"`` or ``"root"``: position 0 of a live chain is
+            the leaf, the others are CAs; in a file, :func:`position_in_file`.
 
     Returns:
-        A dict with ``position``, ``subject``, ``issuer`` (RFC 4514, control characters escaped),
-        ``serial`` (hex), ``not_before``/``not_after`` (ISO 8601, UTC), ``key_type``, ``key_bits``
-        (``None`` if unknown), ``spki_pin`` (``None`` when cryptography cannot decode the key
-        algorithm, with ``spki_error`` saying so), ``cert_pin`` and ``sha256_fingerprint`` (hex).
+        A dict with ``position``, ``role`` (``"leaf"`` for position ``leaf``, else ``"ca"``: the
+        roles a pin may be given, issue 12), ``subject``, ``issuer`` (RFC 4514 text,
+        :func:`certpin.chainpins.name_text`), ``serial`` (hex), ``not_before``/``not_after``
+        (ISO 8601, UTC), ``key_type``, ``key_bits`` (``None`` if unknown), ``spki_pin``
+        (``None`` when cryptography cannot decode the key algorithm or reproduce the key's
+        encoding byte for byte, with ``spki_error`` saying which), ``cert_pin`` and
+        ``sha256_fingerprint`` (hex).
 
     Raises:
         CertificateError: a field cryptography parses lazily (subject, issuer, serial, validity)
@@ -102,6 +107,7 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
     """
     info: dict[str, Any] = {
         "position": position,
+        "role": "leaf" if position == "leaf" else "ca",
         "subject": _name(_field("subject", lambda: cert.subject)),
         "issuer": _name(_field("issuer", lambda: cert.issuer)),
         "serial": format(_field("serial number", lambda: cert.serial_number), "x"),
@@ -189,6 +195,7 @@ def _describe_key_source(
     )
     return {
         "position": "csr" if is_csr else "key",
+        "role": None,  # a key or CSR is not yet in a chain
         "subject": subject,
         "issuer": None,
         "not_after": None,
