@@ -169,7 +169,9 @@ def parse_pin(text: str) -> Pin:
       starts with ``/`` looks alike; the length tells them apart (44 vs 45 characters);
     * 64 hex digits, with or without colons, any case: a certificate SHA-256 fingerprint, as
       ``openssl x509 -noout -fingerprint -sha256`` prints it (``SHA256 Fingerprint=`` prefix
-      allowed).
+      allowed). Hex is always read as a **certificate pin** (``cert-sha256/``), never an SPKI
+      pin: the hex of a public key's SHA-256 gives a pin that matches no certificate. Write SPKI
+      pins in base64 (``sha256/<b64>``); ``certpin lint`` names the kind of every pin.
 
     Base64 is decoded strictly: only the canonical 44-character form of a 32-byte digest.
 
