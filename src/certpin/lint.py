@@ -363,7 +363,10 @@ def lint_file(
     try:
         policy = load_policy(path)
     except (CertpinError, OSError) as exc:
-        return [LintFinding(Level.ERROR, "load-error", None, escape(str(exc)))]
+        # a certpin error's message escapes what it quotes already: escaping it again would
+        # double every backslash; an OSError's message is escaped here
+        text = escape(str(exc), backslashes=not isinstance(exc, CertpinError))
+        return [LintFinding(Level.ERROR, "load-error", None, text)]
     return lint_policy(
         policy, days=days, now=now, public_suffix=public_suffix, backup_keys=backup_keys,
         pin_kinds=pin_kinds,
