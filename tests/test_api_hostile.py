@@ -79,7 +79,9 @@ def _calls(tmp: Path) -> dict[str, list[Call]]:
                 ("str", lambda v: certpin.Pin(v, b"0" * 32))],
         "PinSet": [("str", lambda v: certpin.PinSet([v, K1])),
                    ("str", lambda v: certpin.PinSet([K1, K2], expires=v)),
-                   ("str", lambda v: certpin.PinSet([K1, K2], report_uris=[v]))],
+                   ("str", lambda v: certpin.PinSet([K1, K2], report_uris=[v])),
+                   ("str", lambda v: certpin.PinSet([K1, K2], roles={v: "leaf"})),
+                   ("str", lambda v: certpin.PinSet([K1, K2], roles={K1: v}))],
         "PinPolicy": [("str", lambda v: certpin.PinPolicy({v: certpin.PinSet([K1, K2])}))],
         "loads_policy": [("text", lambda v: c.loads_policy(v, "toml")),
                          ("text", lambda v: c.loads_policy(v, "json")),
@@ -136,6 +138,8 @@ NOT_HERE = {
     # plain data holders and enums: no parsing, no validation to break
     "BackupKey", "FetchedChain", "HostReport", "Outcome", "PinEvent", "Verdict",
     "ViolationReport", "ExportResult",
+    # a type alias (Literal["leaf", "ca"]); its values are fed through PinSet(roles=...)
+    "Role",
     # need a live server or a TLS stack; their hostile inputs are the policy and host names,
     # covered through PinPolicy / fetch_chain / check above and in their own tests
     "check_policy", "create_ssl_context", "make_reporter",

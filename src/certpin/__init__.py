@@ -23,7 +23,7 @@ from .events import PinEvent
 from .health import HostReport, check_policy
 from .lint import lint_policy
 from .pins import Pin, cert_pin, load_certificates, parse_pin, spki_pin
-from .policy import PinPolicy, PinSet
+from .policy import PinPolicy, PinSet, Role
 from .probe import FetchedChain, fetch_chain
 from .report import ViolationReport
 from .reporter import make_reporter
@@ -48,6 +48,7 @@ __all__ = [
     "PinnedRequestError",
     "PolicyError",
     "ProbeError",
+    "Role",
     "Verdict",
     "ViolationReport",
     "__version__",

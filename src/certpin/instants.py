@@ -16,7 +16,10 @@ _EXPIRES_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def parse_expires(value: object) -> datetime | None:
-    """A pin set's ``expires`` as an aware UTC instant (Android network security config semantics).
+    """A pin set's ``expires`` as an aware UTC instant (pins are not enforced from then on).
+
+    A bare date is 00:00 UTC here, in certpin's policies; an Android ``expiration`` date is
+    local midnight on the device instead (:mod:`certpin.config.android` converts).
 
     Args:
         value: None (never expires); an aware :class:`~datetime.datetime` (converted to UTC); a

@@ -28,6 +28,9 @@ code                     level    meaning
 ``pin-kinds``            info     with ``pin_kinds=True`` (``certpin lint`` does): each pin and
                                   its kind, SPKI pin (a public key) or certificate pin (a whole
                                   certificate; a hex SHA-256 fingerprint is read as one)
+``pin-roles``            info     the set gives pins roles: each pin of the set with its role
+                                  (``leaf``, ``ca``, or ``any`` for a pin without one;
+                                  :mod:`certpin.pinroles`)
 =======================  =======  =============================================================
 
 With ``backup_keys`` (``certpin lint --backup-key FILE``), the codes of
@@ -218,6 +221,7 @@ def lint_policy(
             *_expiry_findings(shown, pin_set, now, horizon),
             *_mode_findings(shown, pin_set),
             *(_kind_findings(shown, pin_set) if pin_kinds else []),
+            *_role_findings(shown, pin_set),
         ):
             out.append(LintFinding(level, code, pattern, message))
     out += _overlap_findings(items)
@@ -291,6 +295,19 @@ def _expiry_findings(shown: str, pin_set: PinSet, now: datetime, horizon: dateti
         return [(Level.WARN, "pin-set-expiring",
                  f"{shown} expires on {pin_set.expires.isoformat()} (in {left} days)")]
     return []
+
+
+def _role_findings(shown: str, pin_set: PinSet) -> _Found:
+    """``pin-roles``: every pin of a set that gives roles, with its role."""
+    if not pin_set.roles:
+        return []
+    listed = "; ".join(
+        f"{pin} {pin_set.role_of(pin) or 'any'}{' (backup)' if pin in pin_set.backup_pins else ''}"
+        for pin in pin_set.all_pins
+    )
+    return [(Level.INFO, "pin-roles",
+             f"{shown} pin roles (leaf: the end-entity certificate only; ca: an intermediate "
+             f"or the root; any: anywhere in the chain): {listed}")]
 
 
 def _mode_findings(shown: str, pin_set: PinSet) -> _Found:

@@ -8,8 +8,9 @@ expiry at the instant given, report-only): nothing is re-implemented here. Pure:
 A key alone says what the leaf's key will be, not which CA certificates will sit above it. It
 is judged as a chain made of one stand-in certificate carrying that key (its certificate pin
 is that of no real certificate). When no pin matches the leaf key, the verdict depends on the
-CA certificates of the new chain; if a pin of the set is a known CA key (``ca_pins``), that is
-a warning (``depends-on-ca``: give the chain to judge it), else an error.
+CA certificates of the new chain; if a pin of the set is a known CA key (``ca_pins``) or has
+role ``ca``, and its role is not ``leaf``, that is a warning (``depends-on-ca``: give the chain
+to judge it), else an error. Pin roles are honoured as :func:`certpin.check` honours them.
 
 Finding codes (stable):
 
@@ -46,6 +47,7 @@ from .chainpins import chain_pins
 from .errors import CertificateError, escape
 from .findings import Finding, Level, Status, sort_findings, status_of
 from .instants import aware_now, iso_z
+from .pinroles import role_admits
 from .pins import Pin
 from .policy import PinPolicy, PinSet
 from .verify import Outcome, Verdict, check
@@ -307,8 +309,10 @@ def _expired(name: str, verdict: Verdict, pin_set: PinSet, mode: str) -> Finding
 
 def _matched(name: str, verdict: Verdict, pin_set: PinSet) -> list[Finding]:
     primary = set(pin_set.pins)
-    chain_pin_list = [p for der in verdict.chain for p in chain_pins(der)[:2] if p is not None]
-    hits = [p for p in chain_pin_list if p in primary]
+    hits = [
+        p for position, der in enumerate(verdict.chain) for p in chain_pins(der)[:2]
+        if p is not None and p in primary and role_admits(pin_set.role_of(p), position)
+    ]
     if hits:
         return [Finding(
             Level.INFO, "accepted", f"{name} accepts the new chain for {verdict.hostname} "
@@ -321,6 +325,13 @@ def _matched(name: str, verdict: Verdict, pin_set: PinSet) -> list[Finding]:
     )]
 
 
+def _may_be_ca(pin_set: PinSet, pin: Pin, ca_pins: Collection[Pin]) -> bool:
+    """Whether ``pin`` may match a CA certificate of the new chain: it has role ``ca``, or it
+    is a known CA key and its role is not ``leaf`` (:mod:`certpin.pinroles`)."""
+    role = pin_set.role_of(pin)
+    return role == "ca" or (pin in ca_pins and role != "leaf")
+
+
 def _unmatched(
     name: str, verdict: Verdict, pin_set: PinSet, key_only: bool, ca_pins: Collection[Pin]
 ) -> list[Finding]:
@@ -330,7 +341,10 @@ def _unmatched(
     new_key = str(leaf_spki) if leaf_spki is not None else "(unreadable)"
     which = "neither" if len(pins) == 2 else "none of them"
     head = f"{name} pins {_pins_text(pins)} for {pattern}; the new leaf key {new_key} is in {which}"
-    if key_only and any(p in ca_pins for p in pins):
+    if leaf_spki is not None and leaf_spki in pins:  # pinned, but its role excludes the leaf
+        head = (f"{name} pins {_pins_text(pins)} for {pattern}; the new leaf key {new_key} is "
+                f"one of them, with role {pin_set.role_of(leaf_spki)}")
+    if key_only and any(_may_be_ca(pin_set, p, ca_pins) for p in pins):
         return [Finding(
             Level.WARN, "depends-on-ca",
             f"{head}, but it also pins a CA key: the verdict depends on the CA certificates of "
@@ -341,6 +355,11 @@ def _unmatched(
     advice = (
         f"; ship {new_key} as a backup pin first and wait until that version has reached your "
         "users"
+    )
+    ca_text += "".join(
+        f"; pin {p} is in the new chain at position {position}, where its role "
+        f"{pin_set.role_of(p)} does not match"
+        for p, position in verdict.misplaced
     )
     if not pin_set.enforce:
         return [Finding(

@@ -2,12 +2,14 @@
 
 Longer than 400 lines because it holds the two types of the policy model, :class:`PinSet` and
 :class:`PinPolicy`, together with the rules users rely on (patterns, most-specific match, backup
-pins, expiry), documented where they are enforced. Host normalisation is :mod:`certpin.hostnames`;
+pins, expiry), documented where they are enforced. Pin roles are checked by
+:mod:`certpin.pinroles`. Host normalisation is :mod:`certpin.hostnames`;
 expiry parsing :mod:`certpin.instants`.
 
 A :class:`PinSet` holds the pins of one host pattern and its rules (subdomains, expiry, enforce
-or report-only). A :class:`PinPolicy` maps host patterns to pin sets and finds the one that
-applies to a host name: the *most specific* match, whatever the order of the patterns.
+or report-only, and each pin's role: where in the chain it may match, :mod:`certpin.pinroles`).
+A :class:`PinPolicy` maps host patterns to pin sets and finds the one that applies to a host
+name: the *most specific* match, whatever the order of the patterns.
 
 Host names and patterns are normalised before they are compared, by
 :func:`certpin.hostnames.normalize_host` and :func:`certpin.hostnames.normalize_pattern` (lower
@@ -54,9 +56,10 @@ from urllib.parse import urlsplit
 from .errors import PinFormatError, PolicyError, quote
 from .hostnames import is_ip, normalize_host, normalize_pattern
 from .instants import parse_expires
+from .pinroles import Role, parse_roles
 from .pins import Pin, parse_pin
 
-__all__ = ["PinPolicy", "PinSet", "is_report_uri"]
+__all__ = ["PinPolicy", "PinSet", "Role", "is_report_uri"]
 
 
 def is_report_uri(uri: object) -> bool:
@@ -112,11 +115,12 @@ class PinSet:
         include_subdomains: the pattern also covers every subdomain at any depth (RFC 7469
             section 2.1.3). Not allowed with a ``*.`` pattern or an IP literal (checked by
             :class:`PinPolicy`).
-        expires: when the pins stop being enforced (Android network security config
-            semantics): an aware :class:`~datetime.datetime` (converted to UTC), a
-            :class:`~datetime.date` ``D`` or the string ``"YYYY-MM-DD"`` meaning ``D``
-            00:00:00 UTC, or an ISO 8601 string with an offset (``"2027-01-31T12:00:00+02:00"``).
-            ``None``: never.
+        expires: when the pins stop being enforced (as in Android's network security config,
+            pins are not enforced after it): an aware :class:`~datetime.datetime` (converted to
+            UTC), a :class:`~datetime.date` ``D`` or the string ``"YYYY-MM-DD"`` meaning ``D``
+            00:00:00 UTC in certpin's policies (Android's own ``expiration`` date is local
+            midnight on the device: see :mod:`certpin.config.android`), or an ISO 8601 string
+            with an offset (``"2027-01-31T12:00:00+02:00"``). ``None``: never.
         enforce: True to refuse connections whose verified chain holds no pin; False for
             report-only (a mismatch is reported, the connection proceeds).
         report_uris: where violation reports go (absolute ``http``/``https`` URIs, RFC 7469
@@ -125,6 +129,14 @@ class PinSet:
         backup_pins: pins of keys not yet deployed (RFC 7469 section 4.3). They are accepted
             exactly as ``pins`` are when enforcing; they are kept apart so that tools can tell
             which keys should be in service.
+        roles: where each pin may match in the verified chain (:mod:`certpin.pinroles`): a
+            mapping from a pin of ``pins``/``backup_pins`` (a :class:`~certpin.Pin` or pin
+            text) to ``"leaf"`` (the end-entity certificate only, chain position 0) or ``"ca"``
+            (an intermediate or the root: any position >= 1). A pin without a role matches
+            any certificate of the verified chain. Per pin this is the meaning of Apple's
+            ``NSPinnedLeafIdentities`` / ``NSPinnedCAIdentities``; unlike ATS (which requires
+            both arrays to match when both are given) the pin set still passes when any one
+            pin matches where its role allows.
 
     Attributes:
         pins, backup_pins: tuples of :class:`~certpin.Pin`.
@@ -132,14 +144,17 @@ class PinSet:
         include_subdomains, enforce, allow_single_pin: bools.
         expires: an aware UTC :class:`~datetime.datetime`, or None.
         report_uris: a tuple of str.
+        roles: a read-only mapping :class:`~certpin.Pin` -> :data:`Role`, holding only the
+            pins that have a role (see :meth:`role_of`).
 
     Raises:
         PolicyError: no pin at all; fewer than two distinct pins without
             ``allow_single_pin=True``; a pin listed twice; a naive datetime or malformed string
             for ``expires``; a non-bool flag; a report URI that is not an absolute http(s) URI;
-            ``pins`` given as a single string.
+            ``pins`` given as a single string; a ``roles`` key that is not one of the set's
+            pins (named) or a role other than ``"leaf"``/``"ca"``.
         PinFormatError: a pin string that cannot be parsed (the message names its position,
-            e.g. ``pins[1]``).
+            e.g. ``pins[1]``, or ``roles``).
     """
 
     __slots__ = (
@@ -150,6 +165,7 @@ class PinSet:
         "include_subdomains",
         "pins",
         "report_uris",
+        "roles",
     )
 
     pins: tuple[Pin, ...]
@@ -159,6 +175,7 @@ class PinSet:
     enforce: bool
     report_uris: tuple[str, ...]
     allow_single_pin: bool
+    roles: Mapping[Pin, Role]
 
     def __init__(
         self,
@@ -170,6 +187,7 @@ class PinSet:
         report_uris: Iterable[str] = (),
         allow_single_pin: bool = False,
         backup_pins: Iterable[Pin | str] = (),
+        roles: Mapping[Pin | str, Role] | None = None,
     ) -> None:
         main = _parse_pins(pins, "pins")
         backup = _parse_pins(backup_pins, "backup_pins")
@@ -216,11 +234,17 @@ class PinSet:
         set_(self, "enforce", _check_bool("enforce", enforce))
         set_(self, "report_uris", tuple(uris))
         set_(self, "allow_single_pin", allow_single)
+        set_(self, "roles", parse_roles(roles, main + backup))
 
     @property
     def all_pins(self) -> tuple[Pin, ...]:
         """``pins + backup_pins``: every pin that is accepted when enforcing."""
         return self.pins + self.backup_pins
+
+    def role_of(self, pin: Pin) -> Role | None:
+        """The role of ``pin`` in this set: ``"leaf"``, ``"ca"``, or None (matches anywhere in
+        the verified chain, and for a pin not in the set)."""
+        return self.roles.get(pin)
 
     def is_expired(self, now: datetime) -> bool:
         """Whether the pin set has expired at ``now``: ``now >= expires`` (never if no expiry).
@@ -255,6 +279,7 @@ class PinSet:
             "enforce": self.enforce,
             "report_uris": self.report_uris,
             "allow_single_pin": self.allow_single_pin,
+            "roles": dict(self.roles),
         }
         return (_rebuild_pin_set, (self.pins, options))
 
@@ -267,6 +292,7 @@ class PinSet:
             self.enforce,
             self.report_uris,
             self.allow_single_pin,
+            frozenset(self.roles.items()),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -291,6 +317,8 @@ class PinSet:
             parts.append(f"report_uris={list(self.report_uris)!r}")
         if self.allow_single_pin:
             parts.append("allow_single_pin=True")
+        if self.roles:
+            parts.append(f"roles={ {str(p): r for p, r in self.roles.items()}!r}")
         return f"PinSet({', '.join(parts)})"
 
 

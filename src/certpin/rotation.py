@@ -15,6 +15,8 @@ code                        level    meaning
                                      never shipped, so deploying it would lock users out
 ``backup-key-is-primary``   info     the backup key held is a primary pin (already deployed?)
 ``backup-key-unmatched``    warn     the CSR names hosts that no pattern of the policy covers
+``backup-key-role-ca``      warn     the backup key held (a leaf key) is pinned with role
+                                     ``ca``: deployed as the server's key it would never match
 ==========================  =======  ==========================================================
 """
 
@@ -93,6 +95,13 @@ def backup_key_findings(
             )))
         for pattern in patterns:
             pin_set = policy.pin_sets[pattern]
+            if pin_set.role_of(key.pin) == "ca":
+                out.append((pattern, Finding(
+                    Level.WARN, "backup-key-role-ca",
+                    f"the backup key in {escape(key.source)} ({key.pin}) is a leaf key, but "
+                    f"{escape(pattern)} gives its pin role ca (CA certificates only): deployed "
+                    "as the server's key it would never match; make its role leaf",
+                )))
             if key.pin in pin_set.backup_pins:
                 continue
             if key.pin in pin_set.pins:

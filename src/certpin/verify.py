@@ -16,9 +16,13 @@ hands it the chain OpenSSL *verified* and acts on the verdict. Decisions, in thi
    ``EMPTY_CHAIN``; fails for an enforced pin set; for a report-only pin set it passes (report-only
    never breaks a connection) and carries a message to report;
 5. a pin of the set (``pins`` or ``backup_pins``) equals the SPKI pin or the certificate pin of
-   any certificate of the chain, leaf to anchor: ``MATCHED`` (which pin, which position);
+   a certificate of the chain, leaf to anchor, at a position its role allows
+   (:mod:`certpin.pinroles`): a ``leaf`` pin only position 0, a ``ca`` pin only positions 1 and
+   up, a pin without a role any position: ``MATCHED`` (which pin, which position);
 6. otherwise ``MISMATCH`` (fails) or, for a report-only pin set, ``REPORT_ONLY_MISMATCH``
-   (passes, with the failure message for the report).
+   (passes, with the failure message for the report). A pin found in the chain at a position
+   its role excludes does not match; the verdict lists it (``misplaced``) and the message says
+   so.
 
 Pins are compared with :meth:`certpin.Pin.__eq__` (:func:`hmac.compare_digest`), never by set or
 dict membership of digests.
@@ -37,6 +41,7 @@ from .errors import PolicyError, escape
 from .hostnames import normalize_host
 from .instants import aware_now, iso_z
 from .messages import failure_message, headline, pins_block
+from .pinroles import role_admits
 from .pins import Pin
 from .policy import PinPolicy, PinSet
 
@@ -84,6 +89,9 @@ class Verdict:
         matched_position: for ``MATCHED``, the position in ``chain`` of the certificate it
             matched (0 = leaf).
         chain: the verified chain, DER bytes, leaf first.
+        misplaced: for ``MISMATCH`` and ``REPORT_ONLY_MISMATCH``, ``(pin, position)`` of each
+            pin of the set that is in the chain at a position its role excludes (a ``leaf`` pin
+            on a CA certificate, a ``ca`` pin on the leaf), leaf to anchor; ``()`` otherwise.
         message: why the check failed (multi-line, starts ``Certificate pinning failure for
             <host>``); also set for report-only mismatches, empty chains and expired pin sets;
             ``""`` otherwise.
@@ -98,18 +106,25 @@ class Verdict:
     matched_position: int | None = None
     chain: tuple[bytes, ...] = field(default=(), repr=False)  # DER is long: left out of repr
     message: str = ""
+    misplaced: tuple[tuple[Pin, int], ...] = ()
 
 
-def _match(pin_set: PinSet, chain: Sequence[bytes]) -> tuple[Pin, int] | None:
-    """The first (configured pin, chain position) that match, scanning leaf to anchor."""
+def _match(
+    pin_set: PinSet, chain: Sequence[bytes]
+) -> tuple[tuple[Pin, int] | None, tuple[tuple[Pin, int], ...]]:
+    """The first (configured pin, chain position) that match where the pin's role allows,
+    scanning leaf to anchor; else None and the (pin, position) pairs its role excluded."""
     configured = pin_set.all_pins
+    misplaced: list[tuple[Pin, int]] = []
     for position, der in enumerate(chain):
         spki, cert, _ = chain_pins(der)
         for pin in configured:
             # Pin.__eq__ compares kinds, then digests with hmac.compare_digest.
             if (spki is not None and pin == spki) or pin == cert:
-                return pin, position
-    return None
+                if role_admits(pin_set.role_of(pin), position):
+                    return (pin, position), ()
+                misplaced.append((pin, position))
+    return None, tuple(misplaced)
 
 
 def check(
@@ -165,13 +180,13 @@ def check(
         return _expired(policy, host, pattern, pin_set, chain)
     if not chain:
         return _empty_chain(host, pattern, pin_set)
-    hit = _match(pin_set, chain)
+    hit, misplaced = _match(pin_set, chain)
     if hit is not None:
         return Verdict(
             Outcome.MATCHED, host, True, pattern=pattern, pin_set=pin_set, matched_pin=hit[0],
             matched_position=hit[1], chain=chain,
         )
-    return _mismatch(host, pattern, pin_set, chain)
+    return _mismatch(host, pattern, pin_set, chain, misplaced)
 
 
 def _chain_of(chain_der: Sequence[bytes]) -> tuple[bytes, ...]:
@@ -258,12 +273,16 @@ def _empty_chain(host: str, pattern: str, pin_set: PinSet) -> Verdict:
     )
 
 
-def _mismatch(host: str, pattern: str, pin_set: PinSet, chain: tuple[bytes, ...]) -> Verdict:
+def _mismatch(
+    host: str, pattern: str, pin_set: PinSet, chain: tuple[bytes, ...],
+    misplaced: tuple[tuple[Pin, int], ...],
+) -> Verdict:
     """Decision 6: no pin matched (fails, or passes with a message when report-only)."""
     if pin_set.enforce:
         return Verdict(
             Outcome.MISMATCH, host, False, pattern=pattern, pin_set=pin_set, chain=chain,
-            message=failure_message(host, pattern, pin_set, chain),
+            message=failure_message(host, pattern, pin_set, chain, misplaced=misplaced),
+            misplaced=misplaced,
         )
     hint = (
         "  Report-only pin set: the connection proceeds. Add one of the verified "
@@ -271,7 +290,8 @@ def _mismatch(host: str, pattern: str, pin_set: PinSet, chain: tuple[bytes, ...]
     )
     return Verdict(
         Outcome.REPORT_ONLY_MISMATCH, host, True, pattern=pattern, pin_set=pin_set, chain=chain,
-        message=failure_message(host, pattern, pin_set, chain, hint=hint),
+        message=failure_message(host, pattern, pin_set, chain, hint=hint, misplaced=misplaced),
+        misplaced=misplaced,
     )
 
 

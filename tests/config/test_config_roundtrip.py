@@ -118,7 +118,8 @@ def can_hold(fmt: str, p: PinPolicy) -> bool:
     if fmt == "android":
         return p.unknown_hosts == "allow" and not (p.expired == "reject" and any_expiry) and all(
             ps.enforce and not pat.startswith("*.") and _spki(ps) and not ps.report_uris
-            and _midnight(ps.expires) for pat, ps in sets)
+            and (ps.expires is None or android_expires(ps.expires) is not None)
+            for pat, ps in sets)
     if fmt == "trustkit":
         def rules(ps: PinSet) -> tuple[object, ...]:
             return (set(ps.all_pins), ps.enforce, ps.expires, ps.report_uris)
@@ -136,10 +137,23 @@ def can_hold(fmt: str, p: PinPolicy) -> bool:
     raise AssertionError(fmt)
 
 
-def mobile_view(p: PinPolicy) -> PinPolicy:
+def android_expires(expires: datetime | None) -> datetime | None:
+    """What an expiry comes back as through Android's expiration="D" (local midnight, from
+    UTC+14 to UTC-12): D is the last date whose UTC-12 midnight, plus the millisecond Android
+    still pins, is not after the expiry; import takes D 00:00 at UTC+14."""
+    if expires is None:
+        return None
+    day = (expires - timedelta(hours=12, milliseconds=1)).date()
+    if day.year < 1583:  # Julian in Java: not written (an ExportError)
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=14)
+
+
+def mobile_view(p: PinPolicy, fmt: str = "") -> PinPolicy:
     """What a mobile format gives back: backup pins are pins; one-pin sets flagged as such."""
     return PinPolicy({
-        pat: PinSet(ps.all_pins, include_subdomains=ps.include_subdomains, expires=ps.expires,
+        pat: PinSet(ps.all_pins, include_subdomains=ps.include_subdomains,
+                    expires=android_expires(ps.expires) if fmt == "android" else ps.expires,
                     enforce=ps.enforce, report_uris=ps.report_uris,
                     allow_single_pin=len(ps.all_pins) < 2)
         for pat, ps in p.pin_sets.items()
@@ -159,7 +173,7 @@ def test_mobile_formats_round_trip_or_refuse(p: PinPolicy) -> None:
     for fmt in ("android", "trustkit", "okhttp"):
         if can_hold(fmt, p):
             text = export_policy(p, fmt).text
-            assert import_policy(text, fmt) == mobile_view(p), fmt
+            assert import_policy(text, fmt) == mobile_view(p, fmt), fmt
         else:
             try:
                 export_policy(p, fmt)

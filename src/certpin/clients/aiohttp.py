@@ -81,6 +81,56 @@ def _connector_class(guard: RequestGuard) -> type[aiohttp.TCPConnector]:
     return PinnedConnector
 
 
+def _ws_response_class(guard: RequestGuard) -> type[aiohttp.ClientWebSocketResponse]:
+    class PinnedWebSocketResponse(aiohttp.ClientWebSocketResponse):
+        """Judges the WebSocket's URL again before every frame the application sends: a plain
+        ``ws://`` connection has no TLS to judge again after a policy swap, so a swap that pins
+        its host would otherwise leave it carrying frames in clear text (review 10l). A
+        ``wss://`` connection is judged again by its TLS (:func:`certpin.tls.hooks.rejudge`)."""
+
+        def _certpin_judge(self) -> None:
+            response = getattr(self, "_response", None)
+            url = getattr(response, "url", None)
+            try:
+                if url is None:  # an aiohttp certpin does not know: fail closed
+                    raise PinnedRequestError(
+                        "cannot tell which host this WebSocket is connected to"
+                    )
+                guard.check(url.scheme, url.raw_host, url=url)
+            except PinnedRequestError:
+                # Cut the connection without a closing handshake: not one more byte.
+                connection = getattr(response, "connection", None)
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+                if response is not None:
+                    response.close()
+                raise
+
+        async def ping(self, message: bytes = b"") -> None:
+            self._certpin_judge()
+            await super().ping(message)
+
+        async def pong(self, message: bytes = b"") -> None:
+            self._certpin_judge()
+            await super().pong(message)
+
+        async def send_frame(self, message: bytes, opcode: Any, compress: int | None = None
+                             ) -> None:
+            self._certpin_judge()
+            await super().send_frame(message, opcode, compress)
+
+        async def send_str(self, data: str, compress: int | None = None) -> None:
+            self._certpin_judge()
+            await super().send_str(data, compress)
+
+        async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
+            self._certpin_judge()
+            await super().send_bytes(data, compress)
+
+    return PinnedWebSocketResponse
+
+
 def pinned_session(
     policy: PinPolicy | ssl.SSLContext,
     *,
@@ -103,8 +153,9 @@ def pinned_session(
         connector_kwargs: extra :class:`aiohttp.TCPConnector` arguments (``limit``, ...);
             ``ssl`` is refused.
         **session_kwargs: :class:`aiohttp.ClientSession` arguments (``trust_env=True`` for
-            ``HTTPS_PROXY``, ``proxy=``, ``headers``, ``timeout`` ...); ``connector`` and
-            ``request_class`` are refused (they would replace the pinning ones).
+            ``HTTPS_PROXY``, ``proxy=``, ``headers``, ``timeout`` ...); ``connector``,
+            ``request_class`` and ``ws_response_class`` are refused (they would replace the
+            pinning ones: the WebSocket class judges its host again before every frame sent).
 
     Returns:
         The session. A failed pin check raises
@@ -113,12 +164,12 @@ def pinned_session(
         Requests raise :class:`~certpin.clients.PinnedRequestError` as described in the module.
 
     Raises:
-        certpin.clients.PinnedRequestError: ``connector``, ``request_class`` or a connector
-            ``ssl`` given.
+        certpin.clients.PinnedRequestError: ``connector``, ``request_class``,
+            ``ws_response_class`` or a connector ``ssl`` given.
         certpin.PolicyError: from :func:`certpin.create_ssl_context`.
         RuntimeError: no running event loop.
     """
-    for key in ("connector", "request_class"):
+    for key in ("connector", "request_class", "ws_response_class"):
         if key in session_kwargs:
             raise PinnedRequestError(
                 f"{key}= is refused by pinned_session: it would replace the pinning one"
@@ -133,5 +184,6 @@ def pinned_session(
     guard = RequestGuard(ctx)
     connector = _connector_class(guard)(ssl=ctx, **conn_kw)
     return aiohttp.ClientSession(
-        connector=connector, request_class=_request_class(ctx, guard), **session_kwargs
+        connector=connector, request_class=_request_class(ctx, guard),
+        ws_response_class=_ws_response_class(guard), **session_kwargs,
     )

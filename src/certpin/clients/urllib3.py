@@ -241,6 +241,10 @@ def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPCon
             headers = pool.headers
         target = parse_url(url)
         proxy = pool.proxy
+        if proxy is not None:
+            # The proxy is judged at every request, like the manager's: a policy swapped in
+            # since the pool was made may pin its host (review 10l).
+            guard.check(proxy.scheme or "http", proxy.host, url=str(proxy))
         if proxy is not None and not connection_requires_http_tunnel(
             proxy, pool.proxy_config, target.scheme
         ):

@@ -84,10 +84,51 @@ def connect(
     ctx, _ = resolve_context(
         policy, cafile=cafile, capath=capath, cadata=cadata, base=base, on_report=on_report
     )
-    pinned = _pinned_connect_class(ws_connect, ctx, RequestGuard(ctx))(uri, **kwargs)
+    guard = RequestGuard(ctx)
+    pinned = _pinned_connect_class(ws_connect, ctx, guard)(
+        uri, create_connection=_connection_class(guard), **kwargs
+    )
     pinned.certpin_factory = pinned.factory  # type: ignore[attr-defined]
     pinned.certpin_prepare()  # type: ignore[attr-defined]  # refuse now, not only when awaited; again before each attempt
     return pinned
+
+
+def _connection_class(guard: RequestGuard) -> Any:
+    """websockets' ``ClientConnection`` that judges its URI's host again before every message,
+    ping and pong the application sends on a plain ``ws://`` connection: it has no TLS to judge
+    again after a policy swap, so a swap that pins its host would otherwise leave it carrying
+    frames in clear text (review 10l). A ``wss://`` connection is judged again by its TLS
+    (:func:`certpin.tls.hooks.rejudge`)."""
+    from websockets.asyncio.client import ClientConnection
+
+    class PinnedClientConnection(ClientConnection):
+        def _certpin_judge(self) -> None:
+            # ClientProtocol.uri (websockets >= 14; wsuri before)
+            wsuri = getattr(self.protocol, "uri", None) or getattr(self.protocol, "wsuri", None)
+            if wsuri is None:  # a websockets certpin does not know: fail closed
+                self.transport.abort()
+                raise PinnedRequestError("cannot tell which host this WebSocket is connected to")
+            if not wsuri.secure:
+                try:
+                    guard.check("ws", wsuri.host, url=f"ws://{wsuri.host}")
+                except PinnedRequestError:
+                    # Cut the connection without a closing handshake: not one more byte.
+                    self.transport.abort()
+                    raise
+
+        async def send(self, *args: Any, **kwargs: Any) -> None:
+            self._certpin_judge()
+            await super().send(*args, **kwargs)
+
+        async def ping(self, *args: Any, **kwargs: Any) -> Any:
+            self._certpin_judge()
+            return await super().ping(*args, **kwargs)
+
+        async def pong(self, *args: Any, **kwargs: Any) -> None:
+            self._certpin_judge()
+            await super().pong(*args, **kwargs)
+
+    return PinnedClientConnection
 
 
 def _proxy_of(conn: Any) -> Any:

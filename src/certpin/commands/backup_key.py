@@ -1,5 +1,9 @@
 """``certpin backup-key``: generate a backup key and CSR now, and print its pin for the policy.
 
+The key is a leaf key (the server's own key, certified in a CSR for its names), so the output
+gives its role too: a ``roles`` line for the host's table (``"leaf"``: the pin matches only the
+end-entity certificate, :mod:`certpin.pinroles`). The pin itself is the last line.
+
 Exit codes: 0 written, 2 bad usage, an existing file (never overwritten) or a write failure
 (nothing is left behind). Never prints the key or the passphrase.
 """
@@ -71,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
     state = "encrypted" if result.encrypted else "NOT encrypted: keep it offline"
     print(f"private key: {escape(str(result.key_path))} (mode 0600, {state})")
     print(f"CSR:         {escape(str(result.csr_path))}")
+    # The pin stays the last line (scripts read it); the roles line comes before it.
+    print("this is a leaf key: its pin is for the server's own certificate (role leaf, chain "
+          "position 0); add this roles line next to backup_pins in the policy (or this entry "
+          "to the host's roles table if it has one):")
+    print(f'roles = {{ "{result.pin}" = "leaf" }}')
     print("add this pin to the policy's backup_pins now (before the key is deployed):")
     print(result.pin)
     return 0

@@ -54,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
     warnings: list[str] = []
     policy = import_policy(data, args.format, host=args.host, source=args.file,
                            report_only=args.report_only, warnings=warnings)
+    # each warning escapes what it quotes already: only stray control characters are left here
     for w in warnings:
-        print(f"certpin import: warning: {escape(w)}", file=sys.stderr)
+        print(f"certpin import: warning: {escape(w, backslashes=False)}", file=sys.stderr)
     if out is None:
         sys.stdout.write(dumps_policy(policy, "toml"))
     else:

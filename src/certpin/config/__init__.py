@@ -16,6 +16,10 @@ Export (:func:`export_policy`): ``android``, ``trustkit``, ``trustkit-swift``, `
 where the target cannot express a rule exactly it raises :class:`ExportError` naming the rule
 and host, unless ``lossy=True``, and then :attr:`ExportResult.dropped` lists what was dropped.
 Lossy exports drop whole pin sets rather than pins (a host left unpinned is never locked out).
+Pin roles (:mod:`certpin.pinroles`) are checked here, once for every format: a format not in
+:data:`ROLE_FORMATS` cannot say where a pin must match, so a policy with roles raises
+:class:`ExportError` naming each host and pin, or with ``lossy=True`` is exported without its
+roles (each pin then matches anywhere in the chain) and ``dropped`` gets a row per host.
 
 Bounds on hostile input (every breach is a :class:`certpin.ConfigError` naming the file):
 :data:`MAX_INPUT_BYTES` (1 MiB per document), :data:`MAX_XML_DEPTH` (64 nested XML elements),
@@ -31,7 +35,7 @@ from typing import Literal
 
 from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
-from ..policy import PinPolicy
+from ..policy import PinPolicy, PinSet
 from ._common import (
     MAX_INPUT_BYTES,
     MAX_INT_DIGITS,
@@ -59,6 +63,7 @@ __all__ = [
     "MAX_INT_DIGITS",
     "MAX_PINS_PER_SET",
     "MAX_XML_DEPTH",
+    "ROLE_FORMATS",
     "XML_ENCODINGS",
     "ExportError",
     "ExportResult",
@@ -94,6 +99,9 @@ EXPORT_FORMATS: tuple[str, ...] = (
 )
 #: formats that carry no host name: import needs ``host``
 HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
+#: export formats that can say a pin's role (:mod:`certpin.pinroles`); for every other format
+#: :func:`export_policy` refuses a policy with roles unless ``lossy``
+ROLE_FORMATS: frozenset[str] = frozenset()
 
 
 def import_policy(data: str | bytes, format: str, *, host: str | None = None,
@@ -172,18 +180,81 @@ def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
         The :class:`ExportResult` (text, dropped rules, notes for stderr).
 
     Raises:
-        ExportError: a rule the target cannot express (without ``lossy``), naming rule and host.
+        ExportError: a rule the target cannot express (without ``lossy``), naming rule and host;
+            among them pin roles, for a format not in :data:`ROLE_FORMATS` (the message names
+            each host and pin with a role).
         PolicyError: unknown format, unknown host, or a host is needed.
     """
-    if format == "hpkp":
-        return to_hpkp(policy, host, lossy=lossy, max_age=max_age)
-    if format == "curl":
-        return to_curl(policy, host, lossy=lossy)
+    if format in ("hpkp", "curl"):
+        policy, dropped = _roles_gate(policy, format, _single(policy, host), lossy)
+        if format == "hpkp":
+            return _with_dropped(to_hpkp(policy, host, lossy=lossy, max_age=max_age), dropped)
+        return _with_dropped(to_curl(policy, host, lossy=lossy), dropped)
     if format not in EXPORT_FORMATS:
         raise PolicyError(f"unknown export format {escape(format)!r}: expected one of "
                           f"{', '.join(EXPORT_FORMATS)}")
     if host is not None:
         policy = _only(policy, host)
+    policy, dropped = _roles_gate(policy, format, tuple(policy.pin_sets), lossy)
+    return _with_dropped(
+        _export(policy, format, lossy=lossy, swizzle=swizzle), dropped
+    )
+
+
+def _single(policy: PinPolicy, host: str | None) -> tuple[str, ...]:
+    """The pattern a single-host format (hpkp, curl) will export, if it can be told; else none
+    (the exporter then raises its own error)."""
+    if host is None:
+        return tuple(policy.pin_sets) if len(policy.pin_sets) == 1 else ()
+    try:
+        pattern = normalize_pattern(host)
+    except PolicyError:
+        return ()
+    return (pattern,) if pattern in policy.pin_sets else ()
+
+
+def _roles_gate(policy: PinPolicy, format: str, patterns: tuple[str, ...],
+                lossy: bool) -> tuple[PinPolicy, list[str]]:
+    """Refuse roles ``format`` cannot say (without ``lossy``), else strip them and list each
+    host whose roles were dropped. Only the pin sets of ``patterns`` (those exported) count."""
+    if format in ROLE_FORMATS:
+        return policy, []
+    with_roles = [p for p in patterns if policy.pin_sets[p].roles]
+    if not with_roles:
+        return policy, []
+    if not lossy:
+        raise ExportError(format, [
+            f"{escape(p)}: pin {pin} has role {role!r}, which {format} cannot express (it "
+            "would match anywhere in the chain)"
+            for p in with_roles for pin, role in policy.pin_sets[p].roles.items()
+        ])
+    dropped = [
+        f"{escape(p)}: roles ({', '.join(f'{pin} {role}' for pin, role in ps.roles.items())}); "
+        f"dropped: {format} cannot express them, so each of these pins matches anywhere in "
+        "the chain"
+        for p in with_roles for ps in (policy.pin_sets[p],)
+    ]
+    stripped = {
+        pattern: _without_roles(ps) if pattern in with_roles else ps
+        for pattern, ps in policy.pin_sets.items()
+    }
+    return PinPolicy(stripped, unknown_hosts=mode(policy.unknown_hosts),
+                     expired=mode(policy.expired)), dropped
+
+
+def _without_roles(ps: PinSet) -> PinSet:
+    return PinSet(ps.pins, backup_pins=ps.backup_pins, include_subdomains=ps.include_subdomains,
+                  expires=ps.expires, enforce=ps.enforce, report_uris=ps.report_uris,
+                  allow_single_pin=ps.allow_single_pin)
+
+
+def _with_dropped(result: ExportResult, dropped: list[str]) -> ExportResult:
+    result.dropped[:0] = dropped
+    return result
+
+
+def _export(policy: PinPolicy, format: str, *, lossy: bool, swizzle: bool) -> ExportResult:
+    """Dispatch to the exporter of a multi-host ``format``."""
     if format == "android":
         return to_android(policy, lossy=lossy)
     if format == "trustkit":

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError, PolicyError, escape
 from ..hostnames import normalize_pattern
+from ..pinroles import ROLES, Role
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet, is_report_uri
 from ._common import MAX_INT_DIGITS, bounded_pin_set, mode, pin_or_error
@@ -23,7 +24,7 @@ Format = Literal["toml", "json"]
 _TOP_KEYS = ("version", "unknown_hosts", "expired", "hosts")
 _HOST_KEYS = (
     "pins", "backup_pins", "include_subdomains", "expires", "enforce", "report_uris",
-    "allow_single_pin",
+    "allow_single_pin", "roles",
 )
 _MODES = ("allow", "reject")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -97,6 +98,22 @@ class Locator:
             line = self._key_line(None, key)
         location = f"line {line} ({path})" if line else path
         return ConfigError(message, path=self.source, location=location)
+
+    def entry_error(self, message: str, path: str, *, host: str, key: str,
+                    entry: str) -> ConfigError:
+        """An error in the entry ``entry`` of the table ``key`` of ``host``'s table: located at
+        the line holding ``"entry" =`` (TOML) or ``"entry":`` (JSON) after the host's line, which
+        finds it in an inline table and in a ``[hosts."h".key]`` sub-table alike; else as
+        :meth:`error` locates ``key``."""
+        sep = ":" if self.fmt == "json" else "="
+        quoted = [json.dumps(entry), "'" + entry + "'"]
+        if _BARE_KEY.fullmatch(entry):
+            quoted.append(entry)
+        pat = re.compile(rf"(?:^|[\s{{,]|\.)(?:{'|'.join(map(re.escape, quoted))})\s*{sep}")
+        for i in range(self._host_line(host) or 1, len(self.lines) + 1):
+            if pat.search(self.lines[i - 1]):
+                return ConfigError(message, path=self.source, location=f"line {i} ({path})")
+        return self.error(message, path, host=host, key=key)
 
 
 def _type_name(value: object) -> str:
@@ -207,12 +224,15 @@ def _pin_set_from_data(host: str, table: object, hpath: str, loc: Locator) -> Pi
     flags = _host_flags(table, err_at)
     uris = _host_report_uris(table, err_at)
     expires = _parse_expires(table.get("expires"), err_at("expires"))
+    roles = _host_roles(table, [*pin_lists["pins"], *pin_lists["backup_pins"]], hpath,
+                        lambda m, p, e: loc.entry_error(m, p, host=host, key="roles", entry=e),
+                        err_at("roles"))
     try:
         return bounded_pin_set(
             pin_lists["pins"], backup_pins=pin_lists["backup_pins"],
             include_subdomains=flags["include_subdomains"], expires=expires,
             enforce=flags["enforce"], report_uris=uris,
-            allow_single_pin=flags["allow_single_pin"],
+            allow_single_pin=flags["allow_single_pin"], roles=roles,
         )
     except PolicyError as exc:
         raise loc.error(str(exc), hpath, host=host) from None
@@ -232,6 +252,34 @@ def _host_pins(table: dict[str, Any], err_at: _ErrAt) -> dict[str, list[Pin]]:
     if not pin_lists["pins"]:
         raise err_at("pins")("expected at least one pin")
     return pin_lists
+
+
+def _host_roles(
+    table: dict[str, Any], pins: list[Pin], hpath: str,
+    entry_err: Callable[[str, str, str], ConfigError], table_err: Callable[[str], ConfigError],
+) -> dict[Pin, Role]:
+    """The ``roles`` of a host table: pin text -> ``"leaf"`` or ``"ca"``, each pin one of the
+    host's ``pins`` or ``backup_pins`` (:mod:`certpin.pinroles`)."""
+    raw = table.get("roles", {})
+    if not isinstance(raw, dict):
+        raise table_err(f'expected a table from pin to "leaf" or "ca", got {_type_name(raw)}')
+    out: dict[Pin, Role] = {}
+    for text, role in raw.items():
+        path = f"{hpath}.roles.{_key(text)}"
+
+        def err(message: str, path: str = path, text: str = text) -> ConfigError:
+            return entry_err(message, path, text)
+
+        pin = pin_or_error(text, err)
+        if pin not in pins:
+            raise err(f"{pin} is not one of this host's pins or backup_pins; a role applies "
+                      "to a pin of the host")
+        if pin in out:
+            raise err(f"{pin} is given a role twice (in two notations)")
+        if not isinstance(role, str) or role not in ROLES:
+            raise err(f'expected "leaf" or "ca", got {escape(repr(role))}')
+        out[pin] = role
+    return out
 
 
 def _host_flags(table: dict[str, Any], err_at: _ErrAt) -> dict[str, bool]:

@@ -1,124 +1,83 @@
 """Android ``network_security_config.xml``: import and export.
 
-Reference: Android developer guide "Network security configuration" (``<domain-config>``,
-``<domain includeSubdomains>``, ``<pin-set expiration>``, ``<pin digest="SHA-256">``,
-``<certificates overridePins>``).
+Android's rules are cited from ``aosp-mirror/platform_frameworks_base`` as ``FILE@COMMIT:LINE``
+(``XmlConfigSource.java@0172a23b`` is ``core/java/android/security/net/config/XmlConfigSource.java``
+at commit 0172a23b1af4735bcca3580bc53e37f57a639c7a); the table of every rule is
+``docs/rules/android.md``. The value rules (digest names, base64, dates) are in
+``certpin.config._android_values``.
 
 Import rules (as Android applies them):
 
 * every ``<domain>`` of every ``<domain-config>`` becomes one host pattern; several domains of
   one config share its pin-set; ``includeSubdomains="true"`` sets ``include_subdomains``;
-* a nested ``<domain-config>`` without its own ``<pin-set>`` inherits its parent's; an empty
-  ``<pin-set/>`` means "not pinned" (a warning is recorded);
-* ``expiration="YYYY-MM-DD"`` becomes ``expires`` at 00:00 UTC; after it Android stops
-  enforcing, as certpin does with ``expired = "allow"``;
+* a nested ``<domain-config>`` without its own ``<pin-set>`` inherits its parent's
+  (``NetworkSecurityConfig.java@0172a23b:240-248``); an empty ``<pin-set/>`` means "not pinned"
+  (``NetworkSecurityTrustManager.java@3c096b3a:100``; a warning is recorded);
+* ``<pin digest>`` is any spelling of ``SHA-256`` that Java's ``equalsIgnoreCase`` accepts, the
+  pin text is read as ``android.util.Base64`` reads it (characters outside the alphabet are
+  skipped) and must give 32 bytes; anything else is refused, as Android throws on it;
+* ``expiration="YYYY-MM-DD"`` is midnight in the device's time zone; ``expires`` is the earliest
+  instant that can be, the date at 00:00 at UTC+14; after it Android stops enforcing, as
+  certpin does with ``expired = "allow"``;
 * ``overridePins="true"`` on trust anchors (or in ``<debug-overrides>``) lets those anchors skip
   pinning on the device: it is recorded as a warning, not imported;
+* what Android skips (unknown elements and attributes) is skipped with a warning; what it throws
+  on (two ``<base-config>``, a ``<domain>`` in ``<base-config>``, ...) is refused;
 * Android has no report-only mode, so every set is enforced; one pin is allowed, so
   ``allow_single_pin`` is set exactly when a set has fewer than two pins.
 
-Export writes one ``<domain-config>`` per group of patterns sharing pins and expiry.
+Export writes one ``<domain-config>`` per group of patterns sharing pins and expiration date,
+choosing for each expiry the latest date with which no device, in any time zone, pins after it.
 """
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import Element
+from datetime import UTC, date, datetime
 from xml.sax.saxutils import escape as xml_escape
 
 from ..errors import ConfigError, PolicyError, escape
-from ..hostnames import normalize_pattern
+from ..instants import iso_z
 from ..pins import Pin
-from ..policy import PinPolicy, PinSet
-from ._common import (
-    ExportResult,
-    Lossy,
-    bounded_pin_set,
-    date_only,
-    floor_date,
-    parse_date,
-    pin_or_error,
-)
-from ._xml import XmlDoc, parse_xml
+from ..policy import PinPolicy
+from ._android_import import Importer
+from ._android_values import FIRST_YEAR, expiration_for, expiration_window
+from ._common import ExportResult, Lossy
+from ._xml import parse_xml
 
 __all__ = ["from_android", "to_android"]
-
-_PinInfo = tuple[tuple[Pin, ...], str | None]  # pins, expiration date text
-
-
-def _bool_attr(doc: XmlDoc, el: Element, name: str) -> bool:
-    value = el.get(name)
-    if value is None:
-        return False
-    if value not in ("true", "false"):
-        raise doc.error(el, f"<{el.tag}> {name} must be \"true\" or \"false\", got "
-                            f"{escape(value)!r}")
-    return value == "true"
-
-
-def _check_anchors(doc: XmlDoc, parent: Element, what: str, warnings: list[str]) -> None:
-    for anchors in parent.findall("trust-anchors"):
-        for cert in anchors:
-            if cert.tag != "certificates":
-                raise doc.error(cert, f"unexpected <{escape(cert.tag)}> in <trust-anchors>")
-            if _bool_attr(doc, cert, "overridePins"):
-                warnings.append(
-                    f"{doc.source or '<input>'}, line {doc.line(cert)}: trust anchors "
-                    f"{escape(cert.get('src', '?'))!r} in {what} have overridePins=\"true\": "
-                    "on the device they bypass the pins (not imported)"
-                )
-
-
-def _pin_set(doc: XmlDoc, el: Element) -> _PinInfo:
-    for name in el.attrib:
-        if name != "expiration":
-            raise doc.error(el, f"unknown attribute {escape(name)!r} on <pin-set>")
-    expiration = el.get("expiration")
-    if expiration is not None:
-        try:
-            parse_date(expiration.strip())
-        except ValueError as exc:
-            raise doc.error(el, f"<pin-set> expiration: {exc}") from None
-        expiration = expiration.strip()
-    pins: list[Pin] = []
-    for pin in el:
-        if pin.tag != "pin":
-            raise doc.error(pin, f"unexpected <{escape(pin.tag)}> in <pin-set>: expected <pin>")
-        digest = pin.get("digest")
-        if digest != "SHA-256":
-            raise doc.error(pin, f"<pin> digest must be \"SHA-256\", got "
-                                 f"{escape(str(digest))!r}")
-        text = (pin.text or "").strip()
-
-        def err(m: str, pin: Element = pin) -> ConfigError:
-            return doc.error(pin, m)
-
-        pins.append(pin_or_error("sha256/" + text, err, spki_only=True))
-    return tuple(pins), expiration
 
 
 def from_android(data: str | bytes, *, source: str | None = None,
                  warnings: list[str] | None = None) -> PinPolicy:
     """Import an Android network security configuration.
 
+    Reads what Android reads (``docs/rules/android.md`` cites the source of every rule): the
+    ``digest`` in any letter case, pin base64 as ``android.util.Base64`` decodes it (a pin
+    wrapped over lines is the pin its characters spell), ``expiration="D"`` as ``D`` 00:00 at
+    UTC+14 (the earliest instant local midnight can be, ``D - 1`` at 10:00Z).
+
     Args:
         data: the XML document (at most 1 MiB; DOCTYPEs and entities are refused).
         source: the file name for messages, or None.
         warnings: if given, warnings are appended to it (``overridePins``, domains left
-            unpinned, unknown elements skipped), one line each naming file and line.
+            unpinned, elements and attributes Android skips, pins or digests spelt in a way
+            TrustKit-Android would not read), one line each naming file and line.
 
     Returns:
         A policy with one pin set per ``<domain>`` (``unknown_hosts``/``expired`` "allow").
 
     Raises:
         ConfigError: not well-formed or hostile XML, wrong root element, bad attribute values,
-            bad dates or pins, a domain listed twice, a rule certpin refuses (bad host).
+            what Android's parser throws on (a digest other than SHA-256, a pin that does not
+            decode to 32 bytes, an invalid date, two ``<base-config>``, ...), a domain listed
+            twice, a rule certpin refuses (bad host, a date before 1583).
     """
     doc = parse_xml(data, source)
     root = doc.root
     if root.tag != "network-security-config":
         raise doc.error(root, f"root element is <{escape(root.tag)}>: expected "
                               "<network-security-config>")
-    imp = _Importer(doc, warnings if warnings is not None else [])
+    imp = Importer(doc, warnings if warnings is not None else [])
     for child in root:
         imp.top_level(child)
     imp.check_unpinned()
@@ -128,111 +87,30 @@ def from_android(data: str | bytes, *, source: str | None = None,
         raise ConfigError(str(exc), path=source) from None
 
 
-class _Importer:
-    """The state of one import: pin sets so far, where each domain was, unpinned domains."""
-
-    def __init__(self, doc: XmlDoc, warns: list[str]):
-        self.doc = doc
-        self.warns = warns
-        self.sets: dict[str, PinSet] = {}
-        self.lines: dict[str, int] = {}
-        self.unpinned: list[tuple[str, Element]] = []
-
-    def warn(self, el: Element, message: str) -> None:
-        """Record a warning located at ``el``."""
-        self.warns.append(f"{self.doc.source or '<input>'}, line {self.doc.line(el)}: {message}")
-
-    def top_level(self, child: Element) -> None:
-        """Read one child of ``<network-security-config>``."""
-        doc = self.doc
-        if child.tag == "domain-config":
-            self.domain_config(child, None)
-        elif child.tag == "base-config":
-            if child.find("pin-set") is not None:
-                raise doc.error(child, "<pin-set> is not allowed in <base-config>")
-            _check_anchors(doc, child, "<base-config>", self.warns)
-        elif child.tag == "debug-overrides":
-            _check_anchors(doc, child, "<debug-overrides> (debuggable builds)", self.warns)
-        else:
-            self.warn(child, f"<{escape(child.tag)}> ignored (not about pinning)")
-
-    def domain_config(self, dc: Element, inherited: _PinInfo | None) -> None:
-        """Read a ``<domain-config>`` and, recursively, the ones nested in it."""
-        doc = self.doc
-        pin_sets = dc.findall("pin-set")
-        if len(pin_sets) > 1:
-            raise doc.error(pin_sets[1], "more than one <pin-set> in a <domain-config>")
-        info = _pin_set(doc, pin_sets[0]) if pin_sets else inherited
-        domains = dc.findall("domain")
-        if not domains:
-            raise doc.error(dc, "<domain-config> without a <domain>")
-        _check_anchors(doc, dc, "a <domain-config>", self.warns)
-        for child in dc:
-            if child.tag not in ("domain", "pin-set", "trust-anchors", "domain-config"):
-                self.warn(child, f"<{escape(child.tag)}> ignored (not about pinning)")
-        for d in domains:
-            self.domain(d, info)
-        for nested in dc.findall("domain-config"):
-            self.domain_config(nested, info)
-
-    def domain(self, d: Element, info: _PinInfo | None) -> None:
-        """Add the pin set of one ``<domain>`` (or note it as unpinned)."""
-        doc = self.doc
-        name = (d.text or "").strip()
-        try:
-            if "*" in name:
-                raise PolicyError("Android domains cannot contain '*'")
-            pattern = normalize_pattern(name)
-        except PolicyError as exc:
-            raise doc.error(d, f"bad <domain> {escape(name)!r}: {exc}") from None
-        if pattern in self.lines:
-            raise doc.error(d, f"domain {escape(pattern)!r} is already configured at line "
-                               f"{self.lines[pattern]}")
-        self.lines[pattern] = doc.line(d)
-        if info is None or not info[0]:
-            self.warn(d, f"domain {escape(pattern)!r} has no pins: not pinned (not imported)")
-            self.unpinned.append((pattern, d))
-            return
-        pins, expiration = info
-        include_subdomains = _bool_attr(doc, d, "includeSubdomains")  # located already
-        try:
-            self.sets[pattern] = bounded_pin_set(
-                pins, include_subdomains=include_subdomains,
-                expires=parse_date(expiration) if expiration else None,
-                allow_single_pin=len(set(pins)) < 2,
-            )
-        except PolicyError as exc:
-            raise doc.error(d, f"domain {escape(pattern)!r}: {exc}") from None
-
-    def check_unpinned(self) -> None:
-        """Refuse an unpinned domain that certpin would pin through a parent's subdomains."""
-        for pattern, d in self.unpinned:
-            for parent, ps in self.sets.items():
-                if ps.include_subdomains and pattern.endswith("." + parent):
-                    raise self.doc.error(
-                        d, f"domain {escape(pattern)!r} is unpinned here but certpin would apply "
-                           f"the pins of {escape(parent)!r} (includeSubdomains) to it; certpin "
-                           "cannot express an unpinned exception: pin it or drop "
-                           "includeSubdomains",
-                    )
-
-
 def to_android(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
     """Export a policy as an Android network security configuration.
 
     Android cannot express: report-only sets, certificate pins, one-label wildcards
-    (``*.example.com``), report URIs, an expiry that is not at 00:00 UTC,
-    ``unknown_hosts = "reject"`` and ``expired = "reject"``. Backup pins become ordinary pins
-    (Android accepts both the same way).
+    (``*.example.com``), report URIs, ``unknown_hosts = "reject"`` and ``expired = "reject"``,
+    nor an expiry before 1583. Backup pins become ordinary pins (Android accepts both the same
+    way).
+
+    An expiry becomes the latest ``expiration`` date with which Android stops pinning no later
+    than the policy, in every time zone: Android reads the date as local midnight
+    (``XmlConfigSource.java@0172a23b:129-135``), the last zone (UTC-12) stops pinning at
+    ``D`` 12:00:00.001Z, the first (UTC+14) 26 hours earlier. So an expiry at 00:00Z of ``D``
+    is written as ``D - 1``. Each expiration comes with a note (:attr:`ExportResult.notes`)
+    giving that window, saying when the date was moved back from the expiry's UTC date.
 
     Args:
         policy: the policy.
         lossy: drop what Android cannot express instead of raising: a report-only or
-            wildcard set or one with certificate pins is left out (unpinned, never locked
-            out), report URIs are left out, an expiry is moved back to its UTC date.
+            wildcard set, one with certificate pins or an expiry before 1583 is left out
+            (unpinned, never locked out), report URIs are left out.
 
     Returns:
-        The :class:`ExportResult`; ``dropped`` lists each rule dropped, naming the host.
+        The :class:`ExportResult`; ``dropped`` lists each rule dropped, naming the host;
+        ``notes`` explains each expiration date.
 
     Raises:
         ExportError: a rule cannot be expressed and ``lossy`` is false.
@@ -244,7 +122,8 @@ def to_android(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
     if policy.expired == "reject" and any(ps.expires for ps in policy.pin_sets.values()):
         lx.add("*", 'expired = "reject" (Android stops enforcing expired pin sets)',
                "dropped: expired pin sets are not enforced")
-    groups: dict[tuple[tuple[Pin, ...], str | None], list[tuple[str, bool]]] = {}
+    groups: dict[tuple[tuple[Pin, ...], date | None], list[tuple[str, bool]]] = {}
+    expiries: dict[tuple[datetime, date], list[str]] = {}
     for pattern, ps in sorted(policy.pin_sets.items()):
         if not ps.enforce:
             lx.add(pattern, "report-only (enforce = false)", "pin set left out (not pinned)")
@@ -256,28 +135,40 @@ def to_android(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
             lx.add(pattern, "certificate pins (Android pins SPKI only)",
                    "pin set left out (not pinned)")
             continue
+        day: date | None = None
+        if ps.expires is not None:
+            day = expiration_for(ps.expires)
+            if day is None:
+                lx.add(pattern, f"expiry {iso_z(ps.expires)} is before {FIRST_YEAR} (no "
+                                "expiration date certpin writes ends pinning by then)",
+                       "pin set left out (not pinned; it expired long ago)")
+                continue
+            expiries.setdefault((ps.expires, day), []).append(pattern)
         if ps.report_uris:
             lx.add(pattern, "report_uris", "report URIs left out")
-        expiration: str | None = None
-        if ps.expires is not None:
-            expiration = date_only(ps.expires)
-            if expiration is None:
-                expiration = floor_date(ps.expires)
-                lx.add(pattern, f"expiry {ps.expires.isoformat()} is not at 00:00 UTC",
-                       f"expiration moved back to {expiration}")
-        groups.setdefault((ps.all_pins, expiration), []).append(
-            (pattern, ps.include_subdomains)
-        )
+        groups.setdefault((ps.all_pins, day), []).append((pattern, ps.include_subdomains))
     out = ['<?xml version="1.0" encoding="utf-8"?>', "<network-security-config>"]
-    for (pins, expiration), domains in groups.items():
+    for (pins, day), domains in groups.items():
         out.append("    <domain-config>")
         for pattern, sub in domains:
             attr = ' includeSubdomains="true"' if sub else ""
             out.append(f"        <domain{attr}>{xml_escape(pattern)}</domain>")
-        exp = f' expiration="{expiration}"' if expiration else ""
+        exp = f' expiration="{day.isoformat()}"' if day else ""
         out.append(f"        <pin-set{exp}>")
         out.extend(f'            <pin digest="SHA-256">{p.base64}</pin>' for p in pins)
         out.append("        </pin-set>")
         out.append("    </domain-config>")
     out.append("</network-security-config>")
-    return lx.finish("\n".join(out) + "\n")
+    notes = [_expiry_note(expires, day, hosts) for (expires, day), hosts in expiries.items()]
+    return lx.finish("\n".join(out) + "\n", notes)
+
+
+def _expiry_note(expires: datetime, day: date, hosts: list[str]) -> str:
+    """What ``expiration="day"`` means on devices, for the policy's ``expires``."""
+    first, last = expiration_window(day)
+    utc_day = expires.astimezone(UTC).date()
+    moved = f" (moved back from {utc_day.isoformat()})" if day != utc_day else ""
+    return (f"{', '.join(hosts)}: expires {iso_z(expires)} is written as "
+            f'expiration="{day.isoformat()}"{moved}: Android reads the date as local midnight, '
+            f"so devices stop pinning from {iso_z(first, timespec='milliseconds')} (UTC+14) to "
+            f"{iso_z(last, timespec='milliseconds')} (UTC-12), never after the policy's expiry")

@@ -16,6 +16,9 @@ Schema (TOML shown; JSON has the same keys, dates as strings)::
     enforce = true              # false = report-only (default true)
     report_uris = ["https://reports.example.com/pins"]   # default []
     allow_single_pin = false    # permit fewer than two pins (RFC 7469 section 4.3; default false)
+    roles = { "sha256/<base64>" = "leaf" }   # where a pin may match (default {}): "leaf" =
+                                # the end-entity certificate only, "ca" = an intermediate or
+                                # the root; a pin without a role matches anywhere in the chain
 
 Pins take any notation :func:`certpin.parse_pin` reads; they are written back canonically.
 Unknown keys anywhere are errors. Every error is a :class:`certpin.ConfigError` naming the file,
@@ -160,6 +163,8 @@ def policy_to_data(policy: PinPolicy, fmt: Format) -> dict[str, Any]:
             table["report_uris"] = list(ps.report_uris)
         if ps.allow_single_pin:
             table["allow_single_pin"] = True
+        if ps.roles:
+            table["roles"] = dict(sorted((str(p), r) for p, r in ps.roles.items()))
         hosts[pattern] = table
     return {
         "version": 1,

@@ -1,22 +1,27 @@
 """Export a policy as an iOS/macOS ``URLSessionDelegate`` in Swift that checks the pins.
 
-The generated delegate (iOS 15+, macOS 12+):
+The generated delegate (iOS 15+, macOS 12+: ``SecTrustCopyCertificateChain``, Security
+``trust/headers/SecTrust.h`` line 656):
 
 1. sets an SSL policy with the host name on the trust object and evaluates it with
-   ``SecTrustEvaluateWithError`` first: pinning adds to validation, never replaces it;
-2. takes the evaluated chain (``SecTrustCopyCertificateChain``), and for each certificate gets
-   its key (``SecCertificateCopyKey``) and raw bytes (``SecKeyCopyExternalRepresentation``),
-   which are NOT a SubjectPublicKeyInfo: RSA gives the PKCS#1 ``RSAPublicKey``, EC the X9.63
-   point. It PREPENDS the ASN.1 SPKI header for the key type and raw length (forgetting this
-   is the classic bug: the hash then never equals an ``openssl``/HPKP pin), hashes with
-   CryptoKit's SHA-256 and compares with the pins; certificate pins hash
-   ``SecCertificateCopyData``;
-3. picks the pin set like certpin: exact host, then ``*.parent`` (one label), then the
+   ``SecTrustEvaluateWithError`` first: pinning adds to validation, never replaces it; no hash
+   is computed and no credential given before that returned true;
+2. picks the pin set like certpin: exact host, then ``*.parent`` (one label), then the
    nearest parent with include_subdomains; honours expiry (not enforced after it, or fail
-   closed with ``expired = "reject"``), report-only (log, allow) and ``unknown_hosts``.
+   closed with ``expired = "reject"``), report-only (log, allow) and ``unknown_hosts``;
+3. walks the evaluated chain (``SecTrustCopyCertificateChain``) from position 0 (the leaf) to
+   its end and hashes every certificate twice: the DER certificate (``SecCertificateCopyData``)
+   and its SPKI. The key's raw bytes (``SecKeyCopyExternalRepresentation``) are NOT a
+   SubjectPublicKeyInfo: RSA gives the PKCS#1 ``RSAPublicKey``, EC the X9.63 point (Security
+   ``keychain/headers/SecKey.h`` lines 851-852), so the ASN.1 SPKI header for the key type and
+   size is PREPENDED (forgetting it is the classic bug: the hash then never equals an
+   ``openssl``/HPKP pin). ``PinSet.admits(_:at:)`` decides per chain position, the one place a
+   pin role (leaf or CA) will narrow where a pin may match.
 
-Key types with no known header (e.g. Ed25519, which the Security framework does not expose as a
-certificate key) never match an SPKI pin: fail closed. Report URIs are not implemented (lossy).
+Key types with no header (Ed25519, which ``SecCertificateCopyKey`` does not support, Security
+``trust/headers/SecCertificate.h`` line 153; P-192; RSA with another exponent) never match an
+SPKI pin: fail closed. Report URIs are not implemented (lossy). ``tests/config/
+test_config_swift_tree.py`` checks these properties on the Swift syntax tree.
 """
 
 from __future__ import annotations
@@ -26,20 +31,32 @@ from datetime import UTC
 
 from ..policy import PinPolicy, PinSet
 from ._common import ExportResult, Lossy
+from .swift_source import FILE_HEAD, METHODS, TYPES, doc_comment
 
 __all__ = ["SPKI_HEADERS", "to_swift_delegate"]
 
+#: (key type, key size in bits, length of SecKeyCopyExternalRepresentation, DER prefix making
+#: it a SubjectPublicKeyInfo). RSA lengths assume the public exponent 65537 (what CAs issue);
+#: the tree checks compare each prefix with ``cryptography``'s SPKI of a real key.
+_HEADER_ROWS: tuple[tuple[str, int, int, str], ...] = (
+    ("rsa", 2048, 270, "30820122300d06092a864886f70d01010105000382010f00"),
+    ("rsa", 3072, 398, "308201a2300d06092a864886f70d01010105000382018f00"),
+    ("rsa", 4096, 526, "30820222300d06092a864886f70d01010105000382020f00"),
+    ("ec", 256, 65, "3059301306072a8648ce3d020106082a8648ce3d030107034200"),
+    ("ec", 384, 97, "3076301006072a8648ce3d020106052b81040022036200"),
+    ("ec", 521, 133, "30819b301006072a8648ce3d020106052b8104002303818600"),
+)
+
 #: (key type, length of SecKeyCopyExternalRepresentation) -> DER prefix making it an SPKI.
-#: RSA lengths assume the public exponent 65537 (what CAs issue); tests check each against
-#: ``cryptography``.
-SPKI_HEADERS: dict[tuple[str, int], str] = {
-    ("rsa", 270): "30820122300d06092a864886f70d01010105000382010f00",  # RSA 2048
-    ("rsa", 398): "308201a2300d06092a864886f70d01010105000382018f00",  # RSA 3072
-    ("rsa", 526): "30820222300d06092a864886f70d01010105000382020f00",  # RSA 4096
-    ("ec", 65): "3059301306072a8648ce3d020106082a8648ce3d030107034200",  # P-256
-    ("ec", 97): "3076301006072a8648ce3d020106052b81040022036200",  # P-384
-    ("ec", 133): "30819b301006072a8648ce3d020106052b8104002303818600",  # P-521
-}
+SPKI_HEADERS: dict[tuple[str, int], str] = {(t, n): h for t, _, n, h in _HEADER_ROWS}
+
+#: Security's ``kSecAttrKeyType`` value of each key type (``keychain/headers/SecItem.h``).
+_SEC_KEY_TYPES = {"rsa": "kSecAttrKeyTypeRSA", "ec": "kSecAttrKeyTypeECSECPrimeRandom"}
+
+
+def _key_names() -> str:
+    return ", ".join(f"RSA {bits}" if t == "rsa" else f"EC P-{bits}"
+                     for t, bits, _, _ in _HEADER_ROWS)
 
 
 def _bytes_literal(hex_text: str) -> str:
@@ -77,122 +94,15 @@ def _table(name: str, entries: list[tuple[str, str]], comment: str) -> list[str]
     return out
 
 
-_BODY = '''
-    // SecKeyCopyExternalRepresentation returns the bare key (PKCS#1 RSAPublicKey for RSA, the
-    // X9.63 point for EC), not a SubjectPublicKeyInfo. Pins are SHA-256 of the DER SPKI, so the
-    // ASN.1 header for the key type and size is prepended before hashing.
-    private static let rsaSPKIHeaders: [Int: [UInt8]] = [
-@RSA@
-    ]
-    private static let ecSPKIHeaders: [Int: [UInt8]] = [
-@EC@
-    ]
-
-    func urlSession(
-        _ session: URLSession,
-        didReceive challenge: URLAuthenticationChallenge,
-        completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
-    ) {
-        let space = challenge.protectionSpace
-        guard space.authenticationMethod == NSURLAuthenticationMethodServerTrust,
-              let trust = space.serverTrust
-        else {
-            completionHandler(.performDefaultHandling, nil)
-            return
-        }
-        var host = challenge.protectionSpace.host.lowercased()
-        if host.hasSuffix(".") { host.removeLast() }
-
-        // 1. Ordinary validation first (chain to a trusted root, dates, host name).
-        SecTrustSetPolicies(trust, SecPolicyCreateSSL(true, host as CFString))
-        var trustError: CFError?
-        guard SecTrustEvaluateWithError(trust, &trustError) else {
-            completionHandler(.cancelAuthenticationChallenge, nil)
-            return
-        }
-
-        // 2. The pin set of the most specific matching pattern.
-        guard let pinSet = Self.pinSet(for: host) else {
-            if Self.rejectUnknownHosts {
-                completionHandler(.cancelAuthenticationChallenge, nil)
-            } else {
-                completionHandler(.performDefaultHandling, nil)
-            }
-            return
-        }
-        if let expires = pinSet.expires, Date() >= expires {
-            // Expired pin set: not enforced (Android's rule), unless the policy says reject.
-            if Self.rejectExpired {
-                completionHandler(.cancelAuthenticationChallenge, nil)
-            } else {
-                completionHandler(.performDefaultHandling, nil)
-            }
-            return
-        }
-
-        // 3. Any certificate of the evaluated chain must match a pin.
-        let chain = (SecTrustCopyCertificateChain(trust) as? [SecCertificate]) ?? []
-        if Self.matches(chain: chain, pinSet: pinSet) {
-            completionHandler(.useCredential, URLCredential(trust: trust))
-        } else if !pinSet.enforce {
-            NSLog("Certificate pinning failure for %@ (report-only, allowed)", host)
-            completionHandler(.useCredential, URLCredential(trust: trust))
-        } else {
-            NSLog("Certificate pinning failure for %@", host)
-            completionHandler(.cancelAuthenticationChallenge, nil)
-        }
-    }
-
-    private static func pinSet(for host: String) -> PinSet? {
-        if let exactSet = exact[host] { return exactSet }
-        var labels = host.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        var firstParent = true
-        while labels.count > 1 {
-            labels.removeFirst()
-            let parent = labels.joined(separator: ".")
-            if firstParent, let wildcardSet = oneLabelWildcard[parent] { return wildcardSet }
-            if let subtreeSet = includingSubdomains[parent] { return subtreeSet }
-            firstParent = false
-        }
-        return nil
-    }
-
-    private static func matches(chain: [SecCertificate], pinSet: PinSet) -> Bool {
-        for certificate in chain {
-            if !pinSet.cert.isEmpty {
-                let der = SecCertificateCopyData(certificate) as Data
-                if pinSet.cert.contains(Data(SHA256.hash(data: der)).base64EncodedString()) {
-                    return true
-                }
-            }
-            if let spki = spkiHash(certificate), pinSet.spki.contains(spki) {
-                return true
-            }
-        }
-        return false  // an empty chain never matches: fail closed
-    }
-
-    private static func spkiHash(_ certificate: SecCertificate) -> String? {
-        guard let key = SecCertificateCopyKey(certificate),
-              let attributes = SecKeyCopyAttributes(key) as? [CFString: Any],
-              let keyType = attributes[kSecAttrKeyType] as? String,
-              let raw = SecKeyCopyExternalRepresentation(key, nil) as Data?
-        else { return nil }
-        let header: [UInt8]?
-        if keyType == (kSecAttrKeyTypeRSA as String) {
-            header = rsaSPKIHeaders[raw.count]
-        } else if keyType == (kSecAttrKeyTypeECSECPrimeRandom as String) {
-            header = ecSPKIHeaders[raw.count]
-        } else {
-            header = nil
-        }
-        guard let header else { return nil }  // unknown key type or size: cannot match
-        var spki = Data(header)
-        spki.append(raw)
-        return Data(SHA256.hash(data: spki)).base64EncodedString()
-    }
-}
-'''
+def _header_table() -> list[str]:
+    out = ["    private static let spkiHeaders: [SPKIHeader] = ["]
+    for key_type, bits, raw_length, prefix in _HEADER_ROWS:
+        sec_type = _SEC_KEY_TYPES[key_type]
+        out.append(f"        SPKIHeader(keyType: {sec_type} as String, bits: {bits}, "
+                   f"rawLength: {raw_length},")
+        out.append(f"                   prefix: {_bytes_literal(prefix)}),")
+    out.append("    ]")
+    return out
 
 
 def _swift_bool(mode: str) -> str:
@@ -236,20 +146,10 @@ def to_swift_delegate(policy: PinPolicy, *, lossy: bool = False) -> ExportResult
             if ps.include_subdomains:
                 subtree.append((pattern, literal))
     head = [
-        "// Generated by certpin: URLSessionDelegate that checks SPKI SHA-256 pins of the chain",
-        "// the system verified. iOS 15+ / macOS 12+. Do not edit; regenerate from the policy.",
-        "import CryptoKit",
-        "import Foundation",
-        "import Security",
-        "",
-        "final class CertpinPinningDelegate: NSObject, URLSessionDelegate {",
-        "    private struct PinSet {",
-        "        let spki: Set<String>  // base64 SHA-256 of the DER SubjectPublicKeyInfo",
-        "        let cert: Set<String>  // base64 SHA-256 of the DER certificate",
-        "        let enforce: Bool  // false: report-only (log and allow)",
-        "        let expires: Date?  // not enforced from this instant on",
-        "    }",
-        "",
+        FILE_HEAD,
+        doc_comment(_key_names(), policy.unknown_hosts == "reject", policy.expired == "reject")
+        + "final class CertpinPinningDelegate: NSObject, URLSessionDelegate {",
+        TYPES,
         f"    private static let rejectUnknownHosts = {_swift_bool(policy.unknown_hosts)}",
         f"    private static let rejectExpired = {_swift_bool(policy.expired)}",
         "",
@@ -257,9 +157,5 @@ def to_swift_delegate(policy: PinPolicy, *, lossy: bool = False) -> ExportResult
     head += _table("exact", exact, "host -> pins (exact host name)")
     head += _table("oneLabelWildcard", wild, "parent -> pins for *.parent (one label)")
     head += _table("includingSubdomains", subtree, "domain -> pins for it and any subdomain")
-    rsa = "\n".join(f"        {n}: {_bytes_literal(h)}," for (t, n), h in SPKI_HEADERS.items()
-                    if t == "rsa")
-    ec = "\n".join(f"        {n}: {_bytes_literal(h)}," for (t, n), h in SPKI_HEADERS.items()
-                   if t == "ec")
-    body = _BODY.replace("@RSA@", rsa).replace("@EC@", ec)
-    return lx.finish("\n".join(head) + "\n" + body)
+    head += ["", *_header_table(), ""]
+    return lx.finish("\n".join(head) + "\n" + METHODS)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import escape
 from ..findings import Finding, Level, sort_findings, status_of
+from ..pinroles import role_admits
 from ..pins import Pin
 from ..policy import PinSet
 from ..probe import FetchedChain
@@ -97,15 +98,16 @@ def leaf_rule(leaf: ChainCertificate | None, now: datetime, horizon: datetime) -
 def match_pins(
     verified: Sequence[ChainCertificate], pin_set: PinSet, public_roots: Collection[Pin]
 ) -> list[PinMatch]:
-    """Every (pin, certificate) match in the verified chain: primary pins before backup pins,
-    then the certificate nearest the leaf."""
+    """Every (pin, certificate) match in the verified chain where the pin's role allows it
+    (:mod:`certpin.pinroles`, as :func:`certpin.check`): primary pins before backup pins, then
+    the certificate nearest the leaf."""
     primary = set(pin_set.pins)
     every = primary | set(pin_set.backup_pins)
     matches = [
         PinMatch(pin, cert.position, cert.subject, pin not in primary, pin in public_roots)
         for cert in verified
         for pin in cert.pins
-        if pin in every
+        if pin in every and role_admits(pin_set.role_of(pin), cert.position)
     ]
     matches.sort(key=lambda m: (m.backup, m.position))
     return matches
@@ -131,10 +133,16 @@ def no_match_rules(
             "certificate is not part of the verified chain, so it is never accepted",
         ))
     chain_text = "; ".join(f"{c.position}: {c.pins[0]} {c.subject}" for c in verified)
+    misplaced = "".join(
+        f"; pin {pin} has role {pin_set.role_of(pin)} but is at position {c.position} "
+        f"({c.subject}), where its role does not match"
+        for c in verified for pin in c.pins
+        if pin in every and not role_admits(pin_set.role_of(pin), c.position)
+    )
     out.append(Finding(
         Level.ERROR, "no-match",
         f"no pin of {target.pattern} matches the verified chain of "
-        f"{target.host}:{target.port} ({chain_text})",
+        f"{target.host}:{target.port} ({chain_text}){misplaced}",
     ))
     return out
 

@@ -13,6 +13,7 @@ import contextlib
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from ..errors import PinValidationError
@@ -30,7 +31,7 @@ from .chain import hostname_of
 from .checks import deliver_attached, on_verify_error, postcheck, precheck
 from .passes import RememberedPasses
 
-__all__ = ["FAILED", "PASSED", "UNCHECKED", "PinnedSSLObject", "PinnedSSLSocket"]
+__all__ = ["FAILED", "PASSED", "UNCHECKED", "PinnedSSLObject", "PinnedSSLSocket", "rejudge"]
 
 UNCHECKED: Final = 0
 
@@ -51,6 +52,10 @@ class PinnedSSLSocket(ssl.SSLSocket):
     """
 
     _certpin_state: int = UNCHECKED
+    # The remembered-pass cache of the context, read before the policy that passed this
+    # connection: certpin.tls.swap replaces it at every swap, so "is it still this object" says
+    # whether the policy this connection was judged under is still the context's.
+    _certpin_under: object = None
 
     # The hot path of every connection, measured by bench/handshake.py: kept as one function
     # (each extra call right after a handshake costs microseconds), hence the noqa.
@@ -90,9 +95,16 @@ class PinnedSSLSocket(ssl.SSLSocket):
             except PinValidationError:
                 self._certpin_fail()
                 raise
+            under = ctx._certpin_passes
             remembered = None
         else:
-            remembered = ctx._certpin_passes.get(name)
+            # One read of the cache: the pass looked up and the cache recorded as the one this
+            # connection is judged under must be the same object, or a swap landing between two
+            # reads would let an old pass count as judged under the new policy (review 10k).
+            under = ctx._certpin_passes
+            remembered = under.get(name)
+        # Recorded now, counted only once the state is PASSED (see _certpin_ensure).
+        self._certpin_under = under
         try:
             if block or inner is None or not self._connected:  # type: ignore[attr-defined]
                 super().do_handshake(block)
@@ -163,6 +175,8 @@ class PinnedSSLSocket(ssl.SSLSocket):
 
     def _certpin_ensure(self) -> None:
         if self._certpin_state == PASSED:
+            if self._certpin_under is not getattr(self._context, "_certpin_passes", None):  # type: ignore[attr-defined]
+                rejudge(self, self._certpin_fail)
             return
         self._certpin_guard()
         if self._sslobj is None:  # type: ignore[attr-defined]
@@ -266,6 +280,7 @@ class PinnedSSLObject(ssl.SSLObject):
 
     _certpin_state: int = UNCHECKED
     _certpin_error: PinValidationError | None = None
+    _certpin_under: object = None  # as PinnedSSLSocket._certpin_under
 
     def do_handshake(self) -> None:
         """Handshake, then check the pins; same exceptions as :meth:`PinnedSSLSocket.do_handshake`.
@@ -282,7 +297,8 @@ class PinnedSSLObject(ssl.SSLObject):
             self._certpin_state = FAILED
             raise
         inner: Any = self._sslobj  # type: ignore[attr-defined]
-        remembered = ctx._certpin_passes.get(inner.server_hostname)
+        under = ctx._certpin_passes
+        remembered = under.get(inner.server_hostname)
         try:
             super().do_handshake()
         except ssl.SSLCertVerificationError as exc:
@@ -297,7 +313,11 @@ class PinnedSSLObject(ssl.SSLObject):
             self._certpin_state = FAILED
             deliver_attached(ctx, exc)
             raise
+        self._certpin_under = under
         self._certpin_state = PASSED
+
+    def _certpin_fail(self) -> None:
+        self._certpin_state = FAILED
 
     def _certpin_guard(self) -> None:
         if self._certpin_state == FAILED:
@@ -311,6 +331,8 @@ class PinnedSSLObject(ssl.SSLObject):
         if self._certpin_state != PASSED:
             self._certpin_guard()
             self.do_handshake()
+        elif self._certpin_under is not getattr(self.context, "_certpin_passes", None):
+            rejudge(self, self._certpin_fail)
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         self._certpin_ensure()
@@ -319,3 +341,30 @@ class PinnedSSLObject(ssl.SSLObject):
     def write(self, data: Any) -> int:
         self._certpin_ensure()
         return super().write(data)
+
+
+def rejudge(conn: PinnedSSLSocket | PinnedSSLObject, fail: Callable[[], None]) -> None:
+    """Judge an open connection again, under its context's current policy, before it moves
+    another byte: its policy was swapped (:mod:`certpin.tls.swap`) after the connection passed.
+
+    HTTP clients keep connections alive and reuse them; without this, a connection accepted
+    under the old policy would carry requests after a swap that revoked its key (or after a
+    fail-closed policy was swapped in). The verified chain is the one OpenSSL kept for this
+    connection, so the judgement is the same :func:`certpin.verify.check` as at the handshake.
+
+    Raises:
+        PinMismatchError: the new policy refuses the connection; it is closed first (``fail``).
+        PinValidationError: the context is no longer a pinning context, or the check could not
+            run; the connection is closed first.
+    """
+    ctx: Any = conn.context
+    under = getattr(ctx, "_certpin_passes", None)
+    try:
+        if not isinstance(ctx, PinningContextBase):
+            raise failure(hostname_of(conn), "the connection's context is not a pinning context")
+        postcheck(conn, ctx)
+    except BaseException as exc:
+        fail()
+        deliver_attached(ctx, exc)
+        raise
+    conn._certpin_under = under

@@ -15,6 +15,11 @@ the cache it read first. A pass judged under the old policy can therefore only l
 cache, which is no longer read: no connection made after the swap is judged by the old policy
 or by a mix of the two. (A handshake that started before the swap may finish under the old
 policy: it is judged wholly by it.)
+
+Connections already open at the swap: each remembers the cache it passed under, and its next read
+or write after a swap judges it again under the new policy (:func:`certpin.tls.hooks.rejudge`),
+closing it first if the new policy refuses it. A kept-alive connection therefore never carries a
+request past a swap that revoked its key.
 """
 
 from __future__ import annotations
