@@ -28,7 +28,7 @@ from ..errors import PolicyError, escape
 if TYPE_CHECKING:
     from ..policy import PinPolicy
 
-__all__ = ["PinnedRequestError", "RequestGuard", "resolve_context"]
+__all__ = ["GuardedTransport", "PinnedRequestError", "RequestGuard", "resolve_context"]
 
 
 class PinnedRequestError(PolicyError):
@@ -307,3 +307,44 @@ class RequestGuard:
                 f"refusing TLS name override {escape(server_hostname)!r} for a request to "
                 f"{escape(host)}: pins would be checked for another host than the one addressed"
             )
+
+
+class GuardedTransport:
+    """An asyncio transport of a plain (clear-text) connection that judges before every write.
+
+    A plain connection has no TLS to judge again after a policy swap (:mod:`certpin.tls.swap`):
+    a WebSocket opened to a host the old policy did not pin would keep writing frames, closing
+    frames and heartbeats in clear text to a host the new policy pins (reviews 10l and 10m).
+    Every ``write``/``writelines``/``write_eof`` first calls ``judge`` (which raises
+    :class:`PinnedRequestError` when the current policy refuses the host); on a refusal the real
+    transport is aborted (no closing handshake, nothing buffered is flushed) and the error
+    raised. Every other attribute is the real transport's.
+    """
+
+    __slots__ = ("_certpin_judge", "_certpin_transport")
+
+    def __init__(self, transport: Any, judge: Callable[[], None]) -> None:
+        self._certpin_transport = transport
+        self._certpin_judge = judge
+
+    def _certpin_check(self) -> None:
+        try:
+            self._certpin_judge()
+        except BaseException:
+            self._certpin_transport.abort()
+            raise
+
+    def write(self, data: Any) -> None:
+        self._certpin_check()
+        self._certpin_transport.write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self._certpin_check()
+        self._certpin_transport.writelines(list_of_data)
+
+    def write_eof(self) -> None:
+        self._certpin_check()
+        self._certpin_transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._certpin_transport, name)

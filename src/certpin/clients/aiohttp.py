@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ._common import PinnedRequestError, RequestGuard, resolve_context
+from ._common import GuardedTransport, PinnedRequestError, RequestGuard, resolve_context
 
 if TYPE_CHECKING:
     from ..policy import PinPolicy
@@ -83,50 +83,32 @@ def _connector_class(guard: RequestGuard) -> type[aiohttp.TCPConnector]:
 
 def _ws_response_class(guard: RequestGuard) -> type[aiohttp.ClientWebSocketResponse]:
     class PinnedWebSocketResponse(aiohttp.ClientWebSocketResponse):
-        """Judges the WebSocket's URL again before every frame the application sends: a plain
-        ``ws://`` connection has no TLS to judge again after a policy swap, so a swap that pins
-        its host would otherwise leave it carrying frames in clear text (review 10l). A
-        ``wss://`` connection is judged again by its TLS (:func:`certpin.tls.hooks.rejudge`)."""
+        """A WebSocket whose frame writer's transport judges the URL's host before every write
+        (:class:`~certpin.clients._common.GuardedTransport`): frames, pings, pongs, heartbeats
+        and closing frames alike. A plain ``ws://`` connection has no TLS to judge again after
+        a policy swap, so a swap that pins its host would otherwise leave it writing in clear
+        text (reviews 10l, 10m). A ``wss://`` connection is judged again by its TLS too
+        (:func:`certpin.tls.hooks.rejudge`)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            writer = getattr(self, "_writer", None)
+            if writer is None or getattr(writer, "transport", None) is None:
+                # an aiohttp certpin does not know: fail closed
+                self._certpin_abort()
+                raise PinnedRequestError("cannot guard this aiohttp WebSocket's frame writer")
+            writer.transport = GuardedTransport(writer.transport, self._certpin_judge)
+
+        def _certpin_abort(self) -> None:
+            response = getattr(self, "_response", None)
+            if response is not None:
+                response.close()
 
         def _certpin_judge(self) -> None:
-            response = getattr(self, "_response", None)
-            url = getattr(response, "url", None)
-            try:
-                if url is None:  # an aiohttp certpin does not know: fail closed
-                    raise PinnedRequestError(
-                        "cannot tell which host this WebSocket is connected to"
-                    )
-                guard.check(url.scheme, url.raw_host, url=url)
-            except PinnedRequestError:
-                # Cut the connection without a closing handshake: not one more byte.
-                connection = getattr(response, "connection", None)
-                transport = getattr(connection, "transport", None)
-                if transport is not None:
-                    transport.abort()
-                if response is not None:
-                    response.close()
-                raise
-
-        async def ping(self, message: bytes = b"") -> None:
-            self._certpin_judge()
-            await super().ping(message)
-
-        async def pong(self, message: bytes = b"") -> None:
-            self._certpin_judge()
-            await super().pong(message)
-
-        async def send_frame(self, message: bytes, opcode: Any, compress: int | None = None
-                             ) -> None:
-            self._certpin_judge()
-            await super().send_frame(message, opcode, compress)
-
-        async def send_str(self, data: str, compress: int | None = None) -> None:
-            self._certpin_judge()
-            await super().send_str(data, compress)
-
-        async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
-            self._certpin_judge()
-            await super().send_bytes(data, compress)
+            url = getattr(getattr(self, "_response", None), "url", None)
+            if url is None:  # an aiohttp certpin does not know: fail closed
+                raise PinnedRequestError("cannot tell which host this WebSocket is connected to")
+            guard.check(url.scheme, url.raw_host, url=url)
 
     return PinnedWebSocketResponse
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from ..hostnames import is_ip
-from ._common import PinnedRequestError, RequestGuard, resolve_context
+from ._common import GuardedTransport, PinnedRequestError, RequestGuard, resolve_context
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import connect as _connect
@@ -94,39 +94,26 @@ def connect(
 
 
 def _connection_class(guard: RequestGuard) -> Any:
-    """websockets' ``ClientConnection`` that judges its URI's host again before every message,
-    ping and pong the application sends on a plain ``ws://`` connection: it has no TLS to judge
-    again after a policy swap, so a swap that pins its host would otherwise leave it carrying
-    frames in clear text (review 10l). A ``wss://`` connection is judged again by its TLS
-    (:func:`certpin.tls.hooks.rejudge`)."""
+    """websockets' ``ClientConnection`` whose transport, on a plain ``ws://`` connection, judges
+    the URI's host before every write (:class:`~certpin.clients._common.GuardedTransport`):
+    messages, pings, pongs, automatic pongs, keepalives and closing frames alike. A plain
+    connection has no TLS to judge again after a policy swap, so a swap that pins its host would
+    otherwise leave it writing in clear text (reviews 10l, 10m). A ``wss://`` connection is
+    judged again by its TLS (:func:`certpin.tls.hooks.rejudge`)."""
     from websockets.asyncio.client import ClientConnection
 
     class PinnedClientConnection(ClientConnection):
+        def connection_made(self, transport: Any) -> None:
+            guarded: Any = GuardedTransport(transport, self._certpin_judge)
+            super().connection_made(guarded)
+
         def _certpin_judge(self) -> None:
             # ClientProtocol.uri (websockets >= 14; wsuri before)
             wsuri = getattr(self.protocol, "uri", None) or getattr(self.protocol, "wsuri", None)
             if wsuri is None:  # a websockets certpin does not know: fail closed
-                self.transport.abort()
                 raise PinnedRequestError("cannot tell which host this WebSocket is connected to")
             if not wsuri.secure:
-                try:
-                    guard.check("ws", wsuri.host, url=f"ws://{wsuri.host}")
-                except PinnedRequestError:
-                    # Cut the connection without a closing handshake: not one more byte.
-                    self.transport.abort()
-                    raise
-
-        async def send(self, *args: Any, **kwargs: Any) -> None:
-            self._certpin_judge()
-            await super().send(*args, **kwargs)
-
-        async def ping(self, *args: Any, **kwargs: Any) -> Any:
-            self._certpin_judge()
-            return await super().ping(*args, **kwargs)
-
-        async def pong(self, *args: Any, **kwargs: Any) -> None:
-            self._certpin_judge()
-            await super().pong(*args, **kwargs)
+                guard.check("ws", wsuri.host, url=f"ws://{wsuri.host}")
 
     return PinnedClientConnection
 

@@ -49,3 +49,12 @@ def seconds(text: str) -> float:
             f"expected a positive number of seconds up to {MAX_SECONDS:g}, got {text!r}"
         )
     return value
+
+
+def okhttp_version(text: str) -> int:
+    """An OkHttp major version certpin writes for: 3 (OkHttp 3.x) or 4 (OkHttp >= 4.3)."""
+    if text not in ("3", "4"):
+        raise argparse.ArgumentTypeError(
+            f"expected 3 or 4 (OkHttp 3.x, or OkHttp 4.3 and later), got {text!r}"
+        )
+    return int(text)

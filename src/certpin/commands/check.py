@@ -1,5 +1,9 @@
 """``certpin check POLICY``: do the live servers and the pins still agree?
 
+``--servername NAME`` (with ``--host``) and ``--resolve NAME:PORT:ADDRESS`` check a name at an
+address it does not resolve to (a staging server, 127.0.0.1); they share their parsing with
+``certpin pins`` (:mod:`certpin.commands._connect`).
+
 Exit codes: 0 every host healthy, 1 warnings only, 2 an error on any host, or bad usage/input.
 """
 
@@ -13,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import escape
 from ._args import days, positive_int, seconds
+from ._connect import add_resolve, add_servername, checked_servername, parse_resolve
 
 if TYPE_CHECKING:
     from ..health import HostReport
@@ -55,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hosts checked at once (default: one per host, up to 256; a check is a "
         "handshake, which waits on the network)",
     )
+    add_servername(parser, "and to look up in the policy, for every --host, which is then "
+                   "only the address to connect to (needs --host)")
+    add_resolve(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     hosts: list[str] = list(args.hosts or [])
     for h in hosts:
         parse_host_port(h)  # bad usage: exit 2 before connecting anywhere
+    server_name = checked_servername(args.servername)
+    resolve = parse_resolve(args.resolve)
     now = aware_now(None)
     progress, advance = _progress(len(hosts) or len(policy.pin_sets))
     try:
@@ -79,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
             cafile=args.cafile,
             concurrency=args.concurrency,
             on_report=advance,
+            server_name=server_name,
+            resolve=resolve,
         )
     finally:
         if progress is not None:
@@ -130,6 +142,8 @@ def _rows(reports: Sequence[HostReport]) -> list[tuple[str, str, str, str, str]]
     rows = []
     for r in reports:
         target = f"[{r.host}]:{r.port}" if ":" in r.host else f"{r.host}:{r.port}"
+        if r.address is not None:
+            target += f"\nvia {r.address}"
         if r.matched_pin is not None:
             backup = " (backup)" if r.matches and r.matches[0].backup else ""
             matched = f"{r.matched_pin}{backup}\n#{r.matched_position} {r.matched_subject}"

@@ -1,9 +1,12 @@
-"""``certpin export POLICY --format F [--host H] [--lossy] [--swizzle] [--max-age S]``.
+"""``certpin export POLICY --format F [--host H] [--lossy] [--swizzle] [--max-age S]
+[--okhttp-version 3|4]``.
 
 Writes the policy in a platform format to stdout. Where the target cannot express a rule
-exactly (report-only, expiry, one-label wildcards, overlapping OkHttp patterns, certificate
-pins, ``unknown_hosts = "reject"``, ...) the command exits 2 naming the rule and host and
-prints nothing on stdout, unless ``--lossy``: then it prints what was dropped on stderr.
+exactly (report-only, expiry, one-label wildcards, overlapping OkHttp patterns,
+include_subdomains for OkHttp 3, certificate pins, ``unknown_hosts = "reject"``, ...) the command
+exits 2 naming the rule and host and prints nothing on stdout, unless ``--lossy``: then it prints
+what was dropped on stderr. ``--okhttp-version`` (okhttp only; default 3) picks the OkHttp major
+version the code is for: 4 allows ``**.`` (OkHttp >= 4.3).
 Exit 0 ok, 2 bad input, usage or lossy refusal.
 """
 
@@ -20,6 +23,7 @@ HELP = "export a policy as Android, TrustKit, OkHttp, HPKP, curl or Swift delega
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the arguments of ``certpin export``."""
     from ..config import DEFAULT_MAX_AGE, EXPORT_FORMATS
+    from ._args import okhttp_version
 
     parser.add_argument("policy", metavar="POLICY", help="the policy file (.toml or .json)")
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS,
@@ -32,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="TrustKit: TSKSwizzleNetworkDelegates (default: --no-swizzle)")
     parser.add_argument("--max-age", type=int, default=DEFAULT_MAX_AGE, metavar="SECONDS",
                         help=f"HPKP max-age (default {DEFAULT_MAX_AGE})")
+    parser.add_argument("--okhttp-version", type=okhttp_version, default=None, metavar="3|4",
+                        help="okhttp: the OkHttp major version the code is for (default 3: "
+                        "exact and '*.' patterns; 4: also '**.' for include_subdomains, "
+                        "which needs OkHttp >= 4.3)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,9 +49,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_age < 1:
         raise ConfigError("--max-age must be a positive number of seconds")
+    if args.okhttp_version is not None and args.format != "okhttp":
+        raise ConfigError("--okhttp-version applies to --format okhttp only")
     policy = load_policy(args.policy)
     result = export_policy(policy, args.format, host=args.host, lossy=args.lossy,
-                           swizzle=args.swizzle, max_age=args.max_age)
+                           swizzle=args.swizzle, max_age=args.max_age,
+                           okhttp_version=args.okhttp_version or 3)
     for line in result.dropped:
         print(f"certpin export: dropped: {escape(line)}", file=sys.stderr)
     for line in result.notes:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import escape
 from ._args import seconds
+from ._connect import add_servername
 
 if TYPE_CHECKING:
     from ..pins import Pin
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="PEM trust store: the chain must validate against it at DATE (for --live: the "
         "handshake's trust store)",
     )
-    parser.add_argument("--servername", metavar="NAME", help="--live: SNI name (default HOST)")
+    add_servername(parser, "with --live (default: HOST)")
     parser.add_argument(
         "--ca-cert", action="append", default=[], metavar="PEM",
         help="with --key/--csr: certificates of the CAs that may issue the new leaf; a pin set "

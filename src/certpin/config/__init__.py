@@ -164,7 +164,7 @@ def _only(policy: PinPolicy, host: str) -> PinPolicy:
 
 def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
                   lossy: bool = False, swizzle: bool = False,
-                  max_age: int = DEFAULT_MAX_AGE) -> ExportResult:
+                  max_age: int = DEFAULT_MAX_AGE, okhttp_version: int = 3) -> ExportResult:
     """Export a policy to a platform format.
 
     Args:
@@ -175,6 +175,8 @@ def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
         lossy: drop what the target cannot express (listed in ``dropped``) instead of raising.
         swizzle: TrustKit ``TSKSwizzleNetworkDelegates``.
         max_age: HPKP ``max-age`` in seconds.
+        okhttp_version: ``okhttp`` only: 3 (default; exact and ``*.`` patterns) or 4 (also
+            ``**.``, for OkHttp >= 4.3); see :func:`to_okhttp`.
 
     Returns:
         The :class:`ExportResult` (text, dropped rules, notes for stderr).
@@ -183,7 +185,8 @@ def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
         ExportError: a rule the target cannot express (without ``lossy``), naming rule and host;
             among them pin roles, for a format not in :data:`ROLE_FORMATS` (the message names
             each host and pin with a role).
-        PolicyError: unknown format, unknown host, or a host is needed.
+        PolicyError: unknown format, unknown host, a host is needed, or ``okhttp_version`` is
+            not 3 or 4.
     """
     if format in ("hpkp", "curl"):
         policy, dropped = _roles_gate(policy, format, _single(policy, host), lossy)
@@ -197,7 +200,8 @@ def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
         policy = _only(policy, host)
     policy, dropped = _roles_gate(policy, format, tuple(policy.pin_sets), lossy)
     return _with_dropped(
-        _export(policy, format, lossy=lossy, swizzle=swizzle), dropped
+        _export(policy, format, lossy=lossy, swizzle=swizzle, okhttp_version=okhttp_version),
+        dropped,
     )
 
 
@@ -253,7 +257,8 @@ def _with_dropped(result: ExportResult, dropped: list[str]) -> ExportResult:
     return result
 
 
-def _export(policy: PinPolicy, format: str, *, lossy: bool, swizzle: bool) -> ExportResult:
+def _export(policy: PinPolicy, format: str, *, lossy: bool, swizzle: bool,
+            okhttp_version: int) -> ExportResult:
     """Dispatch to the exporter of a multi-host ``format``."""
     if format == "android":
         return to_android(policy, lossy=lossy)
@@ -262,5 +267,5 @@ def _export(policy: PinPolicy, format: str, *, lossy: bool, swizzle: bool) -> Ex
     if format == "trustkit-swift":
         return to_trustkit_swift(policy, lossy=lossy, swizzle=swizzle)
     if format == "okhttp":
-        return to_okhttp(policy, lossy=lossy)
+        return to_okhttp(policy, lossy=lossy, okhttp_version=okhttp_version)
     return to_swift_delegate(policy, lossy=lossy)

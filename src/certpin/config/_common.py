@@ -49,15 +49,18 @@ class ExportError(PolicyError):
 
     Attributes:
         problems: one line per rule that the target cannot express, each naming the host.
+        lossy_helps: False when ``lossy`` cannot help either (what would be left is a document
+            the platform itself refuses, e.g. TrustKit with no pinned domain): the message then
+            does not suggest ``--lossy``.
     """
 
-    def __init__(self, target: str, problems: list[str]):
+    def __init__(self, target: str, problems: list[str], *, lossy_helps: bool = True):
         self.problems = list(problems)
+        self.lossy_helps = lossy_helps
         shown = "; ".join(problems)
-        super().__init__(
-            f"{target} cannot express this policy exactly: {shown} "
-            "(use --lossy / lossy=True to drop these rules and list them on stderr)"
-        )
+        hint = ("(use --lossy / lossy=True to drop these rules and list them on stderr)"
+                if lossy_helps else "(refused even with --lossy / lossy=True)")
+        super().__init__(f"{target} cannot express this policy exactly: {shown} {hint}")
 
 
 @dataclass

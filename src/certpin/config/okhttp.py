@@ -1,113 +1,48 @@
-"""OkHttp ``CertificatePinner``: import a pin list, export Kotlin.
+"""OkHttp ``CertificatePinner``: import ``.add(...)`` calls or pin lines, export Java builder calls.
 
-Reference: OkHttp ``CertificatePinner`` documentation. Patterns: ``example.com`` (that host),
-``*.example.com`` (exactly one more label), ``**.example.com`` (example.com and any subdomain,
-any depth: certpin's ``include_subdomains``). Pins are ``sha256/<base64>`` SPKI hashes
-(``sha1/`` is refused).
+Reference: square/okhttp ``CertificatePinner`` (``parent-3.13.1``
+``okhttp/src/main/java/okhttp3/CertificatePinner.java`` for OkHttp 3, Debian's 3.13.1;
+``parent-4.3.0`` ``okhttp/src/main/java/okhttp3/CertificatePinner.kt`` for OkHttp 4). Patterns:
+``example.com`` (that host), ``*.example.com`` (exactly one more label), and from OkHttp 4.3
+``**.example.com`` (example.com and any subdomain, any depth: certpin's ``include_subdomains``);
+OkHttp 3 reads ``**.`` as a literal name and pins nothing. Pins are ``sha256/<base64>`` SPKI
+hashes. How each pattern and pin is read, and which are refused, is listed with its OkHttp or
+okio source on the documentation's OkHttp rules page (``docs/rules/okhttp.md``).
 
-OkHttp accepts a host when a pin of ANY matching pattern matches; certpin uses only the most
-specific pattern. Import therefore gives each pattern the union of its pins and the pins of
-every pattern that covers it (exactly OkHttp's behaviour for the hosts it matches, with a
-warning); export refuses, unless ``lossy``, a policy where a broader pattern holds pins the
-narrower one lacks (OkHttp would accept them too).
+OkHttp accepts a host when a pin of ANY matching pattern matches (CertificatePinner.java:217-226);
+certpin uses only the most specific pattern. Import therefore gives each pattern the union of its
+pins and the pins of every pattern that covers it (exactly OkHttp's behaviour for the hosts it
+matches, with a warning); export refuses, unless ``lossy``, a policy where a broader pattern holds
+pins the narrower one lacks (OkHttp would accept them too).
 """
 
 from __future__ import annotations
 
-import bisect
 import json
-import re
 
-from ..errors import ConfigError, PolicyError, escape
-from ..hostnames import normalize_pattern
+from ..errors import ConfigError, PinFormatError, PolicyError, escape
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
-from ._common import MAX_PINS_PER_SET, ExportResult, Lossy, as_text, bounded_pin_set, pin_or_error
+from ._common import MAX_PINS_PER_SET, ExportError, ExportResult, Lossy, as_text, bounded_pin_set
+from ._okhttp_rules import read_pattern, read_pin
+from ._okhttp_source import ADD, calls, lines
 
-__all__ = ["from_okhttp", "to_okhttp"]
+__all__ = ["OKHTTP_VERSIONS", "from_okhttp", "to_okhttp"]
 
-_ADD = re.compile(r"\.add\s*\(")
-_STRING = re.compile(r'\s*"((?:[^"\\\n]|\\.)*)"\s*')
+#: The OkHttp major versions :func:`to_okhttp` writes for: 3 (exact and ``*.`` patterns) and 4
+#: (also ``**.``, which needs OkHttp 4.3 or later).
+OKHTTP_VERSIONS: tuple[int, ...] = (3, 4)
 
+#: The first line of an OkHttp 4 export.
+V4_FIRST_LINE = "// certpin: for OkHttp >= 4.3"
 
-class _LineIndex:
-    """Line numbers of positions in ``text`` by binary search (one count per file, not per call:
-    counting newlines before every ``.add`` made a 1 MiB file quadratic)."""
-
-    def __init__(self, text: str):
-        self.newlines = [m.start() for m in re.finditer("\n", text)]
-
-    def __call__(self, pos: int) -> int:
-        return bisect.bisect_left(self.newlines, pos) + 1  # newlines before pos, plus one
+#: An OkHttp pattern as certpin holds it: (name, include_subdomains); a name may start ``*.``.
+Key = tuple[str, bool]
 
 
-def _unquote(lit: str) -> str:
-    try:
-        return str(json.loads('"' + lit + '"'))
-    except ValueError:
-        return lit
-
-
-def _calls(text: str, source: str | None) -> list[tuple[str, list[str], int]]:
-    out: list[tuple[str, list[str], int]] = []
-    _line_of = _LineIndex(text)
-    for m in _ADD.finditer(text):
-        pos = m.end()
-        args: list[str] = []
-        line = _line_of(m.start())
-        while True:
-            sm = _STRING.match(text, pos)
-            if sm is None:
-                raise ConfigError(
-                    "expected a string literal argument in .add(...): only literal hosts and "
-                    "pins can be imported", path=source, location=f"line {_line_of(pos)}",
-                )
-            args.append(_unquote(sm.group(1)))
-            pos = sm.end()
-            if text.startswith(",", pos):
-                pos += 1
-                ws = re.compile(r"\s*").match(text, pos)
-                pos = ws.end() if ws else pos
-                if text.startswith(")", pos):
-                    break
-                continue
-            if text.startswith(")", pos):
-                break
-            raise ConfigError("expected ',' or ')' in .add(...)", path=source,
-                              location=f"line {_line_of(pos)}")
-        if len(args) < 2:
-            raise ConfigError(".add(pattern, pin, ...) needs a pattern and at least one pin",
-                              path=source, location=f"line {line}")
-        out.append((args[0], args[1:], line))
-    return out
-
-
-def _lines(text: str, host: str | None, source: str | None) -> list[tuple[str, list[str], int]]:
-    out: list[tuple[str, list[str], int]] = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("//"):
-            continue
-        parts = [p for p in re.split(r"[\s,]+", line) if p]
-        if not parts:
-            continue
-        if parts[0].lower().startswith(("sha256/", "sha1/", "cert-sha256/")):
-            if host is None:
-                raise ConfigError("a pin without a host: give the host (--host) or write "
-                                  "'host sha256/...'", path=source, location=f"line {n}")
-            out.append((host, parts, n))
-        else:
-            if len(parts) < 2:
-                raise ConfigError(f"expected 'host sha256/<base64> ...', got "
-                                  f"{escape(line[:60])!r}", path=source, location=f"line {n}")
-            out.append((parts[0], parts[1:], n))
-    return out
-
-
-def _okhttp_pattern(p: str) -> tuple[str, bool]:
-    if p.startswith("**."):
-        return normalize_pattern(p[3:]), True
-    return normalize_pattern(p), False
+# --- overlapping patterns: OkHttp accepts the pins of every pattern that matches -----------------
+# (parent-3.13.1 CertificatePinner.java:217-226 findMatchingPins; parent-4.3.0
+# CertificatePinner.kt:215-224)
 
 
 def _relation(chosen: tuple[str, bool], other: tuple[str, bool]) -> str | None:
@@ -161,30 +96,41 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
     plain lines ``pattern sha256/... [sha256/...]`` (``#`` comments; a line of pins alone uses
     ``host``).
 
+    Patterns and pins are read as OkHttp reads them, and refused where OkHttp refuses them or
+    reads them in a way certpin cannot hold (docs/rules/okhttp.md lists each rule with its
+    source). ``**.`` is read as OkHttp 4.3 reads it, with a warning that OkHttp 3 pins nothing
+    there, unless the text starts with the line ``// certpin: for OkHttp >= 4.3`` (as
+    ``to_okhttp(..., okhttp_version=4)`` writes): then the code is read as OkHttp 4's, and
+    ``*.`` over a one-label name is accepted too.
+
     Args:
         text: the source (at most 1 MiB).
         host: with ``.add`` calls or host lines: keep only this pattern (OkHttp spelling, e.g.
             ``**.example.com``); with bare pin lines: the pattern they belong to.
         source: a file name for messages.
         warnings: if given, receives a line for each pattern whose pins were widened with those
-            of a covering pattern (OkHttp's any-match rule).
+            of a covering pattern (OkHttp's any-match rule), for each pin spelled in a lenient
+            base64 that OkHttp reads as the same pin, and for each ``**.`` pattern (OkHttp 3).
 
     Returns:
         The policy; ``allow_single_pin`` is set exactly when a pattern ends with one pin.
 
     Raises:
-        ConfigError: no pins found, non-literal arguments, bad patterns or pins (``sha1/``),
-            the same host both exact and ``**.`` (not expressible); names the line.
+        ConfigError: no pins found, non-literal arguments, a pattern or pin OkHttp refuses
+            or certpin cannot hold (``SHA256/``, ``pin-sha256=``, ``sha1/``, a hash that is not
+            32 bytes, a trailing dot, ...), the same host both exact and ``**.`` (not
+            expressible); names the line (and the pin).
     """
     doc = as_text(text, source)
     warns = warnings if warnings is not None else []
-    code = _ADD.search(doc) is not None or "CertificatePinner" in doc
-    entries = _calls(doc, source) if code else _lines(doc, host, source)
+    code = ADD.search(doc) is not None or "CertificatePinner" in doc
+    entries = calls(doc, source) if code else lines(doc, host, source)
     if not entries:
         raise ConfigError("no pins found (expected .add(\"host\", \"sha256/...\") or "
                           "'host sha256/...' lines)", path=source)
-    groups, first_line = _group_pins(entries, source)
-    wanted = _wanted_pattern(host, groups, source)
+    okhttp4 = doc.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r") == V4_FIRST_LINE
+    groups, first_line = _group_pins(entries, source, warns, okhttp4=okhttp4)
+    wanted = _wanted_pattern(host, groups, source, okhttp4=okhttp4)
     _check_exact_and_subdomains(groups, first_line, source)
     sets: dict[str, PinSet] = {}
     order = {k: i for i, k in enumerate(groups)}
@@ -204,26 +150,35 @@ def from_okhttp(text: str | bytes, host: str | None = None, *, source: str | Non
         raise ConfigError(str(exc), path=source) from None
 
 
-_Key = tuple[str, bool]
+def _group_pins(entries: list[tuple[str, list[str], int]], source: str | None,
+                warns: list[str], *, okhttp4: bool) -> tuple[dict[Key, list[Pin]], dict[Key, int]]:
+    """The distinct pins of each pattern, in input order, and the line each pattern first has.
 
-
-def _group_pins(entries: list[tuple[str, list[str], int]], source: str | None
-                ) -> tuple[dict[_Key, list[Pin]], dict[_Key, int]]:
-    """The distinct pins of each pattern, in input order, and the line each pattern first has."""
-    groups: dict[_Key, list[Pin]] = {}
-    first_line: dict[_Key, int] = {}
+    Patterns and pins are read as OkHttp reads them (:mod:`._okhttp_rules`); a lenient pin
+    spelling or a ``**.`` pattern adds a warning to ``warns``.
+    """
+    groups: dict[Key, list[Pin]] = {}
+    first_line: dict[Key, int] = {}
+    where = source or "<input>"
     for pattern_text, pin_texts, line in entries:
         try:
-            key = _okhttp_pattern(pattern_text)
+            name, sub, note = read_pattern(pattern_text, okhttp4=okhttp4)
         except PolicyError as exc:
-            raise ConfigError(f"bad pattern {escape(pattern_text)!r}: {exc}", path=source,
-                              location=f"line {line}") from None
+            raise ConfigError(str(exc), path=source, location=f"line {line}") from None
+        key = (name, sub)
+        if note is not None and key not in first_line:
+            warns.append(f"{where}: line {line}: {note}")
         for i, p in enumerate(pin_texts):
 
             def err(m: str, line: int = line, i: int = i) -> ConfigError:
                 return ConfigError(m, path=source, location=f"line {line}, pin {i + 1}")
 
-            pin = pin_or_error(p, err, spki_only=True)
+            try:
+                pin, lenient = read_pin(p)
+            except PinFormatError as exc:
+                raise err(str(exc)) from None
+            if lenient is not None:
+                warns.append(f"{where}: line {line}, pin {i + 1}: {lenient}")
             bucket = groups.setdefault(key, [])
             if pin not in bucket:
                 if len(bucket) == MAX_PINS_PER_SET:  # bounds this pairwise check too
@@ -234,24 +189,25 @@ def _group_pins(entries: list[tuple[str, list[str], int]], source: str | None
     return groups, first_line
 
 
-def _wanted_pattern(host: str | None, groups: dict[_Key, list[Pin]],
-                    source: str | None) -> _Key | None:
+def _wanted_pattern(host: str | None, groups: dict[Key, list[Pin]],
+                    source: str | None, *, okhttp4: bool) -> Key | None:
     """The one pattern to keep (``host`` in OkHttp spelling), or None to keep all."""
     if host is None:
         return None
     try:
-        wanted = _okhttp_pattern(host)
+        name, sub, _ = read_pattern(host, okhttp4=okhttp4)
     except PolicyError as exc:
         raise ConfigError(f"bad host {escape(host)!r}: {exc}", path=source) from None
+    wanted = (name, sub)
     if wanted not in groups:
         raise ConfigError(f"pattern {escape(host)!r} not found in the pin list", path=source)
     return wanted
 
 
-def _check_exact_and_subdomains(groups: dict[_Key, list[Pin]], first_line: dict[_Key, int],
+def _check_exact_and_subdomains(groups: dict[Key, list[Pin]], first_line: dict[Key, int],
                                 source: str | None) -> None:
     """Refuse a name pinned both exactly and with ``**.`` (one certpin pattern cannot hold both)."""
-    names: dict[str, _Key] = {}
+    names: dict[str, Key] = {}
     for key in groups:
         if key[0] in names:
             raise ConfigError(
@@ -262,7 +218,7 @@ def _check_exact_and_subdomains(groups: dict[_Key, list[Pin]], first_line: dict[
         names[key[0]] = key
 
 
-def _merged_pins(key: _Key, groups: dict[_Key, list[Pin]], order: dict[_Key, int], line: int,
+def _merged_pins(key: Key, groups: dict[Key, list[Pin]], order: dict[Key, int], line: int,
                  *, source: str | None, warns: list[str]) -> list[Pin]:
     """The pins of ``key`` plus those of every pattern covering it (OkHttp's any-match rule)."""
     merged = list(groups[key])
@@ -287,54 +243,119 @@ def _merged_pins(key: _Key, groups: dict[_Key, list[Pin]], order: dict[_Key, int
     return merged
 
 
-def to_okhttp(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
-    """Export a policy as Kotlin building an OkHttp ``CertificatePinner``.
+def to_okhttp(policy: PinPolicy, *, lossy: bool = False, okhttp_version: int = 3) -> ExportResult:
+    """Export a policy as Java building an OkHttp ``CertificatePinner`` (Kotlin: drop ``new``).
+
+    The text is one Java statement, ``CertificatePinner certificatePinner = new
+    CertificatePinner.Builder().add("pattern", "sha256/...", ...)....build();`` (with ``import
+    okhttp3.CertificatePinner;``), which ``javac`` compiles; in Kotlin write ``val
+    certificatePinner = CertificatePinner.Builder()`` with the same ``.add`` calls.
 
     OkHttp cannot express: report-only, expiry, report URIs, certificate pins,
-    ``unknown_hosts = "reject"``, ``expired = "reject"``, and overlapping patterns where a
-    broader pattern holds pins the narrower one lacks (OkHttp would accept them).
+    ``unknown_hosts = "reject"``, and overlapping patterns where a broader pattern holds pins the
+    narrower one lacks (OkHttp accepts the pins of every matching pattern). OkHttp 3 also cannot
+    express ``include_subdomains`` (it has no ``**.``: parent-3.13.1 CertificatePinner.java:289-296
+    compares anything but ``*.`` literally, so ``**.example.com`` pins nothing), nor ``*.`` over a
+    one-label name (its ``*.`` also matches the name itself, lines 289-293).
 
     Args:
         policy: the policy.
-        lossy: leave out sets that are report-only, expiring or hold certificate pins (unpinned,
-            never locked out), drop report URIs, keep overlapping patterns (listed), instead
-            of raising.
+        lossy: instead of raising, leave out sets that are report-only, expiring or hold
+            certificate pins (unpinned, never locked out), drop report URIs, keep overlapping
+            patterns, and for OkHttp 3 pin an include-subdomains name and ``*.name`` only
+            (hosts two or more labels below are then unpinned); each is listed in ``dropped``.
+        okhttp_version: 3 (default) for OkHttp 3.x; 4 for OkHttp 4.3 or later, which may use
+            ``**.``: the text then starts with the line ``// certpin: for OkHttp >= 4.3``.
+
+    Returns:
+        The :class:`~certpin.config.ExportResult`.
 
     Raises:
-        ExportError: a rule cannot be expressed and ``lossy`` is false.
+        PolicyError: ``okhttp_version`` is not 3 or 4.
+        ExportError: a rule cannot be expressed and ``lossy`` is false, or nothing is left to
+            export (even with ``lossy``: a pinner that pins nothing is not an export).
     """
+    if type(okhttp_version) is not int or okhttp_version not in OKHTTP_VERSIONS:
+        raise PolicyError(f"okhttp_version must be 3 or 4 (OkHttp 3.x, or OkHttp >= 4.3), got "
+                          f"{okhttp_version!r}")
     lx = Lossy("okhttp", lossy)
     if policy.unknown_hosts == "reject":
         lx.add("*", 'unknown_hosts = "reject"', "dropped: unknown hosts are allowed")
-    kept: list[tuple[str, PinSet]] = []
+    emitted: dict[Key, tuple[Pin, ...]] = {}
     for pattern, ps in sorted(policy.pin_sets.items()):
-        if not ps.enforce:
-            lx.add(pattern, "report-only (enforce = false)", "pin set left out (not pinned)")
-        elif ps.expires is not None:
-            lx.add(pattern, "expires (OkHttp pins never expire)", "pin set left out (not pinned)")
-        elif any(p.kind != "spki" for p in ps.all_pins):
-            lx.add(pattern, "certificate pins (OkHttp pins SPKI only)",
-                   "pin set left out (not pinned)")
-        else:
-            if ps.report_uris:
-                lx.add(pattern, "report_uris", "report URIs dropped")
-            kept.append((pattern, ps))
-    keys = {pattern: (pattern, ps.include_subdomains) for pattern, ps in kept}
-    order = {keys[pattern]: i for i, (pattern, _) in enumerate(kept)}
-    by_pattern = dict(kept)
-    for pattern, ps in kept:
-        for other, _sub in _candidates(keys[pattern], order):
-            ops = by_pattern[other]
-            if _relation(keys[pattern], keys[other]) and not set(ops.all_pins) <= set(ps.all_pins):
-                shown = ("**." if ops.include_subdomains else "") + other
-                lx.add(pattern, f"overlaps {shown} whose other pins OkHttp would also accept",
+        if _expressible(pattern, ps, lx):
+            emitted.update(_patterns(pattern, ps, okhttp_version, policy, lx))
+    if not emitted and (lossy or not lx.problems):
+        raise ExportError("okhttp", [*(p.split("; ")[0] for p in lx.problems),
+                                     "no pin set OkHttp can hold (nothing would be left to "
+                                     "export)"])
+    _flag_overlaps(emitted, lx)
+    return lx.finish(_java(emitted, okhttp_version))
+
+
+def _expressible(pattern: str, ps: PinSet, lx: Lossy) -> bool:
+    """False (and a lossy row) for a set OkHttp cannot hold at all; report URIs are dropped."""
+    if not ps.enforce:
+        lx.add(pattern, "report-only (enforce = false)", "pin set left out (not pinned)")
+    elif ps.expires is not None:
+        lx.add(pattern, "expires (OkHttp pins never expire)", "pin set left out (not pinned)")
+    elif any(p.kind != "spki" for p in ps.all_pins):
+        lx.add(pattern, "certificate pins (OkHttp pins SPKI only)",
+               "pin set left out (not pinned)")
+    else:
+        if ps.report_uris:
+            lx.add(pattern, "report_uris", "report URIs dropped")
+        return True
+    return False
+
+
+def _patterns(pattern: str, ps: PinSet, version: int, policy: PinPolicy,
+              lx: Lossy) -> dict[Key, tuple[Pin, ...]]:
+    """The OkHttp patterns (``(name, uses **.)``) that carry ``ps`` for ``version``."""
+    pins = ps.all_pins
+    if version == 4:
+        return {(pattern, ps.include_subdomains): pins}
+    if pattern.startswith("*.") and "." not in pattern[2:]:
+        lx.add(pattern, f"'*.' over a one-label name (OkHttp 3's '*.' also matches "
+                        f"'{pattern[2:]}' itself)", "pin set left out (not pinned)")
+        return {}
+    if not ps.include_subdomains:
+        return {(pattern, False): pins}
+    out = {(pattern, False): pins}
+    wild = "*." + pattern
+    if wild not in policy.pin_sets:
+        out[(wild, False)] = pins
+    lx.add(pattern, f"include_subdomains (OkHttp 3 has no '**.': it would read '**.{pattern}' as "
+                    "a literal name and pin nothing)",
+           f"pinned {pattern} and *.{pattern} only (OkHttp 3's '*.' covers one label): hosts "
+           f"two or more labels below {pattern} are not pinned; --okhttp-version 4 writes "
+           "'**.' for OkHttp >= 4.3")
+    return out
+
+
+def _flag_overlaps(emitted: dict[Key, tuple[Pin, ...]], lx: Lossy) -> None:
+    """A lossy row for each pattern that OkHttp would also give a broader pattern's pins."""
+    order = {key: i for i, key in enumerate(emitted)}
+    for key, pins in emitted.items():
+        for other in _candidates(key, order):
+            if _relation(key, other) and not set(emitted[other]) <= set(pins):
+                shown = ("**." if other[1] else "") + other[0]
+                lx.add(key[0], f"overlaps {shown} whose other pins OkHttp would also accept",
                        "kept; the hosts of the narrower pattern accept both sets")
-    out = ["// Generated by certpin.", "val certificatePinner = CertificatePinner.Builder()"]
-    for pattern, ps in kept:
-        name = ("**." if ps.include_subdomains else "") + pattern
-        out.append("    .add(")
-        out.append(f"        {json.dumps(name)},")
-        out += [f"        {json.dumps(str(p))}," for p in ps.all_pins]
-        out.append("    )")
-    out.append("    .build()")
-    return lx.finish("\n".join(out) + "\n")
+
+
+def _java(emitted: dict[Key, tuple[Pin, ...]], version: int) -> str:
+    """The Java statement for ``emitted`` (patterns and pins are ASCII: no escapes needed)."""
+    if version == 4:
+        out = [V4_FIRST_LINE, "// Generated by certpin ('**.' patterns need OkHttp 4.3 or later)."]
+    else:
+        out = ["// Generated by certpin for OkHttp 3 and later (exact and '*.' patterns only)."]
+    out += ["// Java (import okhttp3.CertificatePinner); in Kotlin write",
+            "// val certificatePinner = CertificatePinner.Builder() with the same .add calls.",
+            "CertificatePinner certificatePinner = new CertificatePinner.Builder()"]
+    for (name, sub), pins in emitted.items():
+        args = [json.dumps(("**." if sub else "") + name)] + [json.dumps(str(p)) for p in pins]
+        out.append(f"    .add({args[0]},")
+        out += [f"        {a}," for a in args[1:-1]] + [f"        {args[-1]})"]
+    out.append("    .build();")
+    return "\n".join(out) + "\n"

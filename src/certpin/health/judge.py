@@ -342,6 +342,7 @@ def judge(
     return HostReport(
         host=target.host,
         port=target.port,
+        address=target.address,
         pattern=target.pattern,
         status=status_of(findings),
         findings=sort_findings(findings),

@@ -82,7 +82,9 @@ class HostReport:
     """The health of one host against its pin set.
 
     Attributes:
-        host: the host name connected to (normalised), or the pattern when nothing was connected.
+        host: the host name checked (normalised): sent as SNI, matched against the certificate
+            and looked up in the policy; also the host connected to unless ``address`` is set;
+            the pattern when nothing was connected.
         port: the TCP port.
         pattern: the policy pattern whose pin set applies, or None (not pinned).
         status: ok, warn or error (the most severe finding).
@@ -97,6 +99,9 @@ class HostReport:
         leaf_not_after: the leaf's end of validity (UTC), or None when no certificate was seen.
         pin_set_expires: the pin set's expiry (UTC), or None.
         tls_version: e.g. ``"TLSv1.3"``, or None.
+        address: the IP address connected to instead of resolving ``host`` (``resolve``, or a
+            host given with ``server_name``), or None; ``host`` was still the SNI, the name
+            checked against the certificate and the name looked up in the policy.
     """
 
     host: str
@@ -113,6 +118,7 @@ class HostReport:
     leaf_not_after: datetime | None = None
     pin_set_expires: datetime | None = None
     tls_version: str | None = None
+    address: str | None = None
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -125,6 +131,7 @@ class HostReport:
             "status": self.status.value,
             "host": self.host,
             "port": self.port,
+            "address": self.address,
             "pattern": self.pattern,
             "matched_pin": str(self.matched_pin) if self.matched_pin is not None else None,
             "matched_position": self.matched_position,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -33,6 +33,8 @@ def check_policy(
     concurrency: int | None = None,
     public_roots: Collection[Pin] | None = None,
     on_report: Callable[[HostReport], None] | None = None,
+    server_name: str | None = None,
+    resolve: Mapping[tuple[str, int], str] | None = None,
 ) -> list[HostReport]:
     """Check a policy against the live servers it pins.
 
@@ -59,14 +61,25 @@ def check_policy(
             :func:`public_root_pins` (certifi and the system store).
         on_report: called with each :class:`HostReport` as soon as it is ready (from worker
             threads), e.g. to advance a progress bar.
+        server_name: with ``hosts`` only: the name to send as SNI, to check the certificate
+            against and to look up in the policy, for every host of ``hosts``, which are then
+            only where to connect (as ``certpin pins --servername``).
+        resolve: ``{(host, port): ip_address}``: connect to the address instead of resolving
+            that host (curl's ``--resolve``), keeping the host as SNI, certificate name and
+            policy lookup; a key is the host connected to (an entry of ``hosts`` or an exact
+            pattern on port 443). Every entry must match a host checked.
 
     Returns:
         One :class:`HostReport` per host, in the order of ``hosts`` (or of the policy's
         patterns).
 
     Raises:
-        ProbeError: a host in ``hosts`` cannot be parsed (bad brackets, bad port).
-        PolicyError: a host name in ``hosts`` is refused by normalisation.
+        ProbeError: a host in ``hosts`` cannot be parsed (bad brackets, bad port);
+            ``server_name`` without ``hosts`` or not a host name; a ``resolve`` address that is
+            not an IP address, or an entry that matches no host checked (it would silently
+            check the server the name resolves to).
+        PolicyError: a host name in ``hosts``, ``server_name`` or a ``resolve`` host is refused
+            by normalisation.
         CertificateError: ``cafile`` cannot be loaded as a CA file.
         ValueError: ``days`` < 0 or past year 9999, ``concurrency`` < 1 or ``now`` is naive.
         TypeError: ``now`` is not a datetime.
@@ -83,7 +96,7 @@ def check_policy(
     # one trust store for every host: loading the system's costs tens of ms of CPU per context
     verifying = verifying_context(cafile)
     roots = public_root_pins() if public_roots is None else public_roots
-    targets = targets_of(policy, hosts)
+    targets = targets_of(policy, hosts, server_name=server_name, resolve=resolve)
 
     def one(target: Target) -> HostReport:
         fetched: FetchedChain | None = None
@@ -91,10 +104,12 @@ def check_policy(
         if target.connect and target.pin_set is not None:
             try:
                 fetched = fetch_chain(
-                    target.host, target.port, timeout=timeout, context=verifying
+                    target.address or target.host, target.port, timeout=timeout,
+                    context=verifying, server_name=target.host if target.address else None,
                 )
             except (ProbeError, OSError) as exc:
-                error = escape(str(exc)) or f"cannot connect to {target.host}:{target.port}"
+                where = target.address or target.host
+                error = escape(str(exc)) or f"cannot connect to {where}:{target.port}"
         result = judge(
             target,
             fetched,

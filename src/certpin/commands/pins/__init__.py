@@ -45,8 +45,9 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import serialization
 
 from ...errors import CertificateError, CertpinError, ProbeError, escape
-from ...probe import FetchedChain, check_name, fetch_chain, parse_host_port
+from ...probe import FetchedChain, fetch_chain, parse_host_port
 from .._args import seconds
+from .._connect import add_servername, checked_servername
 from .describe import describe_certificate, describe_data, describe_key, position_in_file
 from .render import curl_line, hpkp_line, pinned_certs, text_block, unpinnable_reason
 
@@ -91,11 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="text",
         help="output format (default: text)",
     )
-    parser.add_argument(
-        "--servername",
-        metavar="NAME",
-        help="SNI name to send and check the certificate against (default: the target's host)",
-    )
+    add_servername(parser, "(default: the target's host)")
     parser.add_argument(
         "--timeout",
         type=seconds,
@@ -286,7 +283,7 @@ def _checked_targets(args: argparse.Namespace) -> list[_Target]:
         raise _UsageError(_printable(str(exc))) from None
     if args.servername is not None:
         try:
-            check_name(args.servername, "--servername")
+            checked_servername(args.servername)
         except ProbeError as exc:
             raise _UsageError(str(exc)) from None
     if sum(t.kind == "stdin" for t in targets) > 1:
