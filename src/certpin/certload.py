@@ -7,6 +7,8 @@ and reads keys and certificates through :mod:`cryptography` only (no hand-parsed
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import warnings
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from typing import TypeAlias
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.utils import CryptographyDeprecationWarning
@@ -30,6 +32,7 @@ __all__ = [
     "load_certificates",
     "load_key_source",
     "quiet_cryptography",
+    "require_reproducible_key",
 ]
 
 #: Largest RSA modulus, in bits, of a private key that :func:`certpin.pins.spki_pin` reads from
@@ -252,3 +255,107 @@ def _load_der_private_key(data: bytes) -> PrivateKeyTypes:
     return _public_half_only(serialization.load_der_private_key(
         data, password=None, unsafe_skip_rsa_key_validation=True
     ))
+
+
+#: PEM labels cryptography reads a public key from, and a private key from (the first such
+#: block of a file is the one it reads).
+_PUBLIC_LABELS = frozenset({"PUBLIC KEY", "RSA PUBLIC KEY"})
+_PRIVATE_LABELS = frozenset(
+    {"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY"}
+)
+
+
+def _pem_body(data: bytes, labels: frozenset[str]) -> bytes | None:
+    """The DER in the first PEM block labelled one of ``labels``, or None.
+
+    This undoes the PEM armour only (RFC 7468: base64 between the BEGIN and END lines); the DER
+    inside is left to cryptography. A block with RFC 1421 headers (``Proc-Type``) gives None.
+    """
+    for m in _PEM_BEGIN.finditer(data):
+        label = m.group(1).decode("ascii")
+        if label not in labels:
+            continue
+        end = data.find(f"-----END {label}-----".encode(), m.end())
+        if end < 0 or b":" in data[m.end() : end]:
+            return None
+        try:
+            return base64.b64decode(b"".join(data[m.end() : end].split()), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return None
+
+
+def _rewritten(key: PublicKeyTypes | PrivateKeyTypes) -> list[bytes]:
+    """Every DER encoding cryptography writes of ``key`` in a format a key file may use."""
+    if hasattr(key, "private_bytes"):
+        formats = (
+            serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL
+        )
+        out = []
+        for private_format in formats:
+            try:
+                out.append(key.private_bytes(
+                    serialization.Encoding.DER, private_format, serialization.NoEncryption()
+                ))
+            except (ValueError, TypeError, UnsupportedAlgorithm):
+                continue  # e.g. Ed25519 has no traditional format
+        return out
+    out = [key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)]
+    if isinstance(key, rsa.RSAPublicKey):
+        out.append(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1))
+    return out
+
+
+def require_reproducible_key(data: bytes, key: PublicKeyTypes | PrivateKeyTypes) -> None:
+    """Refuse a key file that cryptography does not write back byte for byte.
+
+    The SPKI pin of a key file must be the pin of the SubjectPublicKeyInfo that a certificate
+    for that key carries. OpenSSL keeps a key's encoding when it makes that SubjectPublicKeyInfo:
+    the parameters of an RSA-PSS key (``id-RSASSA-PSS``, RFC 4055 section 3.1), explicit EC curve
+    parameters and a compressed EC point (RFC 5480 section 2.2), as ``openssl req -x509 -key``
+    and ``openssl pkey -pubout`` show. cryptography reads such keys but writes them back as a
+    plain ``rsaEncryption`` key, a named curve and an uncompressed point, so a pin of its
+    encoding would never match that certificate. A key file whose DER is one of cryptography's
+    own encodings of the key it read (PKCS#8, the traditional OpenSSL format, SPKI or PKCS#1) is
+    known to be free of these; any other is refused. That also refuses a few harmless encodings
+    (a PKCS#8 EC key without its public point, as Java writes them): their public key file
+    (``openssl pkey -pubout``) is accepted.
+
+    Args:
+        data: the key file (PEM or DER).
+        key: the key cryptography read from ``data`` (:func:`load_key_source`).
+
+    Raises:
+        CertificateError: the file's DER is none of cryptography's encodings of ``key``; the
+            message names the usual cause for the key type and says to pin the certificate.
+    """
+    private = hasattr(key, "private_bytes")
+    if b"-----BEGIN" in data:
+        der = _pem_body(data, _PRIVATE_LABELS if private else _PUBLIC_LABELS)
+    else:
+        der = data
+    with quiet_cryptography():
+        if der is not None and der in _rewritten(key):
+            return
+    public = key.public_key() if private else key  # type: ignore[union-attr]
+    if isinstance(public, rsa.RSAPublicKey):
+        kind, cause = "RSA", "RSA-PSS parameters are not"
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        kind, cause = "EC", "explicit curve parameters and compressed points are not"
+    else:
+        kind, cause = type(public).__name__.strip("_").removesuffix("PublicKey"), ""
+    advice = "pin the certificate made for it (cert-sha256) instead"
+    if private:
+        advice = ("pin its public key (openssl pkey -pubout) or the certificate made for it "
+                  "(cert-sha256) instead")
+    if kind == "EC":
+        advice += (", or re-encode the key (openssl ec -param_enc named_curve "
+                   "-conv_form uncompressed) before a certificate is made for it")
+    raise CertificateError(
+        f"cannot compute the SPKI pin of this {kind} {'private' if private else 'public'} key: "
+        f"its encoding is not one cryptography writes back byte for byte"
+        f"{f' ({cause})' if cause else ''}, and a "
+        "certificate made from the key keeps that encoding, so a pin of the re-encoded key "
+        f"would not match it; {advice}"
+    )

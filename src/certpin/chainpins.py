@@ -18,10 +18,26 @@ from .certload import quiet_cryptography
 from .errors import escape
 from .pins import Pin
 
-__all__ = ["CHAIN_PINS_CACHE_SIZE", "chain_pins"]
+__all__ = ["CHAIN_PINS_CACHE_SIZE", "chain_pins", "name_text"]
 
 #: Bound of the per-certificate pin cache (entries; each holds one DER certificate).
 CHAIN_PINS_CACHE_SIZE = 1024
+
+
+def name_text(name: x509.Name) -> str:
+    """A subject or issuer as RFC 4514 text, safe for a terminal, a log or JSON.
+
+    The text is cryptography's :meth:`~cryptography.x509.Name.rfc4514_string`, which already
+    escapes the RFC 4514 specials with one backslash (``O=Go Daddy\\, Inc.``, RFC 4514 section
+    2.4), with control and other non-printable characters escaped by
+    :func:`certpin.errors.escape` (``\\x1b``, ``\\n``). Its backslashes are not doubled: they
+    are RFC 4514's own, and stay unambiguous, since cryptography never writes a backslash before
+    ``x``, ``n``, ``u`` or the other letters of those escapes.
+
+    Raises:
+        ValueError: an attribute cryptography cannot render (a subject that is not valid UTF-8).
+    """
+    return escape(name.rfc4514_string(), backslashes=False)
 
 
 # catch_warnings (inside quiet_cryptography) swaps process-wide state: one thread at a time.
@@ -40,15 +56,21 @@ def _chain_pins(der: bytes) -> tuple[Pin | None, Pin, str]:
         except (ValueError, UnsupportedAlgorithm):
             return None, cert_pin, "<certificate that cannot be parsed>"
         try:
-            subject = escape(cert.subject.rfc4514_string()) or "<empty subject>"
+            subject = name_text(cert.subject) or "<empty subject>"
         except (ValueError, UnsupportedAlgorithm):
             subject = "<subject that cannot be decoded>"
         try:
             spki = cert.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )
+            signed = cert.tbs_certificate_bytes
         except (ValueError, UnsupportedAlgorithm, TypeError):
             return None, cert_pin, subject
+    if spki not in signed:
+        # cryptography re-encoded the key (RSA-PSS parameters, explicit EC curve parameters, a
+        # compressed point): that is not the SubjectPublicKeyInfo the certificate carries, so its
+        # pin is not this certificate's SPKI pin (certpin.spki_pin refuses it the same way).
+        return None, cert_pin, subject
     return Pin("spki", hashlib.sha256(spki).digest()), cert_pin, subject
 
 
@@ -63,10 +85,12 @@ def chain_pins(der: bytes | bytearray | memoryview) -> tuple[Pin | None, Pin, st
 
     Returns:
         ``(spki_pin, cert_pin, subject)``: the SPKI pin (RFC 7469 ``pin-sha256``), or None when
-        :mod:`cryptography` cannot decode the certificate or its key algorithm (such a
-        certificate can still match by its certificate pin); the certificate pin (SHA-256 of
-        ``der``); the subject as an RFC 4514 string with control characters escaped
-        (:func:`certpin.errors.escape`).
+        :mod:`cryptography` cannot decode the certificate or its key algorithm, or does not
+        reproduce the certificate's SubjectPublicKeyInfo byte for byte (RSA-PSS parameters,
+        explicit EC curve parameters, a compressed point: the pin of its re-encoding would not be
+        this certificate's); such a certificate can still match by its certificate pin; the
+        certificate pin (SHA-256 of ``der``); the subject as RFC 4514 text, control characters
+        escaped (:func:`name_text`).
 
     Raises:
         TypeError: ``der`` is not bytes-like.

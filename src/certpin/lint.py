@@ -25,6 +25,9 @@ code                     level    meaning
 ``no-declared-backup``   info     no ``backup_pins``: the health check cannot tell a rotation
                                   onto a backup key from normal operation
 ``no-expiry``            info     the set never expires (old app builds keep enforcing it)
+``pin-kinds``            info     with ``pin_kinds=True`` (``certpin lint`` does): each pin and
+                                  its kind, SPKI pin (a public key) or certificate pin (a whole
+                                  certificate; a hex SHA-256 fingerprint is read as one)
 ``pin-roles``            info     the set gives pins roles: each pin of the set with its role
                                   (``leaf``, ``ca``, or ``any`` for a pin without one;
                                   :mod:`certpin.pinroles`)
@@ -185,6 +188,7 @@ def lint_policy(
     now: datetime | None = None,
     public_suffix: Callable[[str], bool] | None = None,
     backup_keys: Sequence[BackupKeyInfo] = (),
+    pin_kinds: bool = False,
 ) -> list[LintFinding]:
     """Check a policy offline.
 
@@ -196,6 +200,8 @@ def lint_policy(
             :func:`is_public_suffix`.
         backup_keys: backup keys held (:func:`certpin.rotation.backup_key_of`): each must be
             a backup pin of the pin sets it is for.
+        pin_kinds: add a ``pin-kinds`` note per pattern naming the kind of each of its pins
+            (a hex fingerprint given as a pin is a certificate pin, :func:`certpin.parse_pin`).
 
     Returns:
         The findings, errors first, then warnings, then notes; within a level in pattern order.
@@ -214,6 +220,7 @@ def lint_policy(
             *_pin_findings(shown, pin_set),
             *_expiry_findings(shown, pin_set, now, horizon),
             *_mode_findings(shown, pin_set),
+            *(_kind_findings(shown, pin_set) if pin_kinds else []),
             *_role_findings(shown, pin_set),
         ):
             out.append(LintFinding(level, code, pattern, message))
@@ -315,6 +322,19 @@ def _mode_findings(shown: str, pin_set: PinSet) -> _Found:
     return out
 
 
+_KIND_TEXT = {
+    "spki": "SPKI pin: SHA-256 of a public key",
+    "cert": "certificate pin: SHA-256 of a whole certificate, as a hex fingerprint is read",
+}
+
+
+def _kind_findings(shown: str, pin_set: PinSet) -> _Found:
+    """``pin-kinds``: every pin of the set, in order, with its kind."""
+    parts = [f"{pin} ({_KIND_TEXT[pin.kind]})" for pin in pin_set.pins]
+    parts += [f"backup {pin} ({_KIND_TEXT[pin.kind]})" for pin in pin_set.backup_pins]
+    return [(Level.INFO, "pin-kinds", f"{shown} pins " + "; ".join(parts))]
+
+
 def _overlap_findings(items: list[tuple[str, PinSet]]) -> list[LintFinding]:
     """``overlapping-pattern`` for each pair of patterns covering common hosts."""
     out: list[LintFinding] = []
@@ -340,6 +360,7 @@ def lint_file(
     now: datetime | None = None,
     public_suffix: Callable[[str], bool] | None = None,
     backup_keys: Sequence[BackupKeyInfo] = (),
+    pin_kinds: bool = False,
 ) -> list[LintFinding]:
     """Load a policy file with :func:`certpin.config.load_policy` and lint it.
 
@@ -349,7 +370,7 @@ def lint_file(
 
     Args:
         path: the policy file.
-        days, now, public_suffix, backup_keys: as for :func:`lint_policy`.
+        days, now, public_suffix, backup_keys, pin_kinds: as for :func:`lint_policy`.
 
     Returns:
         The findings (see :func:`lint_policy`).
@@ -359,7 +380,11 @@ def lint_file(
     try:
         policy = load_policy(path)
     except (CertpinError, OSError) as exc:
-        return [LintFinding(Level.ERROR, "load-error", None, escape(str(exc)))]
+        # a certpin error's message escapes what it quotes already: escaping it again would
+        # double every backslash; an OSError's message is escaped here
+        text = escape(str(exc), backslashes=not isinstance(exc, CertpinError))
+        return [LintFinding(Level.ERROR, "load-error", None, text)]
     return lint_policy(
-        policy, days=days, now=now, public_suffix=public_suffix, backup_keys=backup_keys
+        policy, days=days, now=now, public_suffix=public_suffix, backup_keys=backup_keys,
+        pin_kinds=pin_kinds,
     )

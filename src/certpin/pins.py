@@ -35,6 +35,7 @@ from .certload import (
     load_certificates,
     load_key_source,
     quiet_cryptography,
+    require_reproducible_key,
 )
 from .errors import CertificateError, PinFormatError, escape, quote
 
@@ -168,7 +169,9 @@ def parse_pin(text: str) -> Pin:
       starts with ``/`` looks alike; the length tells them apart (44 vs 45 characters);
     * 64 hex digits, with or without colons, any case: a certificate SHA-256 fingerprint, as
       ``openssl x509 -noout -fingerprint -sha256`` prints it (``SHA256 Fingerprint=`` prefix
-      allowed).
+      allowed). Hex is always read as a **certificate pin** (``cert-sha256/``), never an SPKI
+      pin: the hex of a public key's SHA-256 gives a pin that matches no certificate. Write SPKI
+      pins in base64 (``sha256/<b64>``); ``certpin lint`` names the kind of every pin.
 
     Base64 is decoded strictly: only the canonical 44-character form of a 32-byte digest.
 
@@ -223,6 +226,16 @@ def parse_pin(text: str) -> Pin:
 _SPKI_ERRORS: tuple[type[Exception], ...] = (AttributeError, *CRYPTOGRAPHY_ERRORS)
 
 
+def _source_of(obj: KeySource) -> KeySource:
+    """``obj``, or what its bytes hold; a key file must be encoded as cryptography writes it."""
+    if not isinstance(obj, bytes | bytearray):
+        return obj
+    source = load_key_source(bytes(obj))
+    if not isinstance(source, x509.Certificate | x509.CertificateSigningRequest):
+        require_reproducible_key(bytes(obj), source)
+    return source
+
+
 def spki_der(obj: KeySource) -> bytes:
     """Return the DER SubjectPublicKeyInfo of a certificate, CSR, key, or PEM/DER bytes of one.
 
@@ -233,6 +246,13 @@ def spki_der(obj: KeySource) -> bytes:
     Returns:
         The DER-encoded SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7).
 
+    The result is the SubjectPublicKeyInfo a certificate for the key carries, byte for byte, or
+    an error; never a different encoding. cryptography re-encodes what it reads: a certificate or
+    CSR whose key it does not write back byte for byte, and a key file (bytes) whose encoding it
+    does not write back (RSA-PSS parameters, explicit EC curve parameters, a compressed EC point:
+    OpenSSL keeps them in the certificates it makes for such keys), are refused. A key *object*
+    has no file encoding: it is pinned as cryptography encodes it.
+
     A private key given as bytes is read only for its public half: its RSA private values are not
     checked (no work on data a pin does not need), and an RSA private key over
     :data:`MAX_RSA_PRIVATE_KEY_BITS` bits is refused.
@@ -242,19 +262,18 @@ def spki_der(obj: KeySource) -> bytes:
             :data:`MAX_RSA_PRIVATE_KEY_BITS` bits, its key algorithm is one that
             cryptography cannot decode, or (for a certificate or CSR) cryptography's encoding of
             the key is not byte for byte the SubjectPublicKeyInfo the certificate holds (RSA-PSS
-            or explicit-curve keys): a pin of re-encoded bytes would be wrong, so none is given.
+            or explicit-curve keys), or (for a key file) the file is not encoded as
+            cryptography writes the key back (:func:`certpin.certload.require_reproducible_key`):
+            a pin of re-encoded bytes would be wrong, so none is given.
     """
-    source = load_key_source(bytes(obj)) if isinstance(obj, bytes | bytearray) else obj
+    source = _source_of(obj)
     try:
         with quiet_cryptography():
-            if isinstance(source, x509.Certificate | x509.CertificateSigningRequest):
-                key: object = source.public_key()
-            elif hasattr(source, "public_key") and not hasattr(source, "public_bytes"):
-                key = source.public_key()  # a private key
-            elif hasattr(source, "private_bytes"):
-                key = source.public_key()  # type: ignore[union-attr]
-            else:
-                key = source
+            key: object = source
+            if isinstance(source, x509.Certificate | x509.CertificateSigningRequest) or (
+                hasattr(source, "public_key") and not hasattr(source, "public_bytes")
+            ):
+                key = source.public_key()  # also a private key
             der: bytes = key.public_bytes(  # type: ignore[attr-defined]
                 serialization.Encoding.DER,
                 serialization.PublicFormat.SubjectPublicKeyInfo,
@@ -278,10 +297,13 @@ def spki_der(obj: KeySource) -> bytes:
         # cryptography re-encodes the key; for unusual encodings (RSA-PSS parameters, explicit EC
         # curve parameters, compressed EC points) that differs from the bytes in the certificate,
         # which are what RFC 7469 hashes. Refuse rather than return a pin that would never match.
+        what = "certificate" if isinstance(source, x509.Certificate) else "CSR"
         raise CertificateError(
-            "cannot compute the SPKI pin: the certificate encodes its public key in a form "
-            "(e.g. RSA-PSS parameters or explicit EC curve parameters) that cryptography does not "
-            "reproduce byte for byte; use a certificate pin (cert-sha256) instead"
+            f"cannot compute the SPKI pin: the {what} encodes its public key in a form "
+            "(RSA-PSS parameters, explicit EC curve parameters or a compressed EC point) that "
+            "cryptography does not reproduce byte for byte; "
+            + ("use a certificate pin (cert-sha256) instead" if what == "certificate" else
+               "pin the certificate issued for it (cert-sha256) instead")
         )
     return der
 

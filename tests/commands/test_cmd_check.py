@@ -261,7 +261,9 @@ def test_lint_clean_exit_0(tmp_path, capsys):
     )
     code, out, err = run(capsys, "lint", write(tmp_path, policy))
     assert code == 0, out
-    assert out.strip() == "0 error, 0 warning, 0 note" and err == ""
+    *notes, summary = out.strip().splitlines()  # notes: the pin-kinds line (issue 11 item 5)
+    assert [n.split()[:2] for n in notes] == [["INFO", "pin-kinds"]]
+    assert summary == "0 error, 0 warning, 1 note" and err == ""
 
 
 def test_lint_warnings_exit_1(tmp_path, capsys):

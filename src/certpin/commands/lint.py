@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from ..rotation import read_backup_keys
 
     findings = lint_file(
-        args.policy, days=args.days, backup_keys=read_backup_keys(args.backup_keys)
+        args.policy, days=args.days, backup_keys=read_backup_keys(args.backup_keys),
+        pin_kinds=True,
     )
     load_errors = [f for f in findings if f.code == "load-error"]
     for f in load_errors:

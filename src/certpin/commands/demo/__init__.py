@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ...chainpins import name_text
 from ...errors import CertpinError, escape
 from ...pins import Pin, load_certificates, spki_pin
 from ...probe import fetch_chain
@@ -88,7 +89,7 @@ def step_obtain(env: DemoEnv) -> bool:
         pin = spki_pin(cert)
         env.pins.append(pin)
         role = "leaf" if i == 0 else "root" if i == len(chain.verified) - 1 else "intermediate"
-        env.say(f"    [{i}] {role:<12} {pin}  {escape(cert.subject.rfc4514_string())}")
+        env.say(f"    [{i}] {role:<12} {pin}  {name_text(cert.subject)}")
     env.say(f"  application bytes the server received: {len(env.server.received)}")
     return len(env.server.received) == 0
 

@@ -7,16 +7,28 @@ exist is reported as a missing file rather than looked up as a host.
 
 For a live target the certificates shown are the chain Python's ssl *verified* (what pinning
 matches at run time), followed by certificates the server sent that are not part of it, marked
-"served only". If the chain does not validate, the served chain is shown, marked not verified, and
-a warning goes to stderr: pins taken from an unvalidated chain may be an attacker's.
+"served only". If the chain does not validate, its pins are whatever the server, or an
+interceptor, sent: the target fails (exit status 1, an error on stderr; the text format still
+shows the served chain, marked NOT VERIFIED; ``json``, ``hpkp`` and ``curl`` print no pin of it)
+unless ``--allow-unverified`` is given, which prints them with a warning on stderr (``"verified":
+false`` in JSON).
 
 Formats: ``text`` (a block per certificate), ``json`` (a list of targets), ``hpkp`` (one line per
 target: ``pin-sha256="..."; ...`` for the chain pinning sees, RFC 7469 section 2.1), ``curl`` (one
 line per target for ``curl --pinnedpubkey``: the leaf's ``sha256//<b64>`` for a live target, since
 curl checks the leaf key only; every certificate or key of a file, joined with ``;``).
 
-Exit status: 0 every target succeeded, 1 at least one failed (the others are still printed),
-2 usage errors (bad option, malformed target, unreadable ``--cafile``).
+Each certificate has a ``role``: ``leaf`` (position 0 of a live chain, or a certificate of a file
+that is not a CA) or ``ca`` (an intermediate or root of a live chain, or a certificate of a file
+with basicConstraints CA=true); a key or CSR has none (``null``).
+
+Subjects and issuers are RFC 4514 text as cryptography gives it (one backslash before a special
+character), with control characters escaped (:func:`certpin.chainpins.name_text`).
+
+Exit status: 0 every target succeeded, 1 at least one failed (the others are still printed): it
+could not be reached or read, its chain did not validate (unless ``--allow-unverified``), or
+``hpkp``/``curl`` found no SPKI pin in it; 2 usage errors (bad option, malformed target,
+unreadable ``--cafile``).
 """
 
 from __future__ import annotations
@@ -37,12 +49,19 @@ from ...probe import FetchedChain, fetch_chain, parse_host_port
 from .._args import seconds
 from .._connect import add_servername, checked_servername
 from .describe import describe_certificate, describe_data, describe_key, position_in_file
+from .render import curl_line, hpkp_line, pinned_certs, text_block, unpinnable_reason
 
 __all__ = [
     "HELP", "add_arguments", "describe_certificate", "describe_data", "describe_key", "run",
 ]
 
 HELP = "print the SPKI and certificate pins of live servers and certificate/key files"
+
+EPILOG = (
+    "Exit status: 0 when every target gave its pins; 1 when a target failed (the others are "
+    "still printed): it cannot be reached or read, its chain did not validate (unless "
+    "--allow-unverified), or --format hpkp|curl has no SPKI pin for it; 2 on usage errors."
+)
 
 MAX_INPUT = 16 * 1024 * 1024  # bytes read from one file or stdin
 _FILE_SUFFIXES = (
@@ -81,6 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="connect and handshake timeout in seconds (default: 10)",
     )
+    parser.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="print the pins of a live chain that did not validate, with exit status 0 and a "
+        "warning on stderr (JSON says \"verified\": false); without it such a target fails: "
+        "its pins are whatever the server, or an interceptor, sent",
+    )
+    parser.epilog = EPILOG
     parser.add_argument(
         "--cafile",
         metavar="PEM",
@@ -177,73 +204,18 @@ def _file_result(target: _Target) -> dict[str, Any]:
             "certificates": describe_data(data, where)}
 
 
-def _text_block(result: dict[str, Any]) -> str:
-    lines: list[str] = []
-    if "host" in result:
-        where = f"[{result['host']}]" if ":" in result["host"] else result["host"]
-        sni = result["server_name"] or "(none: IP address)"
-        address = f"{where}:{result['port']}"
-        head = result["target"] if result["target"] == address else (
-            f"{result['target']}  ->  {address}"
-        )
-        lines.append(f"{head}  server name {sni}  {result['tls_version'] or ''}".rstrip())
-        if result["verified"]:
-            lines.append("  chain verified against the trust store; pinning sees the chain below")
-        else:
-            lines.append(
-                f"  NOT VERIFIED ({result['verify_error']}): the certificates the server sent, "
-                "which nothing vouches for"
-            )
-    else:
-        lines.append(f"{result['target']}  (file {result['file']})")
-    for i, c in enumerate(result["certificates"]):
-        mark = ""
-        if result.get("verified") and not c.get("in_verified_chain", True):
-            mark = "  (served only: not in the verified chain, pinning never sees it)"
-        elif c.get("in_verified_chain") and not c.get("served", True):
-            mark = "  (from the trust store, not sent by the server)"
-        lines.append(f"  [{i}] {c['position']}{mark}")
-        if c.get("subject") is not None:
-            lines.append(f"      subject    {c['subject']}")
-        if c.get("issuer") is not None:
-            lines.append(f"      issuer     {c['issuer']}")
-        if c.get("not_after") is not None:
-            lines.append(f"      not after  {c['not_after']}")
-        bits = f" ({c['key_bits']} bits)" if c.get("key_bits") else ""
-        lines.append(f"      key        {c['key_type']}{bits}")
-        lines.append(f"      spki pin   {c['spki_pin'] or '(none: ' + c['spki_error'] + ')'}")
-        if c.get("cert_pin") is not None:
-            lines.append(f"      cert pin   {c['cert_pin']}")
-    return "\n".join(lines)
-
-
-def _pinned_certs(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The certificates pinning can see: drop served-only ones of a verified live chain."""
-    certs = result["certificates"]
-    if result.get("verified"):
-        certs = [c for c in certs if c.get("in_verified_chain")]
-    return [c for c in certs if c.get("spki_pin")]
-
-
-def _hpkp_line(result: dict[str, Any]) -> str:
-    pins = [c["spki_pin"].split("/", 1)[1] for c in _pinned_certs(result)]
-    return "; ".join(f'pin-sha256="{b64}"' for b64 in pins)
-
-
-def _curl_line(result: dict[str, Any]) -> str:
-    certs = _pinned_certs(result)
-    if "host" in result:
-        certs = [c for c in certs if c["position"] == "leaf"][:1]
-    return ";".join("sha256//" + c["spki_pin"].split("/", 1)[1] for c in certs)
-
-
 def _printable(message: str) -> str:
     """Messages of certpin errors already hold escaped parts; escape only if still needed."""
     return message if message.isprintable() else escape(message)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the pins of every target; return 0, or 1 if any target failed (2: usage error)."""
+    """Print the pins of every target; return 0, or 1 if any target failed (2: usage error).
+
+    A live target whose chain did not validate is a failed target unless ``--allow-unverified``
+    is given, and so is a target with no SPKI pin for ``--format hpkp|curl``: machine-readable
+    pins never come with exit status 0 when they are empty or unverified.
+    """
     try:
         targets = _checked_targets(args)
     except _UsageError as exc:
@@ -257,16 +229,46 @@ def run(args: argparse.Namespace) -> int:
             result = _target_result(target, args)
         except CertpinError as exc:
             status = 1
-            _report_failure(target, exc, args.format, results)
+            _report_failure(target, _printable(str(exc)), args.format, results)
             continue
-        if args.format == "json":
-            results.append(result)
-        else:
-            _print_result(result, args.format, first=first)
-        first = False
+        refusal = _refusal(result, args)
+        if refusal is None or args.format == "text":
+            if args.format == "json":
+                results.append(result)
+            else:
+                _print_result(result, args.format, first=first)
+            first = False
+        if refusal is not None:
+            status = 1
+            extra = {} if "host" not in result else {
+                "verified": result["verified"], "verify_error": result["verify_error"],
+            }
+            _report_failure(target, refusal, args.format, results, extra)
     if args.format == "json":
         print(json.dumps(results, indent=2, ensure_ascii=False))
     return status
+
+
+def _refusal(result: dict[str, Any], args: argparse.Namespace) -> str | None:
+    """Why ``result`` must not come out with exit status 0, or None; warns on stderr when
+    ``--allow-unverified`` lets an unverified chain through."""
+    fmt = args.format
+    if "host" in result and not result["verified"]:
+        reason = f"the chain did not validate ({result['verify_error']})"
+        if not args.allow_unverified:
+            shown = ("shown above marked NOT VERIFIED" if fmt == "text"
+                     else "so they are not printed")
+            return (f"{reason}: its pins are whatever the server (or an interceptor) sent, "
+                    f"{shown}; --allow-unverified prints them with exit status 0")
+        print(
+            f"certpin pins: warning: {result['target']}: {reason}; printing its pins NOT "
+            "VERIFIED (--allow-unverified): they are whatever the server, or an interceptor, "
+            "sent",
+            file=sys.stderr,
+        )
+    if fmt in ("hpkp", "curl") and not pinned_certs(result, fmt):
+        return unpinnable_reason(result, fmt)
+    return None
 
 
 class _UsageError(Exception):
@@ -295,7 +297,7 @@ def _checked_targets(args: argparse.Namespace) -> list[_Target]:
 
 
 def _target_result(target: _Target, args: argparse.Namespace) -> dict[str, Any]:
-    """Describe one target: a live server (warning when its chain did not validate) or a file."""
+    """Describe one target: a live server or a file."""
     if target.kind != "host":
         return _file_result(target)
     fetched = fetch_chain(
@@ -305,25 +307,19 @@ def _target_result(target: _Target, args: argparse.Namespace) -> dict[str, Any]:
         timeout=args.timeout,
         cafile=args.cafile,
     )
-    result = _live_result(target, fetched)
-    if not result["verified"]:
-        print(
-            f"certpin pins: warning: {result['target']}: the chain did not validate "
-            f"({result['verify_error']}); showing the served certificates",
-            file=sys.stderr,
-        )
-    return result
+    return _live_result(target, fetched)
 
 
-def _report_failure(target: _Target, exc: CertpinError, fmt: str,
-                    results: list[dict[str, Any]]) -> None:
-    """Print a failed target's error; in JSON output, also record it among the results."""
-    message = _printable(str(exc))
+def _report_failure(target: _Target, message: str, fmt: str, results: list[dict[str, Any]],
+                    extra: dict[str, Any] | None = None) -> None:
+    """Print a failed target's error (escaped already); in JSON output, also record it among the
+    results, with ``extra`` fields."""
     shown = escape(target.text)
     line = message if message.startswith(shown) else f"{shown}: {message}"
     print(f"certpin pins: error: {line}", file=sys.stderr)
     if fmt == "json":
-        results.append({"target": escape(target.text), "error": message, "certificates": []})
+        results.append({"target": escape(target.text), "error": message, **(extra or {}),
+                        "certificates": []})
 
 
 def _print_result(result: dict[str, Any], fmt: str, *, first: bool) -> None:
@@ -331,8 +327,8 @@ def _print_result(result: dict[str, Any], fmt: str, *, first: bool) -> None:
     if fmt == "text":
         if not first:
             print()
-        print(_text_block(result), flush=True)
+        print(text_block(result), flush=True)
     elif fmt == "hpkp":
-        print(_hpkp_line(result), flush=True)
+        print(hpkp_line(result), flush=True)
     else:
-        print(_curl_line(result), flush=True)
+        print(curl_line(result), flush=True)

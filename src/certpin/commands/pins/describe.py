@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from ...certload import CRYPTOGRAPHY_ERRORS, load_certificates, load_key_source, quiet_cryptography
+from ...chainpins import name_text
 from ...errors import CertificateError, escape
 from ...pins import cert_pin, spki_pin
 
@@ -21,7 +22,7 @@ __all__ = ["describe_certificate", "describe_data", "describe_key", "position_in
 
 def _name(name: x509.Name) -> str:
     try:
-        return escape(name.rfc4514_string())
+        return name_text(name)
     except ValueError:  # pragma: no cover - attributes cryptography cannot render
         return escape(repr(name))
 
@@ -88,13 +89,17 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
 
     Args:
         cert: the certificate.
-        position: ``"leaf"``, ``"intermediate"`` or ``"root"``.
+        position: ``"leaf"``, ``"intermediate"`` or ``"root"``: position 0 of a live chain is
+            the leaf, the others are CAs; in a file, :func:`position_in_file`.
 
     Returns:
-        A dict with ``position``, ``subject``, ``issuer`` (RFC 4514, control characters escaped),
-        ``serial`` (hex), ``not_before``/``not_after`` (ISO 8601, UTC), ``key_type``, ``key_bits``
-        (``None`` if unknown), ``spki_pin`` (``None`` when cryptography cannot decode the key
-        algorithm, with ``spki_error`` saying so), ``cert_pin`` and ``sha256_fingerprint`` (hex).
+        A dict with ``position``, ``role`` (``"leaf"`` for position ``leaf``, else ``"ca"``: the
+        roles a pin may be given, issue 12), ``subject``, ``issuer`` (RFC 4514 text,
+        :func:`certpin.chainpins.name_text`), ``serial`` (hex), ``not_before``/``not_after``
+        (ISO 8601, UTC), ``key_type``, ``key_bits`` (``None`` if unknown), ``spki_pin``
+        (``None`` when cryptography cannot decode the key algorithm or reproduce the key's
+        encoding byte for byte, with ``spki_error`` saying which), ``cert_pin`` and
+        ``sha256_fingerprint`` (hex).
 
     Raises:
         CertificateError: a field cryptography parses lazily (subject, issuer, serial, validity)
@@ -102,6 +107,7 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
     """
     info: dict[str, Any] = {
         "position": position,
+        "role": "leaf" if position == "leaf" else "ca",
         "subject": _name(_field("subject", lambda: cert.subject)),
         "issuer": _name(_field("issuer", lambda: cert.issuer)),
         "serial": format(_field("serial number", lambda: cert.serial_number), "x"),
@@ -110,17 +116,23 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
         "not_after": _field("validity", lambda: cert.not_valid_after_utc).isoformat().replace(
             "+00:00", "Z"),
     }
+    pin: str | None = None
+    spki_error = None
     try:
-        key_type, key_bits = describe_key(cert.public_key())
-        pin: str | None = str(spki_pin(cert))
-        spki_error = None
+        with quiet_cryptography():
+            key_type, key_bits = describe_key(cert.public_key())
     except _KEY_ERRORS as exc:  # cryptography raises several types for odd keys
         try:
             oid = cert.public_key_algorithm_oid.dotted_string
         except CRYPTOGRAPHY_ERRORS:
             oid = "unknown"
-        key_type, key_bits, pin = f"unsupported ({oid})", None, None
+        key_type, key_bits = f"unsupported ({oid})", None
         spki_error = escape(f"cryptography cannot decode this key algorithm: {exc}")
+    else:
+        try:
+            pin = str(spki_pin(cert))
+        except _KEY_ERRORS as exc:  # a key cryptography does not reproduce byte for byte
+            spki_error = escape(str(exc), backslashes=False)
     info.update(key_type=key_type, key_bits=key_bits, spki_pin=pin)
     if spki_error:
         info["spki_error"] = spki_error
@@ -153,7 +165,7 @@ def describe_data(data: bytes, where: str) -> list[dict[str, Any]]:
         if isinstance(source, x509.Certificate):  # pragma: no cover - handled above
             return [describe_certificate(source, position_in_file(source))]
         try:
-            return [_describe_key_source(source)]
+            return [_describe_key_source(source, data)]
         except CertificateError as exc:
             raise CertificateError(f"{where}: {exc}") from None
     certs: list[dict[str, Any]] = []
@@ -167,21 +179,23 @@ def describe_data(data: bytes, where: str) -> list[dict[str, Any]]:
 
 
 def _describe_key_source(
-    source: x509.CertificateSigningRequest | PublicKeyTypes | PrivateKeyTypes,
+    source: x509.CertificateSigningRequest | PublicKeyTypes | PrivateKeyTypes, data: bytes,
 ) -> dict[str, Any]:
-    """Describe a CSR or a public or private key as :func:`describe_data` prints it."""
+    """Describe a CSR or a public or private key (read from ``data``) as :func:`describe_data`
+    prints it."""
     is_csr = isinstance(source, x509.CertificateSigningRequest)
     of = "CSR" if is_csr else "key file"
     key = _field("key", lambda: source.public_key() if hasattr(source, "public_key")
                  else source, of)
     key_type, key_bits = describe_key(key)
-    pin = str(spki_pin(source))
+    pin = str(spki_pin(data))  # from the file's bytes: its encoding must be reproducible
     subject = (
         _name(_field("subject", lambda: source.subject, of))  # type: ignore[union-attr]
         if is_csr else None
     )
     return {
         "position": "csr" if is_csr else "key",
+        "role": None,  # a key or CSR is not yet in a chain
         "subject": subject,
         "issuer": None,
         "not_after": None,
