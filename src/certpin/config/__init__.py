@@ -9,10 +9,10 @@ Policy files: :func:`load_policy`, :func:`dump_policy`, :func:`loads_policy`,
 Import (:func:`import_policy` or one function per format): Android network security config
 (:func:`from_android`), TrustKit Info.plist (:func:`from_trustkit`), HPKP header
 (:func:`from_hpkp`), curl ``--pinnedpubkey`` (:func:`from_curl`), OkHttp pin list
-(:func:`from_okhttp`).
+(:func:`from_okhttp`), Apple's ``NSPinnedDomains`` (:func:`from_ios`).
 
 Export (:func:`export_policy`): ``android``, ``trustkit``, ``trustkit-swift``, ``okhttp``,
-``hpkp``, ``curl``, ``swift-delegate``. An export never silently changes what is enforced:
+``hpkp``, ``curl``, ``swift-delegate``, ``ios`` (:func:`to_ios`). An export never silently changes what is enforced:
 where the target cannot express a rule exactly it raises :class:`ExportError` naming the rule
 and host, unless ``lossy=True``, and then :attr:`ExportResult.dropped` lists what was dropped.
 Lossy exports drop whole pin sets rather than pins (a host left unpinned is never locked out).
@@ -50,6 +50,7 @@ from ._xml import MAX_XML_DEPTH, XML_ENCODINGS
 from .android import from_android, to_android
 from .files import dump_policy, dumps_policy, load_policy, loads_policy
 from .headers import DEFAULT_MAX_AGE, from_curl, from_hpkp, to_curl, to_hpkp
+from .ios import from_ios, to_ios
 from .okhttp import from_okhttp, to_okhttp
 from .swift import to_swift_delegate
 from .trustkit import from_trustkit, to_trustkit, to_trustkit_swift
@@ -74,6 +75,7 @@ __all__ = [
     "from_android",
     "from_curl",
     "from_hpkp",
+    "from_ios",
     "from_okhttp",
     "from_trustkit",
     "import_policy",
@@ -83,30 +85,31 @@ __all__ = [
     "to_android",
     "to_curl",
     "to_hpkp",
+    "to_ios",
     "to_okhttp",
     "to_swift_delegate",
     "to_trustkit",
     "to_trustkit_swift",
 ]
 
-ImportFormat = Literal["android", "trustkit", "hpkp", "curl", "okhttp"]
+ImportFormat = Literal["android", "trustkit", "hpkp", "curl", "okhttp", "ios"]
 ExportFormat = Literal[
-    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate"
+    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate", "ios"
 ]
-IMPORT_FORMATS: tuple[str, ...] = ("android", "trustkit", "hpkp", "curl", "okhttp")
+IMPORT_FORMATS: tuple[str, ...] = ("android", "trustkit", "hpkp", "curl", "okhttp", "ios")
 EXPORT_FORMATS: tuple[str, ...] = (
-    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate",
+    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate", "ios",
 )
 #: formats that carry no host name: import needs ``host``
 HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
 #: export formats that can say a pin's role (:mod:`certpin.pinroles`); for every other format
 #: :func:`export_policy` refuses a policy with roles unless ``lossy``
-ROLE_FORMATS: frozenset[str] = frozenset()
+ROLE_FORMATS: frozenset[str] = frozenset({"ios"})
 
 
 def import_policy(data: str | bytes, format: str, *, host: str | None = None,
                   source: str | None = None, report_only: bool = False,
-                  warnings: list[str] | None = None) -> PinPolicy:
+                  warnings: list[str] | None = None, lossy: bool = False) -> PinPolicy:
     """Import pins from a platform format.
 
     Args:
@@ -118,6 +121,8 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
         source: the file name for messages.
         report_only: ``hpkp`` only: the value came from ``Public-Key-Pins-Report-Only``.
         warnings: receives warnings (overridePins, merged OkHttp patterns, ...).
+        lossy: ``ios`` only: a host with both leaf and CA identities keeps its leaf ones (a
+            warning says so) instead of raising.
 
     Returns:
         The imported :class:`certpin.PinPolicy`.
@@ -137,6 +142,9 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
         return from_curl(data, host, source=source)
     if format == "okhttp":
         return from_okhttp(data, host, source=source, warnings=warnings)
+    if format == "ios":
+        policy = from_ios(data, source=source, warnings=warnings, lossy=lossy)
+        return policy if host is None else _only(policy, host)
     readers: dict[str, Callable[..., PinPolicy]] = {
         "android": from_android, "trustkit": from_trustkit,
     }
@@ -263,4 +271,6 @@ def _export(policy: PinPolicy, format: str, *, lossy: bool, swizzle: bool) -> Ex
         return to_trustkit_swift(policy, lossy=lossy, swizzle=swizzle)
     if format == "okhttp":
         return to_okhttp(policy, lossy=lossy)
+    if format == "ios":
+        return to_ios(policy, lossy=lossy)
     return to_swift_delegate(policy, lossy=lossy)
