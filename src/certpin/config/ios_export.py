@@ -83,12 +83,12 @@ def _sayable(pattern: str, ps: PinSet, lx: Lossy) -> bool:
     roles = {ps.role_of(p) for p in ps.all_pins}
     if ":" in pattern or pattern.rsplit(".", 1)[-1].isdigit():
         reason = ("an IP address (Apple compares NSPinnedDomains keys as text, "
-                  "SecPolicy.c:1540; ATS domain rules allow IP addresses only from iOS 17)")
+                  "SecPolicy.c:1540, and ATS domain rules allow IP addresses only from iOS 17)")
     elif any(p.kind != "spki" for p in ps.all_pins):
         reason = "certificate pins (NSPinnedDomains holds SPKI digests only)"
     elif None in roles:
         pin = next(p for p in ps.all_pins if ps.role_of(p) is None)
-        reason = (f"pin {pin} has no role (an NSPinnedDomains identity is a leaf or a CA; "
+        reason = (f"pin {pin} has no role (an NSPinnedDomains identity is a leaf or a CA, "
                   "certpin matches it anywhere in the chain)")
     elif len(roles) > 1:
         pin = next(p for p in ps.all_pins if ps.role_of(p) == "ca")
@@ -97,7 +97,7 @@ def _sayable(pattern: str, ps: PinSet, lx: Lossy) -> bool:
     elif ps.expires is not None:
         reason = "expires (NSPinnedDomains pins never expire)"
     elif not ps.enforce:
-        reason = "report-only (enforce = false; ATS always enforces)"
+        reason = "report-only (enforce = false, ATS always enforces)"
     if reason is not None:
         lx.add(escape(pattern), reason, "pin set left out (not pinned)")
         return False
@@ -105,7 +105,7 @@ def _sayable(pattern: str, ps: PinSet, lx: Lossy) -> bool:
         lx.add(escape(pattern), "report_uris (ATS sends no reports)", "report URIs dropped")
     if ps.include_subdomains:
         lx.add(escape(pattern), "include_subdomains covers any depth, NSIncludesSubdomains one "
-               "label (Apple's documentation of NSIncludesSubdomains; SecPolicy.c:1498-1551)",
+               "label (Apple's documentation of NSIncludesSubdomains, SecPolicy.c:1498-1551)",
                "exported with NSIncludesSubdomains; hosts two or more labels below are not "
                "pinned")
     return True
@@ -175,7 +175,7 @@ def _first_difference(kept: dict[str, PinSet], domains: list[AtsDomain]
         else:
             drop = [p for p in kept if p.removeprefix("*.") in apple.sources]
         rule = (f"Apple would enforce {_say(apple)} (every NSPinnedDomains entry matching it "
-                f"together: {', '.join(apple.sources) or 'none'}; SecPolicy.c:1532-1579), "
+                f"together: {', '.join(apple.sources) or 'none'}, SecPolicy.c:1532-1579), "
                 f"certpin {_say(mine)}"
                 + (f" (pattern {found[0]})" if found else ""))
         return escape(host), drop, rule
