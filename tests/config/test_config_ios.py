@@ -277,9 +277,23 @@ def test_a_wildcard_merges_into_an_equal_exact_set_else_refused() -> None:
     assert _ats(to_ios(same).text) == {"a.test": {"NSIncludesSubdomains": True,
                                                   LEAF: ids(A, B)}}
     alone = PinPolicy({"*.a.test": _set([A], "leaf"), "b.test": _set([B], "leaf")})
-    with pytest.raises(ExportError, match=r"\*\.a\.test: one-label wildcard without an equal"):
+    with pytest.raises(ExportError, match=r"\*\.a\.test: one-label wildcard without a pin"):
         to_ios(alone)
     assert set(_ats(to_ios(alone, lossy=True).text)) == {"b.test"}
+    differ = PinPolicy({"a.test": _set([A], "leaf"), "*.a.test": _set([B], "leaf")})
+    with pytest.raises(ExportError, match=r"^ios cannot express this policy exactly: a\.test: "
+                       r"Apple would enforce leaf in \[sha256/AgIC"):
+        to_ios(differ)
+    result = to_ios(differ, lossy=True)
+    assert _ats(result.text) == {"a.test": {"NSIncludesSubdomains": False, LEAF: ids(A)}}
+    assert "pin set(s) *.a.test left out" in result.dropped[0]
+
+
+def test_nested_subdomain_entries_export_their_own_pins_apple_adds_the_parents() -> None:
+    policy = PinPolicy({"a.test": _set([A], "ca"), "*.a.test": _set([A], "ca"),
+                        "x.a.test": _set([A, B], "ca"), "*.x.a.test": _set([B], "ca")})
+    assert _ats(to_ios(policy).text)["x.a.test"] == {"NSIncludesSubdomains": True, CA: ids(B)}
+    assert from_ios(to_ios(policy).text) == policy
 
 
 def test_a_host_where_apples_union_differs_from_certpins_set_is_refused() -> None:
@@ -304,6 +318,8 @@ def test_a_superset_child_is_still_a_difference_only_equal_sets_pass() -> None:
                         "x.a.test": _set([B], "ca"), "*.x.a.test": _set([B], "ca")})
     with pytest.raises(ExportError, match="x.a.test: Apple would enforce CA in"):
         to_ios(nested)
+    result = to_ios(nested, lossy=True)  # x.a.test can never get B alone under a.test
+    assert set(_ats(result.text)) == {"a.test"} and len(result.dropped) == 2
 
 
 def test_nothing_left_is_an_error_not_an_empty_plist() -> None:

@@ -112,7 +112,10 @@ def _sayable(pattern: str, ps: PinSet, lx: Lossy) -> bool:
 
 
 def _entries(kept: dict[str, PinSet], lx: Lossy) -> list[AtsDomain]:
-    """The NSPinnedDomains entries of ``kept``; a ``*.D`` without an equal ``D`` is dropped."""
+    """The NSPinnedDomains entries of ``kept``: an exact or include_subdomains pattern ``D``
+    holds its own pins; a ``*.D`` becomes ``D``'s entry with NSIncludesSubdomains and the pins
+    of ``*.D`` (the check of every host then requires ``D`` to get what certpin gives it). A
+    ``*.D`` without a pin set for ``D`` is dropped: NSIncludesSubdomains pins ``D`` itself."""
     out: dict[str, AtsDomain] = {}
     for pattern, ps in kept.items():
         if not pattern.startswith("*."):
@@ -121,14 +124,13 @@ def _entries(kept: dict[str, PinSet], lx: Lossy) -> list[AtsDomain]:
         if not pattern.startswith("*."):
             continue
         base = pattern[2:]
-        twin = kept.get(base)
-        if twin is None or _view(twin) != _view(ps):
-            lx.add(escape(pattern), f"one-label wildcard without an equal pin set for "
-                   f"{escape(base)} (NSIncludesSubdomains also pins {escape(base)} itself)",
+        if base not in kept:
+            lx.add(escape(pattern), f"one-label wildcard without a pin set for {escape(base)} "
+                   f"(NSIncludesSubdomains also pins {escape(base)} itself)",
                    "pin set left out (not pinned)")
             del kept[pattern]
             continue
-        out[base] = _entry(base, twin, True)
+        out[base] = _entry(base, ps, True)
     return sorted(out.values(), key=lambda d: d.name)
 
 
@@ -170,7 +172,9 @@ def _first_difference(kept: dict[str, PinSet], domains: list[AtsDomain]
         if found is not None and not apple.pinned and found[1].include_subdomains \
                 and host.count(".") - found[0].count(".") >= 2:
             continue  # the any-depth loss, already recorded for found[0]
-        if found is not None:
+        if found is not None and "*." + found[0] in kept and found[0] == host:
+            drop = ["*." + host]  # the wildcard merged into this host's entry changed it
+        elif found is not None:
             drop = [found[0]]
         else:
             drop = [p for p in kept if p.removeprefix("*.") in apple.sources]
