@@ -58,6 +58,13 @@ HOSTS = ["a.test", "x.a.test", "y.x.a.test", "z.y.x.a.test", "b.test", "q.b.test
          "A.TEST", "x.a.test.", "other.example"]
 
 
+def canon(policy: PinPolicy) -> dict[str, object]:
+    """A policy with each pin set's pins as a set (an import orders a union as Apple appends
+    it: the host's own identities, then its parent's)."""
+    return {p: (frozenset(ps.all_pins), frozenset(ps.roles.items()), ps.allow_single_pin)
+            for p, ps in policy.pin_sets.items()}
+
+
 def same_verdicts(policy: PinPolicy, ats: dict[str, Any]) -> None:
     for host in HOSTS:
         for chain in CHAINS:
@@ -170,7 +177,7 @@ def test_export_gives_certpins_verdict_on_apple_and_reads_back(policy: PinPolicy
     except ExportError:
         return
     same_verdicts(policy, plistlib.loads(text.encode())["NSAppTransportSecurity"])
-    assert from_ios(text) == policy  # certpin -> ios -> certpin
+    assert canon(from_ios(text)) == canon(policy)  # certpin -> ios -> certpin
 
 
 @seed(20261205)
@@ -187,7 +194,7 @@ def test_ios_to_certpin_to_ios_keeps_what_apple_enforces(ats: dict[str, Any]) ->
         for chain in CHAINS:
             digests = [PINS[i].digest for i in chain]
             assert passes(again, host, digests) == passes(ats, host, digests)
-    assert from_ios(text) == policy
+    assert canon(from_ios(text)) == canon(policy)
 
 
 def test_with_trustkit_and_android_roles_are_never_guessed() -> None:
@@ -218,9 +225,9 @@ def _golden_policy() -> PinPolicy:
 def test_golden() -> None:
     text = export_policy(_golden_policy(), "ios").text
     assert text == (GOLDEN / "ios-pinned-domains.plist").read_text()
+    api = _golden_policy().pin_sets["api.example.net"]  # a backup pin reads back as a pin
     assert from_ios(text) == PinPolicy({**_golden_policy().pin_sets, "api.example.net": PinSet(
-        sorted(_golden_policy().pin_sets["api.example.net"].all_pins, key=str),
-        roles=_golden_policy().pin_sets["api.example.net"].roles)})
+        api.all_pins, roles=api.roles)})
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -248,7 +255,7 @@ def test_cli_export_exit_0_2_and_lossy(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0 and "<key>a.test</key>" in out and "b.test" not in out
     assert "certpin export: dropped: b.test: pin" in err and "note: NSPinnedDomains" in err
     one = tmp_path / "one.toml"
-    one.write_text(POLICY.split('[hosts."b.test"]')[0])
+    one.write_text(POLICY.split('[hosts."b.test"]', maxsplit=1)[0])
     code, out, err = _run(capsys, "export", str(one), "--format", "ios")
     assert code == 0 and from_ios(out) == loads_policy(one.read_text(), "toml")
 

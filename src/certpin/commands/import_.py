@@ -1,7 +1,9 @@
-"""``certpin import FILE --from FORMAT [-o POLICY] [--host H] [--force] [--report-only]``.
+"""``certpin import FILE --from FORMAT [-o POLICY] [--host H] [--force] [--report-only]
+[--lossy]``.
 
 Reads pins in a platform format (Android network security config, TrustKit Info.plist, HPKP
-header, curl ``--pinnedpubkey``, OkHttp pin list, Apple's ``NSPinnedDomains``) and writes a certpin policy: to ``-o`` (TOML
+header, curl ``--pinnedpubkey``, OkHttp pin list, Apple's ``NSPinnedDomains``)
+and writes a certpin policy: to ``-o`` (TOML
 or JSON by extension, written atomically) or to stdout as TOML. An existing ``-o`` file is
 refused unless ``--force``: an import never silently replaces a hand-edited policy. Warnings
 (e.g. Android ``overridePins``) go to stderr. Exit 0 ok, 2 bad input or usage; on error no

@@ -12,7 +12,8 @@ Import (:func:`import_policy` or one function per format): Android network secur
 (:func:`from_okhttp`), Apple's ``NSPinnedDomains`` (:func:`from_ios`).
 
 Export (:func:`export_policy`): ``android``, ``trustkit``, ``trustkit-swift``, ``okhttp``,
-``hpkp``, ``curl``, ``swift-delegate``, ``ios`` (:func:`to_ios`). An export never silently changes what is enforced:
+``hpkp``, ``curl``, ``swift-delegate``, ``ios`` (:func:`to_ios`).
+An export never silently changes what is enforced:
 where the target cannot express a rule exactly it raises :class:`ExportError` naming the rule
 and host, unless ``lossy=True``, and then :attr:`ExportResult.dropped` lists what was dropped.
 Lossy exports drop whole pin sets rather than pins (a host left unpinned is never locked out).

@@ -66,12 +66,18 @@ class AtsDomain:
 
 @dataclass(frozen=True)
 class Applied:
-    """What Apple enforces for one host: the two arrays (None: that check is not added) and
-    the names of the entries they came from."""
+    """What Apple enforces for one host: the two arrays (None: that check is not added; each
+    in the order Apple appends them, without repeats) and the names of the entries they came
+    from."""
 
-    leaf: frozenset[Pin] | None
-    ca: frozenset[Pin] | None
+    leaf: tuple[Pin, ...] | None
+    ca: tuple[Pin, ...] | None
     sources: tuple[str, ...]
+
+    def key(self) -> tuple[frozenset[Pin] | None, frozenset[Pin] | None]:
+        """The two arrays as sets, for comparing what is enforced."""
+        return (None if self.leaf is None else frozenset(self.leaf),
+                None if self.ca is None else frozenset(self.ca))
 
     @property
     def pinned(self) -> bool:
@@ -99,21 +105,20 @@ def applied(domains: Iterable[AtsDomain], host: str) -> Applied:
     if host.endswith("."):
         host = host[:-1]
     parent = parent_domain(host)
-    leaf: set[Pin] | None = None
-    ca: set[Pin] | None = None
+    leaf: dict[Pin, None] | None = None  # ordered sets
+    ca: dict[Pin, None] | None = None
     sources: list[str] = []
-    for d in domains:
-        if d.name != host and not (d.includes_subdomains and parent is not None
-                                   and d.name == parent):
-            continue
+    every = list(domains)
+    mine = [d for d in every if d.name == host]  # the host's own entry first
+    for d in mine + [d for d in every if d.includes_subdomains and d.name == parent]:
         if d.leaf is not None:
-            leaf = (leaf or set()) | set(d.leaf)
+            leaf = {**(leaf or {}), **dict.fromkeys(d.leaf)}
         if d.ca is not None:
-            ca = (ca or set()) | set(d.ca)
+            ca = {**(ca or {}), **dict.fromkeys(d.ca)}
         if d.leaf is not None or d.ca is not None:
             sources.append(d.name)
-    return Applied(None if leaf is None else frozenset(leaf),
-                   None if ca is None else frozenset(ca), tuple(sources))
+    return Applied(None if leaf is None else tuple(leaf), None if ca is None else tuple(ca),
+                   tuple(sources))
 
 
 def by_name(domains: Iterable[AtsDomain]) -> Mapping[str, AtsDomain]:

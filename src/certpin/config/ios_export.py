@@ -22,7 +22,7 @@ from ..errors import PolicyError, escape
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
 from ._common import ExportResult, Lossy
-from .ios_ats import CA_KEY, LEAF_KEY, SPKI_KEY, SUBDOMAINS_KEY, AtsDomain, Applied, applied
+from .ios_ats import CA_KEY, LEAF_KEY, SPKI_KEY, SUBDOMAINS_KEY, Applied, AtsDomain, applied
 
 __all__ = ["to_ios"]
 
@@ -144,7 +144,7 @@ def _view(ps: PinSet | None) -> Applied:
     """What certpin enforces with ``ps``, in Apple's terms (every pin has the same role)."""
     if ps is None:
         return Applied(None, None, ())
-    pins = frozenset(ps.all_pins)
+    pins = ps.all_pins
     if ps.role_of(ps.all_pins[0]) == "leaf":
         return Applied(pins, None, ())
     return Applied(None, pins, ())
@@ -167,7 +167,7 @@ def _first_difference(kept: dict[str, PinSet], domains: list[AtsDomain]
         apple = applied(domains, host)
         found = policy.match(host)
         mine = _view(found[1] if found else None)
-        if (apple.leaf, apple.ca) == (mine.leaf, mine.ca):
+        if apple.key() == mine.key():
             continue
         if found is not None and not apple.pinned and found[1].include_subdomains \
                 and host.count(".") - found[0].count(".") >= 2:
@@ -187,7 +187,7 @@ def _first_difference(kept: dict[str, PinSet], domains: list[AtsDomain]
 
 
 def _say(a: Applied) -> str:
-    def pins(s: frozenset[Pin]) -> str:
+    def pins(s: tuple[Pin, ...]) -> str:
         return ", ".join(sorted(str(p) for p in s))
     parts = []
     if a.leaf is not None:

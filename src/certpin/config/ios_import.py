@@ -11,8 +11,8 @@ import json
 
 from ..errors import ConfigError, PinFormatError, PolicyError, escape
 from ..hostnames import is_ip, normalize_pattern
-from ..pins import Pin, parse_pin
 from ..pinroles import Role
+from ..pins import Pin, parse_pin
 from ..policy import PinPolicy, PinSet
 from ._common import bounded_pin_set
 from .ios_ats import (
@@ -20,10 +20,10 @@ from .ios_ats import (
     LEAF_KEY,
     SPKI_KEY,
     SUBDOMAINS_KEY,
-    AtsDomain,
     Applied,
-    applied,
+    AtsDomain,
     apple_base64,
+    applied,
 )
 from .ios_plist import Node, read
 
@@ -104,8 +104,7 @@ def from_ios(data: str | bytes, *, source: str | None = None,
             rd.warns.append(f"{source or '<input>'}: {d.name!r} has neither {LEAF_KEY} nor "
                             f"{CA_KEY}: Apple does not pin it (SecPolicy.c:1554-1555)")
         if d.includes_subdomains and (d.leaf is not None or d.ca is not None):
-            sub = Applied(None if d.leaf is None else frozenset(d.leaf),
-                          None if d.ca is None else frozenset(d.ca), (d.name,))
+            sub = Applied(d.leaf, d.ca, (d.name,))
             sets["*." + d.name] = _pin_set(rd, "*." + d.name, sub, lossy, source)
     if not sets:
         raise ConfigError("NSPinnedDomains pins no host: no entry holds "
@@ -267,11 +266,11 @@ def _pin_set(rd: _Reader, pattern: str, got: Applied, lossy: bool,
                 path=source)
         rd.warns.append(
             f"{source or '<input>'}: {pattern!r}: kept {LEAF_KEY} only, dropped {CA_KEY} "
-            f"({', '.join(str(p) for p in sorted(ca, key=str))}): Apple requires both to "
+            f"({', '.join(str(p) for p in ca)}): Apple requires both to "
             "match; certpin now accepts a chain whose leaf key matches whatever CA issued it "
             "(a leaf pin is the stricter half: it needs the server's private key)")
         ca = None
-    pins = sorted(leaf or ca or (), key=str)
+    pins = list(leaf or ca or ())
     role: Role = "leaf" if leaf else "ca"
     try:
         return bounded_pin_set(pins, roles=dict.fromkeys(pins, role),
