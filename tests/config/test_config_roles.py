@@ -1,5 +1,6 @@
 """Pin roles in policy files (TOML, JSON: read, located errors, dump, round trip) and the one
-central export gate: no existing format can say a role, so an export refuses or drops them."""
+central export gate: a format outside ROLE_FORMATS cannot say a role, so its export refuses
+or drops them."""
 
 from __future__ import annotations
 
@@ -133,7 +134,8 @@ def _with_roles() -> PinPolicy:
 
 
 def test_only_formats_that_say_roles_are_role_formats() -> None:
-    assert "ios" in ROLE_FORMATS and ROLE_FORMATS <= {"ios", "swift-delegate"}
+    assert "ios" in ROLE_FORMATS
+    assert ROLE_FORMATS.issubset({"ios", "swift-delegate"})
 
 
 ROLELESS = [f for f in EXPORT_FORMATS if f not in ROLE_FORMATS]
