@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plistlib
+import struct
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,6 +155,9 @@ def test_binary_plist_errors_name_the_key_path_and_hostile_ones_are_refused() ->
         from_ios(bad, source="f.plist")
     with pytest.raises(ConfigError, match="not a readable binary plist"):
         from_ios(b"bplist00" + b"\xff" * 40)
+    selfref = b"bplist00\xa1\x00\x08" + struct.pack(">6xBBQQQ", 1, 1, 1, 0, 10)
+    with pytest.raises(ConfigError, match="nested deeper"):  # an array holding itself
+        from_ios(selfref)
     deep: Any = ids(A)
     for _ in range(80):
         deep = [deep]

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from xml.sax.saxutils import escape as xml_escape
 
 from ..errors import PolicyError, escape
+from ..hostnames import is_ip
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
 from ._common import ExportResult, Lossy
@@ -81,7 +82,7 @@ def _sayable(pattern: str, ps: PinSet, lx: Lossy) -> bool:
     """Whether one pin set can be said on its own; records why not (and report URIs)."""
     reason = None
     roles = {ps.role_of(p) for p in ps.all_pins}
-    if ":" in pattern or pattern.rsplit(".", 1)[-1].isdigit():
+    if is_ip(pattern):
         reason = ("an IP address (Apple compares NSPinnedDomains keys as text, "
                   "SecPolicy.c:1540, and ATS domain rules allow IP addresses only from iOS 17)")
     elif any(p.kind != "spki" for p in ps.all_pins):
