@@ -96,6 +96,7 @@ def _calls(tmp: Path) -> dict[str, list[Call]]:
                        ("text", lambda v: c.read_input(_file(tmp, v, ".toml")))],
         "from_android": [("text", c.from_android)],
         "from_trustkit": [("text", c.from_trustkit)],
+        "from_ios": [("text", c.from_ios), ("text", lambda v: c.from_ios(v, lossy=True))],
         "from_okhttp": [("text", c.from_okhttp),
                         ("str", lambda v: c.from_okhttp(f"x.test {K1} {K2}", v))],
         "from_hpkp": [("text", lambda v: c.from_hpkp(v, "a.test")),
@@ -145,6 +146,7 @@ NOT_HERE = {
     "check_policy", "create_ssl_context", "make_reporter",
     # exporters of an already valid policy: no text input (export_policy covers the host)
     "to_android", "to_okhttp", "to_swift_delegate", "to_trustkit", "to_trustkit_swift",
+    "to_ios",
 }
 
 

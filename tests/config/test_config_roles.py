@@ -1,5 +1,6 @@
 """Pin roles in policy files (TOML, JSON: read, located errors, dump, round trip) and the one
-central export gate: no existing format can say a role, so an export refuses or drops them."""
+central export gate: a format outside ROLE_FORMATS cannot say a role, so its export refuses
+or drops them."""
 
 from __future__ import annotations
 
@@ -140,15 +141,17 @@ def _names(fmt: str) -> tuple[str, str]:
     return ("a.test", "b.test")
 
 
-def test_only_curl_says_roles() -> None:
-    # every curl pin is a leaf pin (tests/config/test_config_curl_rules.py)
-    assert sorted(ROLE_FORMATS) == ["curl"]
+def test_only_formats_that_say_roles_are_role_formats() -> None:
+    # curl: every curl pin is a leaf pin (tests/config/test_config_curl_rules.py); ios: leaf and
+    # CA identities
+    assert {"ios", "curl"} <= ROLE_FORMATS
+    assert ROLE_FORMATS.issubset({"ios", "curl", "swift-delegate"})
 
 
-NO_ROLES = [f for f in EXPORT_FORMATS if f not in ROLE_FORMATS]
+ROLELESS = [f for f in EXPORT_FORMATS if f not in ROLE_FORMATS]
 
 
-@pytest.mark.parametrize("fmt", NO_ROLES)
+@pytest.mark.parametrize("fmt", ROLELESS)
 def test_every_format_refuses_roles_naming_host_and_pin(fmt: str) -> None:
     host = "a.test" if fmt in ("hpkp", "curl") else None
     with pytest.raises(ExportError) as info:
@@ -157,7 +160,7 @@ def test_every_format_refuses_roles_naming_host_and_pin(fmt: str) -> None:
     assert "b.test" not in str(info.value)
 
 
-@pytest.mark.parametrize("fmt", NO_ROLES)
+@pytest.mark.parametrize("fmt", ROLELESS)
 def test_lossy_drops_roles_with_a_row_per_host(fmt: str) -> None:
     a, b = _names(fmt)
     host = a if fmt in ("hpkp", "curl") else None

@@ -17,7 +17,8 @@ import sys
 
 from ..errors import escape
 
-HELP = "export a policy as Android, TrustKit, OkHttp, HPKP, curl or Swift delegate code"
+HELP = ("export a policy as Android, TrustKit, OkHttp, HPKP, curl, iOS NSPinnedDomains or Swift "
+        "delegate code")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,7 +1,9 @@
-"""``certpin import FILE --from FORMAT [-o POLICY] [--host H] [--force] [--report-only]``.
+"""``certpin import FILE --from FORMAT [-o POLICY] [--host H] [--force] [--report-only]
+[--lossy]``.
 
 Reads pins in a platform format (Android network security config, TrustKit Info.plist, HPKP
-header, curl ``--pinnedpubkey``, OkHttp pin list) and writes a certpin policy: to ``-o`` (TOML
+header, curl ``--pinnedpubkey``, OkHttp pin list, Apple's ``NSPinnedDomains``)
+and writes a certpin policy: to ``-o`` (TOML
 or JSON by extension, written atomically) or to stdout as TOML. An existing ``-o`` file is
 refused unless ``--force``: an import never silently replaces a hand-edited policy. Warnings
 (e.g. Android ``overridePins``) go to stderr. Exit 0 ok, 2 bad input or usage; on error no
@@ -16,7 +18,8 @@ import sys
 
 from ..errors import ConfigError, escape
 
-HELP = "import pins from Android, TrustKit, HPKP, curl or OkHttp notation into a policy file"
+HELP = ("import pins from Android, TrustKit, HPKP, curl, OkHttp or iOS NSPinnedDomains notation "
+        "into a policy file")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace an existing -o file")
     parser.add_argument("--report-only", action="store_true",
                         help="hpkp: the value came from Public-Key-Pins-Report-Only")
+    parser.add_argument("--lossy", action="store_true",
+                        help="ios: a host with both leaf and CA identities (an AND) keeps its "
+                        "leaf identities, with a warning, instead of failing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     data = read_input(args.file)
     warnings: list[str] = []
     policy = import_policy(data, args.format, host=args.host, source=args.file,
-                           report_only=args.report_only, warnings=warnings)
+                           report_only=args.report_only, warnings=warnings,
+                           lossy=args.lossy)
     # each warning escapes what it quotes already: only stray control characters are left here
     for w in warnings:
         print(f"certpin import: warning: {escape(w, backslashes=False)}", file=sys.stderr)

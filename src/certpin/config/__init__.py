@@ -9,10 +9,11 @@ Policy files: :func:`load_policy`, :func:`dump_policy`, :func:`loads_policy`,
 Import (:func:`import_policy` or one function per format): Android network security config
 (:func:`from_android`), TrustKit Info.plist (:func:`from_trustkit`), HPKP header
 (:func:`from_hpkp`), curl ``--pinnedpubkey`` (:func:`from_curl`), OkHttp pin list
-(:func:`from_okhttp`).
+(:func:`from_okhttp`), Apple's ``NSPinnedDomains`` (:func:`from_ios`).
 
 Export (:func:`export_policy`): ``android``, ``trustkit``, ``trustkit-swift``, ``okhttp``,
-``hpkp``, ``curl``, ``swift-delegate``. An export never silently changes what is enforced:
+``hpkp``, ``curl``, ``swift-delegate``, ``ios`` (:func:`to_ios`).
+An export never silently changes what is enforced:
 where the target cannot express a rule exactly it raises :class:`ExportError` naming the rule
 and host, unless ``lossy=True``, and then :attr:`ExportResult.dropped` lists what was dropped.
 Lossy exports drop whole pin sets rather than pins (a host left unpinned is never locked out).
@@ -51,6 +52,7 @@ from .android import from_android, to_android
 from .curl import from_curl, to_curl
 from .files import dump_policy, dumps_policy, load_policy, loads_policy
 from .hpkp import DEFAULT_MAX_AGE, from_hpkp, to_hpkp
+from .ios import from_ios, to_ios
 from .okhttp import from_okhttp, to_okhttp
 from .swift import to_swift_delegate
 from .trustkit import from_trustkit, to_trustkit, to_trustkit_swift
@@ -75,6 +77,7 @@ __all__ = [
     "from_android",
     "from_curl",
     "from_hpkp",
+    "from_ios",
     "from_okhttp",
     "from_trustkit",
     "import_policy",
@@ -84,19 +87,20 @@ __all__ = [
     "to_android",
     "to_curl",
     "to_hpkp",
+    "to_ios",
     "to_okhttp",
     "to_swift_delegate",
     "to_trustkit",
     "to_trustkit_swift",
 ]
 
-ImportFormat = Literal["android", "trustkit", "hpkp", "curl", "okhttp"]
+ImportFormat = Literal["android", "trustkit", "hpkp", "curl", "okhttp", "ios"]
 ExportFormat = Literal[
-    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate"
+    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate", "ios"
 ]
-IMPORT_FORMATS: tuple[str, ...] = ("android", "trustkit", "hpkp", "curl", "okhttp")
+IMPORT_FORMATS: tuple[str, ...] = ("android", "trustkit", "hpkp", "curl", "okhttp", "ios")
 EXPORT_FORMATS: tuple[str, ...] = (
-    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate",
+    "android", "trustkit", "trustkit-swift", "okhttp", "hpkp", "curl", "swift-delegate", "ios",
 )
 #: formats that carry no host name: import needs ``host``
 HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
@@ -104,12 +108,13 @@ HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
 #: :func:`export_policy` refuses a policy with roles unless ``lossy``
 ROLE_FORMATS: frozenset[str] = frozenset({
     "curl",  # every curl pin is a leaf pin; to_curl refuses role "ca" (certpin.config.curl)
+    "ios",  # NSPinnedLeafIdentities / NSPinnedCAIdentities (certpin.config.ios_export)
 })
 
 
 def import_policy(data: str | bytes, format: str, *, host: str | None = None,
                   source: str | None = None, report_only: bool = False,
-                  warnings: list[str] | None = None) -> PinPolicy:
+                  warnings: list[str] | None = None, lossy: bool = False) -> PinPolicy:
     """Import pins from a platform format.
 
     Args:
@@ -122,6 +127,8 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
         report_only: ``hpkp`` only: the value came from ``Public-Key-Pins-Report-Only``.
         warnings: receives warnings (overridePins, merged OkHttp patterns, unknown HPKP
             directives, pins listed twice, ...).
+        lossy: ``ios`` only: a host with both leaf and CA identities keeps its leaf ones (a
+            warning says so) instead of raising.
 
     Returns:
         The imported :class:`certpin.PinPolicy`.
@@ -142,6 +149,9 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
         return from_curl(data, host, source=source, warnings=warnings)
     if format == "okhttp":
         return from_okhttp(data, host, source=source, warnings=warnings)
+    if format == "ios":
+        policy = from_ios(data, source=source, warnings=warnings, lossy=lossy)
+        return policy if host is None else _only(policy, host)
     readers: dict[str, Callable[..., PinPolicy]] = {
         "android": from_android, "trustkit": from_trustkit,
     }
@@ -273,4 +283,6 @@ def _export(policy: PinPolicy, format: str, *, lossy: bool, swizzle: bool,
         return to_trustkit_swift(policy, lossy=lossy, swizzle=swizzle)
     if format == "okhttp":
         return to_okhttp(policy, lossy=lossy, okhttp_version=okhttp_version)
+    if format == "ios":
+        return to_ios(policy, lossy=lossy)
     return to_swift_delegate(policy, lossy=lossy)
