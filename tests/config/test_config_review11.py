@@ -61,3 +61,23 @@ def test_binary_plist_duplicate_top_key_is_refused_or_first_wins() -> None:
     data = data.replace(b"ZZZZZZZZZZZZZZZZZZZZZZ", b"NSAppTransportSecurity")
     with pytest.raises(ConfigError):
         from_ios(data, source="Info.plist")
+
+
+# A comment inside <string>: ElementTree drops it and joins the text around it, so certpin reads
+# the pin a4ayc/...; Apple's XML plist parser reads a <string> (and <key>) with parseStringTag,
+# which takes every "<!" inside the text for a CDATA section (CFPropertyList.c:1141-1147, CF at
+# dc54c6b) and fails the whole plist on anything else: "Encountered improper CDATA opening"
+# (CFPropertyList.c:962-971, parseCDSect_pl). The app has no readable Info.plist, so no pins;
+# certpin imports a pinned host with exit 0.
+COMMENT_IN_STRING = b"""<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict><key>NSAppTransportSecurity</key><dict>
+<key>NSPinnedDomains</key><dict><key>aaaa.test</key><dict>
+<key>NSPinnedLeafIdentities</key><array><dict><key>SPKI-SHA256-BASE64</key>
+<string>a4ayc/80/OGda4BO/1o/V0e<!-- x -->tpOqiLx1JwB5S3beHW0s=</string>
+</dict></array></dict></dict></dict></dict></plist>
+"""
+
+
+def test_xml_plist_comment_inside_string_is_refused() -> None:
+    with pytest.raises(ConfigError):
+        from_ios(COMMENT_IN_STRING, source="Info.plist")
