@@ -24,10 +24,12 @@ from typing import Literal, TypeAlias
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
     PublicKeyTypes,
 )
+from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from .certload import (
     CRYPTOGRAPHY_ERRORS,
@@ -293,7 +295,7 @@ def spki_der(obj: KeySource) -> bytes:
         raise CertificateError(
             f"cannot compute an SPKI pin of {type(obj).__name__}: {escape(str(exc))}"
         ) from None
-    if der not in signed:
+    if not carries_spki(source, der, signed):
         # cryptography re-encodes the key; for unusual encodings (RSA-PSS parameters, explicit EC
         # curve parameters, compressed EC points) that differs from the bytes in the certificate,
         # which are what RFC 7469 hashes. Refuse rather than return a pin that would never match.
@@ -306,6 +308,46 @@ def spki_der(obj: KeySource) -> bytes:
                "pin the certificate issued for it (cert-sha256) instead")
         )
     return der
+
+
+def carries_spki(source: object, der: bytes, signed: bytes) -> bool:
+    """Whether the certificate or CSR ``source`` carries ``der`` (cryptography's re-encoding of
+    its public key as a SubjectPublicKeyInfo) byte for byte as its own key.
+
+    RFC 7469 section 2.4 hashes the SubjectPublicKeyInfo as the certificate encodes it.
+    cryptography re-encodes the key it parsed, and for three encodings that is not the
+    certificate's: RSA-PSS (``id-RSASSA-PSS`` and its parameters become ``rsaEncryption``),
+    explicit EC curve parameters (refused by cryptography when loading) and compressed EC points
+    (re-encoded uncompressed). Finding ``der`` somewhere in the signed bytes is not enough: an
+    extension can carry a decoy copy of the re-encoding (review 11). So, besides ``der`` being in
+    ``signed``: the key algorithm the certificate names must be the one ``der`` names (RSA:
+    ``rsaEncryption``), and for an EC key the compressed form of its point must not be in the
+    signed bytes (a certificate with an uncompressed key never holds it; one with a compressed
+    key always does). Any doubt answers False: no SPKI pin, rather than a wrong one.
+
+    Args:
+        source: an :class:`x509.Certificate` or :class:`x509.CertificateSigningRequest`, or a
+            key (then True when ``der`` is ``signed``: a key file is checked elsewhere).
+        der: the re-encoded SubjectPublicKeyInfo, DER.
+        signed: the signed bytes of ``source`` (TBSCertificate or CertificationRequestInfo).
+    """
+    if der not in signed:
+        return False
+    if not isinstance(source, x509.Certificate | x509.CertificateSigningRequest):
+        return True
+    with quiet_cryptography():
+        key = source.public_key()
+        oid = getattr(source, "public_key_algorithm_oid", None)
+        if isinstance(key, rsa.RSAPublicKey):
+            if oid is None:  # a CSR on a cryptography without the attribute: the bytes only
+                return isinstance(source, x509.CertificateSigningRequest)
+            return bool(oid == PublicKeyAlgorithmOID.RSAES_PKCS1_v1_5)
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            compressed = key.public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+            )
+            return compressed not in signed
+    return True
 
 
 def spki_pin(obj: KeySource) -> Pin:
