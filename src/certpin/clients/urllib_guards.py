@@ -9,6 +9,7 @@ import http.client
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from ..errors import escape
 from ..tls import PinningSSLContext
@@ -62,7 +63,9 @@ def judge_request(guard: RequestGuard, req: urllib.request.Request) -> None:
 class PinnedHTTPHandler(urllib.request.HTTPHandler):
     """urllib's ``HTTPHandler``, judging the request once more when it opens it: after every
     request processor ran, so a processor that changed the URL or the ``Host`` header after
-    certpin's (``handler_order`` over 100) cannot send plain text to a pinned host."""
+    certpin's (``handler_order`` over 100) cannot send plain text to a pinned host; and again
+    right before every write on the connection (:class:`_JudgedConnection`), so a policy swapped
+    in while the TCP connection was being made applies (review 10n)."""
 
     def __init__(self, context: PinningSSLContext) -> None:
         super().__init__()
@@ -71,7 +74,36 @@ class PinnedHTTPHandler(urllib.request.HTTPHandler):
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         judge_request(self._guard, req)
         judge_plain_send(self._guard, req)
-        return super().http_open(req)
+        guard = self._guard
+
+        class _Judged(_JudgedConnection):
+            certpin_judge = staticmethod(lambda: _judge_plain(guard, req))
+
+        try:
+            return super().do_open(_Judged, req)
+        except PinnedRequestError as refused:
+            raise urllib.error.URLError(refused) from refused
+
+
+class _JudgedConnection(http.client.HTTPConnection):
+    """A clear-text connection that calls ``certpin_judge`` right before every write (the
+    request line and headers, each body chunk), after connecting: :mod:`http.client` connects
+    inside ``send`` (``auto_open``), and a host the policy in force then pins gets nothing.
+    On a refusal the connection is closed and :class:`PinnedRequestError` raised."""
+
+    @staticmethod
+    def certpin_judge() -> None:
+        raise PinnedRequestError("this connection has no judge")  # set by each subclass
+
+    def send(self, data: Any) -> None:
+        if self.sock is None and self.auto_open:
+            self.connect()
+        try:
+            self.certpin_judge()
+        except BaseException:
+            self.close()
+            raise
+        super().send(data)
 
 
 def judge_plain_send(guard: RequestGuard, req: urllib.request.Request) -> None:
@@ -86,18 +118,23 @@ def judge_plain_send(guard: RequestGuard, req: urllib.request.Request) -> None:
             pinned host, or, without a proxy, names another host than the one connected to.
     """
     try:
-        dial = connect_host(req.host)
-        guard.check("http", dial, list(req.header_items()) if not req.has_proxy() else None)
-        # Without a proxy an absolute target must name the host connected to; through a proxy
-        # it is the origin the proxy forwards to in clear text: refused when pinned.
-        if not req.has_proxy():
-            guard.check_target("http", dial, req.selector)
-        else:
-            named = connect_host(urllib.parse.urlsplit(req.selector).netloc.rpartition("@")[2])
-            guard.check_target("http", named, req.selector)
-            guard.check("http", named, url=req.selector)
+        _judge_plain(guard, req)
     except PinnedRequestError as refused:
         raise urllib.error.URLError(refused) from refused
+
+
+def _judge_plain(guard: RequestGuard, req: urllib.request.Request) -> None:
+    """:func:`judge_plain_send`, raising the :class:`PinnedRequestError` itself."""
+    dial = connect_host(req.host)
+    guard.check("http", dial, list(req.header_items()) if not req.has_proxy() else None)
+    # Without a proxy an absolute target must name the host connected to; through a proxy
+    # it is the origin the proxy forwards to in clear text: refused when pinned.
+    if not req.has_proxy():
+        guard.check_target("http", dial, req.selector)
+    else:
+        named = connect_host(urllib.parse.urlsplit(req.selector).netloc.rpartition("@")[2])
+        guard.check_target("http", named, req.selector)
+        guard.check("http", named, url=req.selector)
 
 
 class RefusePlainText(urllib.request.BaseHandler):
