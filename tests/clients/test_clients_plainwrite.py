@@ -202,4 +202,15 @@ def test_httpx_transport_without_a_known_pool_is_refused() -> None:
         pass
 
     with pytest.raises(PinnedRequestError, match="cannot guard the writes"):
-        guard_transport(Unknown(), RequestGuard(None), lambda *a: None)
+        guard_transport(Unknown(), RequestGuard(None))
+
+
+def test_check_plain_is_the_plain_text_rule_of_check(review: Review) -> None:
+    guard = RequestGuard(review.policy)
+    guard.check_plain("unpinned.test")  # not pinned: clear text allowed
+    for host in ("localhost", "LOCALHOST.", "127.0.0.1", None, "", "a..b"):
+        with pytest.raises(PinnedRequestError) as plain:
+            guard.check_plain(host)
+        with pytest.raises(PinnedRequestError) as full:
+            guard.check("http", host)
+        assert str(plain.value) == str(full.value), host

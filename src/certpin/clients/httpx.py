@@ -121,7 +121,7 @@ class _GuardTransport(httpx.BaseTransport):
     def __init__(
         self, inner: httpx.BaseTransport, guard: RequestGuard, proxy: httpx.Proxy | None = None
     ) -> None:
-        guard_transport(inner, guard, _check)
+        guard_transport(inner, guard)
         self.inner = inner
         self.guard = guard
         self.proxy = proxy
@@ -151,7 +151,7 @@ class _AsyncGuardTransport(httpx.AsyncBaseTransport):
     def __init__(
         self, inner: httpx.AsyncBaseTransport, guard: RequestGuard, proxy: httpx.Proxy | None = None
     ) -> None:
-        guard_async_transport(inner, guard, _check)
+        guard_async_transport(inner, guard)
         self.inner = inner
         self.guard = guard
         self.proxy = proxy

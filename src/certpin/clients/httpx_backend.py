@@ -7,11 +7,11 @@ made (a signed update, :mod:`certpin.tls.swap`) could pin the host after that an
 first byte is written (review 10n). httpcore writes every byte through its network backend's
 streams (``httpcore.NetworkBackend``/``AsyncNetworkBackend``, public httpcore API): the pool's
 backend is wrapped so that each plain stream judges, before every ``write``, the host it was
-dialled to (bytes to it are clear text) and the request being sent in this thread or task (its
-URL, headers and proxy: a proxy forwards an ``http://`` request to the URL's host in clear
-text). A stream upgraded by ``start_tls`` is TLS, judged by the pinning context, and returned
-as is. On a refusal the stream is closed, nothing is written, and
-:class:`~certpin.clients.PinnedRequestError` is raised.
+dialled to (bytes to it are clear text) and, for the request being sent in this thread or task,
+an ``http://`` URL's host (a proxy forwards such a request to it in clear text) and a proxy that
+is not ``https://``: one policy lookup per host. A stream upgraded by ``start_tls`` is TLS,
+judged by the pinning context, and returned as is. On a refusal the stream is closed, nothing is
+written, and :class:`~certpin.clients.PinnedRequestError` is raised.
 
 httpx gives no public way to set the backend of the pool it builds: certpin replaces the
 ``_network_backend`` of the transport's ``_pool`` (httpx >= 0.27, httpcore 1.x), and refuses to
@@ -40,17 +40,31 @@ CURRENT_REQUEST: contextvars.ContextVar[tuple[httpx.Request, httpx.Proxy | None]
 )
 
 Judge = Callable[[], None]
-#: the transport guard's check of one request (certpin.clients.httpx._check)
-Check = Callable[[RequestGuard, httpx.Request, httpx.Proxy | None], None]
 
 
-def _judge_for(guard: RequestGuard, host: str | None, check: Check) -> Judge:
+def _judge_for(guard: RequestGuard, host: str | None) -> Judge:
+    """The judge of a plain stream dialled to ``host`` (None: a Unix socket): the hosts its bytes
+    reach in clear text, each refused when the policy in force pins it (one lookup each): the
+    host dialled and, for the request being sent, an ``http://`` URL's host (direct, or forwarded
+    by a proxy) and a proxy that is not ``https://``. What no swap changes (headers, TLS name
+    overrides) was judged when the transport took the request."""
+
     def judge() -> None:
         if host is not None:
-            guard.check("http", host)  # the stream's bytes reach it in clear text
+            guard.check_plain(host)
         current = CURRENT_REQUEST.get()
-        if current is not None:
-            check(guard, *current)
+        if current is None:
+            return
+        request, proxy = current
+        url = request.url
+        if url.scheme != "https":
+            named = url.raw_host.decode("ascii", "replace")
+            if named != host:
+                guard.check_plain(named, url=url)
+        if proxy is not None and proxy.url.scheme != "https":
+            dialled = proxy.url.raw_host.decode("ascii", "replace")
+            if dialled != host:
+                guard.check_plain(dialled, url=proxy.url)
 
     return judge
 
@@ -110,46 +124,43 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
 
 
 class _Backend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend, guard: RequestGuard, check: Check) -> None:
+    def __init__(self, inner: httpcore.NetworkBackend, guard: RequestGuard) -> None:
         self._inner = inner
         self._guard = guard
-        self._check = check
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
         stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _Stream(stream, _judge_for(self._guard, host, self._check))
+        return _Stream(stream, _judge_for(self._guard, host))
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None,
                             ) -> httpcore.NetworkStream:
         stream = self._inner.connect_unix_socket(path, timeout, socket_options)
-        return _Stream(stream, _judge_for(self._guard, None, self._check))
+        return _Stream(stream, _judge_for(self._guard, None))
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
 
 
 class _AsyncBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, guard: RequestGuard,
-                 check: Check) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, guard: RequestGuard) -> None:
         self._inner = inner
         self._guard = guard
-        self._check = check
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None,
                           ) -> httpcore.AsyncNetworkStream:
         stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _AsyncStream(stream, _judge_for(self._guard, host, self._check))
+        return _AsyncStream(stream, _judge_for(self._guard, host))
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[Any] | None = None,
                                   ) -> httpcore.AsyncNetworkStream:
         stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
-        return _AsyncStream(stream, _judge_for(self._guard, None, self._check))
+        return _AsyncStream(stream, _judge_for(self._guard, None))
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
@@ -170,7 +181,7 @@ def _pool_of(transport: object) -> Any:
     return pool
 
 
-def guard_transport(transport: httpx.BaseTransport, guard: RequestGuard, check: Check) -> None:
+def guard_transport(transport: httpx.BaseTransport, guard: RequestGuard) -> None:
     """Wrap the network backend of ``transport``'s pool (see the module).
 
     Raises:
@@ -185,12 +196,10 @@ def guard_transport(transport: httpx.BaseTransport, guard: RequestGuard, check: 
             f"cannot guard the writes of an httpx pool whose backend is {type(backend).__name__}"
         )
     if not isinstance(backend, _Backend):
-        pool._network_backend = _Backend(backend, guard, check)
+        pool._network_backend = _Backend(backend, guard)
 
 
-def guard_async_transport(
-    transport: httpx.AsyncBaseTransport, guard: RequestGuard, check: Check
-) -> None:
+def guard_async_transport(transport: httpx.AsyncBaseTransport, guard: RequestGuard) -> None:
     """:func:`guard_transport` for an :class:`httpx.AsyncClient`'s transport."""
     pool = _pool_of(transport)
     if pool is None:
@@ -201,4 +210,4 @@ def guard_async_transport(
             f"cannot guard the writes of an httpx pool whose backend is {type(backend).__name__}"
         )
     if not isinstance(backend, _AsyncBackend):
-        pool._network_backend = _AsyncBackend(backend, guard, check)
+        pool._network_backend = _AsyncBackend(backend, guard)

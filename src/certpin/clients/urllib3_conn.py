@@ -19,7 +19,7 @@ from typing import Any
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util.proxy import connection_requires_http_tunnel
-from urllib3.util.url import parse_url
+from urllib3.util.url import Url, parse_url
 
 from ._common import PinnedRequestError, RequestGuard
 
@@ -33,10 +33,12 @@ class GuardedConnection(HTTPConnection):
     certpin_guard: RequestGuard = RequestGuard(None)  # unknown policy: everything pinned
     #: True for the clear-text class: its host (and tunnel origin) receive bytes in clear text
     certpin_plain: bool = True
-    _certpin_url: str | None = None
+    #: the request target as urllib3 reads it: the origin's URL when a proxy forwards
+    _certpin_target: Url | None = None
 
     def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
-        self._certpin_url = url  # the request target: the origin's URL when forwarding
+        # parsed once, and only for a forwarding proxy (the pool's urlopen parsed it the same)
+        self._certpin_target = parse_url(url) if self.proxy_is_forwarding else None
         super().putrequest(method, url, *args, **kwargs)
 
     def send(self, data: Any) -> None:
@@ -61,21 +63,18 @@ class GuardedConnection(HTTPConnection):
         """
         guard = self.certpin_guard
         if self.certpin_plain:
-            guard.check("http", self.host)
+            guard.check_plain(self.host)
             tunnel = getattr(self, "_tunnel_host", None)
             if tunnel:
-                guard.check("http", str(tunnel))
+                guard.check_plain(str(tunnel))
         proxy = self.proxy
         if proxy is None:
             return
-        guard.check(proxy.scheme or "http", proxy.host, url=str(proxy))
-        if self.proxy_is_forwarding and self._certpin_url is not None:
-            target = parse_url(self._certpin_url)
-            if target.host is None:
-                raise PinnedRequestError(
-                    f"cannot tell which host the forwarded request {self._certpin_url!r} names"
-                )
-            guard.check(target.scheme or "http", target.host, url=self._certpin_url)
+        if proxy.scheme != "https":
+            guard.check_plain(proxy.host, url=str(proxy))
+        target = self._certpin_target
+        if target is not None and target.scheme != "https":
+            guard.check_plain(target.host, url=target.url)
 
 
 def guarded_connection_classes(

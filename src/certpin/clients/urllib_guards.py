@@ -74,10 +74,10 @@ class PinnedHTTPHandler(urllib.request.HTTPHandler):
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         judge_request(self._guard, req)
         judge_plain_send(self._guard, req)
-        guard = self._guard
 
         class _Judged(_JudgedConnection):
-            certpin_judge = staticmethod(lambda: _judge_plain(guard, req))
+            certpin_guard = self._guard
+            certpin_proxied = req.has_proxy()
 
         try:
             return super().do_open(_Judged, req)
@@ -86,20 +86,31 @@ class PinnedHTTPHandler(urllib.request.HTTPHandler):
 
 
 class _JudgedConnection(http.client.HTTPConnection):
-    """A clear-text connection that calls ``certpin_judge`` right before every write (the
-    request line and headers, each body chunk), after connecting: :mod:`http.client` connects
-    inside ``send`` (``auto_open``), and a host the policy in force then pins gets nothing.
-    On a refusal the connection is closed and :class:`PinnedRequestError` raised."""
+    """A clear-text connection that judges right before every write (the request line and
+    headers, each body chunk), after connecting (:mod:`http.client` connects inside ``send``,
+    ``auto_open``): the host connected to and, through a proxy, the host the request target
+    names (the proxy forwards it there in clear text) are refused when the policy in force
+    then pins them. On a refusal the connection is closed and :class:`PinnedRequestError`
+    raised. What no policy swap changes (headers, the target's form) was judged before."""
 
-    @staticmethod
-    def certpin_judge() -> None:
-        raise PinnedRequestError("this connection has no judge")  # set by each subclass
+    certpin_guard: RequestGuard = RequestGuard(None)  # unknown policy: everything pinned
+    certpin_proxied: bool = False
+    _certpin_named: str | None = None
+
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        if self.certpin_proxied:  # the origin the proxy forwards to, read once
+            self._certpin_named = connect_host(
+                urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+            )
+        super().putrequest(method, url, *args, **kwargs)
 
     def send(self, data: Any) -> None:
         if self.sock is None and self.auto_open:
             self.connect()
         try:
-            self.certpin_judge()
+            self.certpin_guard.check_plain(self.host)
+            if self.certpin_proxied:
+                self.certpin_guard.check_plain(self._certpin_named)
         except BaseException:
             self.close()
             raise
@@ -118,23 +129,18 @@ def judge_plain_send(guard: RequestGuard, req: urllib.request.Request) -> None:
             pinned host, or, without a proxy, names another host than the one connected to.
     """
     try:
-        _judge_plain(guard, req)
+        dial = connect_host(req.host)
+        guard.check("http", dial, list(req.header_items()) if not req.has_proxy() else None)
+        # Without a proxy an absolute target must name the host connected to; through a proxy
+        # it is the origin the proxy forwards to in clear text: refused when pinned.
+        if not req.has_proxy():
+            guard.check_target("http", dial, req.selector)
+        else:
+            named = connect_host(urllib.parse.urlsplit(req.selector).netloc.rpartition("@")[2])
+            guard.check_target("http", named, req.selector)
+            guard.check("http", named, url=req.selector)
     except PinnedRequestError as refused:
         raise urllib.error.URLError(refused) from refused
-
-
-def _judge_plain(guard: RequestGuard, req: urllib.request.Request) -> None:
-    """:func:`judge_plain_send`, raising the :class:`PinnedRequestError` itself."""
-    dial = connect_host(req.host)
-    guard.check("http", dial, list(req.header_items()) if not req.has_proxy() else None)
-    # Without a proxy an absolute target must name the host connected to; through a proxy
-    # it is the origin the proxy forwards to in clear text: refused when pinned.
-    if not req.has_proxy():
-        guard.check_target("http", dial, req.selector)
-    else:
-        named = connect_host(urllib.parse.urlsplit(req.selector).netloc.rpartition("@")[2])
-        guard.check_target("http", named, req.selector)
-        guard.check("http", named, url=req.selector)
 
 
 class RefusePlainText(urllib.request.BaseHandler):
