@@ -109,6 +109,7 @@ HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
 ROLE_FORMATS: frozenset[str] = frozenset({
     "curl",  # every curl pin is a leaf pin; to_curl refuses role "ca" (certpin.config.curl)
     "ios",  # NSPinnedLeafIdentities / NSPinnedCAIdentities (certpin.config.ios_export)
+    "swift-delegate",  # PinSet.admits(_:at:) applies each pin's role (certpin.config.swift)
 })
 
 
