@@ -25,10 +25,12 @@ from typing import Any, Literal, TypeAlias
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
     PublicKeyTypes,
 )
+from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from .certload import (
     CRYPTOGRAPHY_ERRORS,
@@ -324,7 +326,9 @@ def carries_spki(source: object, der: bytes, signed: bytes) -> bool:
     (inside the key's BIT STRING if it is the key field) is flipped and the certificate loaded
     again. If the occurrence is the key field, the key cryptography reads changes (or no longer
     loads); if it is a decoy, the key stays the same. Any doubt answers False: no SPKI pin,
-    rather than a wrong one.
+    rather than a wrong one. An RSA key must also be named ``rsaEncryption`` (an RSA-PSS
+    certificate gets no SPKI pin: its parameters can be shaped so that a copy of the re-encoding
+    straddles them and the key, review 11e).
 
     Args:
         source: an :class:`x509.Certificate` or :class:`x509.CertificateSigningRequest`, or a
@@ -340,6 +344,16 @@ def carries_spki(source: object, der: bytes, signed: bytes) -> bool:
         load = x509.load_der_x509_csr
     else:
         return True
+    with quiet_cryptography():
+        key = source.public_key()
+    algorithm = getattr(source, "public_key_algorithm_oid", None)
+    if isinstance(key, rsa.RSAPublicKey) and algorithm is not None and (
+        algorithm != PublicKeyAlgorithmOID.RSAES_PKCS1_v1_5
+    ):
+        # RSA-PSS: cryptography re-encodes it as rsaEncryption, and PSS parameters can be made
+        # to end with the re-encoding's header, so that a copy straddles the parameters and the
+        # key's BIT STRING and passes the test below (review 11e).
+        return False
     whole = source.public_bytes(serialization.Encoding.DER)
     at = whole.find(der)
     while at >= 0:
