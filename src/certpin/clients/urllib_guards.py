@@ -178,25 +178,17 @@ class RefusePlainText(urllib.request.BaseHandler):
         judge_request(self._guard, req)
 
     def ftp_request(self, req: urllib.request.Request) -> urllib.request.Request:
-        """FTP is clear text (user, password, commands): refused to a pinned host, first or as
-        a redirect hop (urllib's redirect handler follows ``https`` to ``ftp``)."""
-        host = req.host
-        try:
-            if not host:
-                raise PinnedRequestError(f"no host in URL {escape(req.full_url)!r}")
-            # As FTPHandler.ftp_open reads it (urllib.request, 3.11 to 3.13): the port split
-            # off, then the user, then percent-decoded.
-            split_port = urllib.parse._splitport  # type: ignore[attr-defined]
-            split_user = urllib.parse._splituser  # type: ignore[attr-defined]
-            ftp_host = urllib.parse.unquote(split_user(split_port(host)[0])[1])
-            if self._guard.is_pinned(ftp_host):
-                raise PinnedRequestError(
-                    f"refusing ftp:// to the pinned host {escape(host)!r}: FTP is clear text "
-                    "and pins can only be checked over TLS"
-                )
-        except PinnedRequestError as refused:
-            raise urllib.error.URLError(refused) from refused
-        return req
+        """FTP is refused, to every host, first or as a redirect hop (urllib's redirect handler
+        follows ``https`` to ``ftp``). It is clear text (user, password, commands), and
+        urllib's ``FTPHandler`` connects and logs in in one call, so a policy swapped in while
+        it connects (pinning the host) could not be judged before the login is sent (review
+        10r); judging only when the request is processed is not enough."""
+        refused = PinnedRequestError(
+            f"refusing {escape(req.full_url.split(':', 1)[0])}:// ({escape(req.host or '')!r}): "
+            "certpin's opener does not speak FTP, which is clear text (user, password, "
+            "commands) that pins cannot protect; use https://"
+        )
+        raise urllib.error.URLError(refused) from refused
 
 
 class PinnedProxyHandler(urllib.request.ProxyHandler):
