@@ -135,8 +135,24 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
 
     Raises:
         ConfigError: bad input (names file and line/key), unknown format, missing host, host
-            not found.
+            not found; or the input pins no host (an import never yields an empty policy: the
+            message gives each warning that says why, e.g. a domain with no pins).
     """
+    seen: list[str] = []
+    policy = _import(data, format, host=host, source=source, report_only=report_only,
+                     warnings=seen, lossy=lossy)
+    if warnings is not None:
+        warnings.extend(seen)
+    if not policy.pin_sets:
+        why = f": {'; '.join(seen)}" if seen else ""
+        raise ConfigError(f"the {format} input pins no host, so there is nothing to "
+                          f"import{why}", path=source)
+    return policy
+
+
+def _import(data: str | bytes, format: str, *, host: str | None, source: str | None,
+            report_only: bool, warnings: list[str], lossy: bool) -> PinPolicy:
+    """:func:`import_policy` before its check that something is pinned."""
     if format in HOSTLESS_FORMATS and host is None:
         raise ConfigError(f"--from {format} carries no host name: give it with --host",
                           path=source)

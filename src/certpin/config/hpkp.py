@@ -31,7 +31,7 @@ from ..errors import ConfigError, PolicyError, escape, quote
 from ..pins import Pin
 from ..policy import PinPolicy, is_report_uri
 from ._common import ExportResult, Lossy, as_text, bounded_pin_set
-from .headers import host_pattern, no_set, nonempty, select_host
+from .headers import host_pattern, no_set, select_host
 
 __all__ = ["DEFAULT_MAX_AGE", "MAX_AGE_CAP", "MAX_DELTA_SECONDS", "from_hpkp", "to_hpkp"]
 
@@ -311,4 +311,4 @@ def to_hpkp(policy: PinPolicy, host: str | None = None, *, lossy: bool = False,
     if max_age > MAX_AGE_CAP:
         notes.append(f"max-age={max_age} is over 60 days: browsers keep the pins 60 days at most "
                      "(RFC 7469 sections 2.3.3 and 4.1)")
-    return nonempty(lx.finish("; ".join(parts) + "\n", notes), "hpkp", pattern)
+    return lx.finish("; ".join(parts) + "\n", notes, pinned=[pattern])

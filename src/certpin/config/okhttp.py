@@ -23,7 +23,7 @@ import json
 from ..errors import ConfigError, PinFormatError, PolicyError, escape
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
-from ._common import MAX_PINS_PER_SET, ExportError, ExportResult, Lossy, as_text, bounded_pin_set
+from ._common import MAX_PINS_PER_SET, ExportResult, Lossy, as_text, bounded_pin_set
 from ._okhttp_rules import read_pattern, read_pin
 from ._okhttp_source import ADD, calls, lines
 
@@ -285,12 +285,9 @@ def to_okhttp(policy: PinPolicy, *, lossy: bool = False, okhttp_version: int = 3
     for pattern, ps in sorted(policy.pin_sets.items()):
         if _expressible(pattern, ps, lx):
             emitted.update(_patterns(pattern, ps, okhttp_version, policy, lx))
-    if not emitted and (lossy or not lx.problems):
-        raise ExportError("okhttp", [*(p.split("; ")[0] for p in lx.problems),
-                                     "no pin set OkHttp can hold (nothing would be left to "
-                                     "export)"])
     _flag_overlaps(emitted, lx)
-    return lx.finish(_java(emitted, okhttp_version))
+    return lx.finish(_java(emitted, okhttp_version),
+                     pinned=sorted({name for name, _ in emitted}))
 
 
 def _expressible(pattern: str, ps: PinSet, lx: Lossy) -> bool:
