@@ -214,7 +214,7 @@ def parse_pin(text: str) -> Pin:
     if algo and algo.group(1).lower() not in ("sha256", "cert-sha256", "pin-sha256"):
         raise PinFormatError(
             f"invalid pin {quote(text, _MAX_QUOTE)}: "
-            f"algorithm {escape(algo.group(1))!r} is not supported; "
+            f"algorithm {quote(algo.group(1), None)} is not supported; "
             "certpin pins are SHA-256 (sha256/<base64>)"
         )
     raise PinFormatError(

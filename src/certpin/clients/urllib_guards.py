@@ -10,7 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ..errors import escape
+from ..errors import quote
 from ..tls import PinningSSLContext
 from ._common import PinnedRequestError, RequestGuard
 
@@ -34,7 +34,7 @@ def connect_host(host: str) -> str:
     try:
         return str(http.client.HTTPConnection(host).host)  # makes no socket
     except (http.client.InvalidURL, ValueError) as exc:
-        raise PinnedRequestError(f"invalid host {escape(host)!r}: {exc}") from exc
+        raise PinnedRequestError(f"invalid host {quote(host, None)}: {exc}") from exc
 
 
 def judge_request(guard: RequestGuard, req: urllib.request.Request) -> None:
@@ -140,7 +140,7 @@ class RefusePlainText(urllib.request.BaseHandler):
         host = req.host
         try:
             if not host:
-                raise PinnedRequestError(f"no host in URL {escape(req.full_url)!r}")
+                raise PinnedRequestError(f"no host in URL {quote(req.full_url, None)}")
             # As FTPHandler.ftp_open reads it (urllib.request, 3.11 to 3.13): the port split
             # off, then the user, then percent-decoded.
             split_port = urllib.parse._splitport  # type: ignore[attr-defined]
@@ -148,7 +148,7 @@ class RefusePlainText(urllib.request.BaseHandler):
             ftp_host = urllib.parse.unquote(split_user(split_port(host)[0])[1])
             if self._guard.is_pinned(ftp_host):
                 raise PinnedRequestError(
-                    f"refusing ftp:// to the pinned host {escape(host)!r}: FTP is clear text "
+                    f"refusing ftp:// to the pinned host {quote(host, None)}: FTP is clear text "
                     "and pins can only be checked over TLS"
                 )
         except PinnedRequestError as refused:
@@ -181,7 +181,7 @@ class PinnedProxyHandler(urllib.request.ProxyHandler):
         try:
             if (scheme or "").lower() == "https":
                 raise PinnedRequestError(
-                    f"refusing the https:// proxy {escape(hostport)!r}: urllib cannot speak TLS "
+                    f"refusing the https:// proxy {quote(hostport, None)}: urllib cannot speak TLS "
                     "to a proxy and would send CONNECT and Proxy-Authorization to it in clear "
                     "text; use an http:// proxy, or another certpin helper (httpx, urllib3, "
                     "requests, aiohttp) that pins the TLS to an https:// proxy"

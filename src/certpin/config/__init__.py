@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from ..errors import ConfigError, PolicyError, escape
+from ..errors import ConfigError, PolicyError, escape, quote
 from ..hostnames import normalize_pattern
 from ..policy import PinPolicy, PinSet
 from ._common import (
@@ -172,7 +172,7 @@ def _import(data: str | bytes, format: str, *, host: str | None, source: str | N
         "android": from_android, "trustkit": from_trustkit,
     }
     if format not in readers:
-        raise ConfigError(f"unknown import format {escape(format)!r}: expected one of "
+        raise ConfigError(f"unknown import format {quote(format, None)}: expected one of "
                           f"{', '.join(IMPORT_FORMATS)}", path=source)
     policy = readers[format](data, source=source, warnings=warnings)
     if host is not None:
@@ -184,10 +184,10 @@ def _only(policy: PinPolicy, host: str) -> PinPolicy:
     try:
         pattern = normalize_pattern(host)
     except PolicyError as exc:
-        raise ConfigError(f"bad host {escape(host)!r}: {exc}") from None
+        raise ConfigError(f"bad host {quote(host, None)}: {exc}") from None
     if pattern not in policy.pin_sets:
         names = ", ".join(sorted(policy.pin_sets)) or "none"
-        raise ConfigError(f"host pattern {escape(pattern)!r} is not in the input "
+        raise ConfigError(f"host pattern {quote(pattern, None)} is not in the input "
                           f"(patterns: {names})")
     return PinPolicy({pattern: policy.pin_sets[pattern]},
                      unknown_hosts=mode(policy.unknown_hosts), expired=mode(policy.expired))
@@ -225,7 +225,7 @@ def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
             return _with_dropped(to_hpkp(policy, host, lossy=lossy, max_age=max_age), dropped)
         return _with_dropped(to_curl(policy, host, lossy=lossy), dropped)
     if format not in EXPORT_FORMATS:
-        raise PolicyError(f"unknown export format {escape(format)!r}: expected one of "
+        raise PolicyError(f"unknown export format {quote(format, None)}: expected one of "
                           f"{', '.join(EXPORT_FORMATS)}")
     if host is not None:
         policy = _only(policy, host)

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time
 from types import ModuleType
 from typing import Any, Literal, cast
 
-from ..errors import ConfigError, PinFormatError, PolicyError, escape
+from ..errors import ConfigError, PinFormatError, PolicyError, escape, quote
 from ..pins import Pin, parse_pin
 from ..policy import PinSet
 
@@ -329,7 +329,7 @@ def parse_date(text: str) -> date:
         ValueError: any other form, or an impossible date.
     """
     if not _DATE_RE.fullmatch(text):
-        raise ValueError(f"expected a date YYYY-MM-DD, got {escape(text)!r}")
+        raise ValueError(f"expected a date YYYY-MM-DD, got {quote(text, None)}")
     return date.fromisoformat(text)
 
 

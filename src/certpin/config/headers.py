@@ -8,7 +8,7 @@ and :mod:`certpin.config.hpkp`.
 
 from __future__ import annotations
 
-from ..errors import ConfigError, PolicyError, escape
+from ..errors import ConfigError, PolicyError, escape, quote
 from ..hostnames import normalize_pattern
 from ..policy import PinPolicy, PinSet
 from ._common import ExportError, nothing_pinned
@@ -25,7 +25,7 @@ def host_pattern(host: str, source: str | None) -> str:
     try:
         return normalize_pattern(host)
     except PolicyError as exc:
-        raise ConfigError(f"bad host {escape(host)!r}: {exc}", path=source) from None
+        raise ConfigError(f"bad host {quote(host, None)}: {exc}", path=source) from None
 
 
 def select_host(policy: PinPolicy, host: str | None, target: str) -> tuple[str, PinSet]:
@@ -53,7 +53,7 @@ def select_host(policy: PinPolicy, host: str | None, target: str) -> tuple[str, 
     pattern = normalize_pattern(host)
     if pattern not in pin_sets:
         names = ", ".join(sorted(pin_sets)) or "none"
-        raise PolicyError(f"host pattern {escape(pattern)!r} is not in the policy "
+        raise PolicyError(f"host pattern {quote(pattern, None)} is not in the policy "
                           f"(patterns: {names})")
     return pattern, pin_sets[pattern]
 

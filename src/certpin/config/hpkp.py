@@ -138,10 +138,10 @@ class _Directives:
                           "2.1.4)")
             self.uris.append(value)
         elif token is not None and not _TOKEN_RE.fullmatch(token):
-            raise err(f"the value of {escape(m.group(1))!r} is neither a token nor a quoted "
+            raise err(f"the value of {quote(m.group(1), None)} is neither a token nor a quoted "
                       "string: a browser ignores the whole header (RFC 7469 section 2.1)")
         else:
-            self.warnings.append(f"{where}: unknown directive {escape(m.group(1))!r} ignored "
+            self.warnings.append(f"{where}: unknown directive {quote(m.group(1), None)} ignored "
                                  "(RFC 7469 section 2.1: for forward compatibility)")
 
     def _max_age(self, value: str | None, err: Callable[[str], ConfigError]) -> int:
