@@ -32,7 +32,7 @@ from ..errors import ConfigError, PolicyError, quote
 from ..hostnames import normalize_pattern
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet, is_report_uri
-from ._common import bounded_pin_set, parse_date, pin_or_error
+from ._common import bounded_pin_set, parse_date
 from ._plist import PlistNode, PlistReader, key_path, read_plist
 from ._trustkit_export import to_trustkit, to_trustkit_swift
 from ._trustkit_registry import domain_problem
@@ -283,7 +283,11 @@ def _hash_pin(rd: PlistReader, h: PlistNode, hp: str,
             rd.warn(h, f"{hp}: {quote(text, None)} is not canonical base64 (its last character "
                        f"carries unused bits); TrustKit reads it as {pin.base64!r}")
         return pin
-    return pin_or_error("sha256/" + text, err)
+    # Never build a notation ("sha256/" + text) for parse_pin: a stray leading '/' would then
+    # read as curl's "sha256//" (issue 11, item 8). Every 32-byte hash matched above.
+    raise err(f"{quote(text)} is not the base64 of a SHA-256 digest (44 characters ending in "
+              "'='): TrustKit cannot decode it and throws at start-up "
+              "(parse_configuration.m lines 194-201)")
 
 
 def _report_uris(rd: PlistReader, node: PlistNode | None, dpath: str) -> list[str]:
