@@ -112,7 +112,26 @@ FIXTURE_FILES: dict[str, list[str]] = {
     "curl": ["config/curl.txt"],
     "okhttp": ["config/Pinner.java", "config/pinner.kt", "config/pins.txt"],
     "certificates": ["godaddy-class2-root.pem"],
+    # Apple's NSPinnedDomains regression data (tests/fixtures/config/ios/README.md: APSL 2.0)
+    "ios": [f"config/ios/NSPinnedDomains{n}.plist" for n in (
+        "ParsingTest", "_ca", "_leaf", "_leaf_and_ca", "_with_empty_spki",
+        "_with_invalid_spki", "_without_spki")],
 }
+
+
+def ios_seeds() -> None:
+    """Binary plists (``bplist00``) and an ATS dictionary alone, which ``from_ios`` reads too:
+    the leaf-and-CA fixture as a binary Info.plist, and its ATS dictionary alone in XML and
+    binary."""
+    import plistlib
+
+    with open(os.path.join(FIXTURES, "config", "ios", "NSPinnedDomains_leaf_and_ca.plist"),
+              "rb") as f:
+        info = plistlib.loads(f.read())
+    ats = info["NSAppTransportSecurity"]
+    _put("ios", plistlib.dumps(info, fmt=plistlib.FMT_BINARY), "seed-binary-info-plist")
+    _put("ios", plistlib.dumps(ats, fmt=plistlib.FMT_BINARY), "seed-binary-ats-alone")
+    _put("ios", plistlib.dumps(ats), "seed-xml-ats-alone")
 
 
 def _put(target: str, data: bytes, name: str | None = None) -> None:
@@ -140,6 +159,7 @@ def main() -> None:
         if os.path.exists(path):
             with open(path, "rb") as f:
                 _put("certificates", f.read())
+    ios_seeds()
     # certifi: a handful of roots (RSA, EC, Ed-less) and a 3-root bundle.
     with open(certifi.where(), "rb") as f:
         bundle = f.read()

@@ -25,6 +25,7 @@ from certpin.config import (
     from_android,
     from_curl,
     from_hpkp,
+    from_ios,
     from_okhttp,
     from_trustkit,
     loads_policy,
@@ -128,6 +129,19 @@ def _importer_target(name: str, read: Callable[[str | bytes], PinPolicy]) -> Tar
     return target
 
 
+def fuzz_ios(data: bytes) -> None:
+    """from_ios (XML or binary plist, a whole Info.plist or the ATS dictionary alone) on bytes
+    and str, strict and ``lossy``: ConfigError only; what it reads keeps the policy
+    properties."""
+    for doc in (data, _text(data)):
+        for lossy in (False, True):
+            try:
+                policy = from_ios(doc, lossy=lossy, warnings=[])
+            except ConfigError:
+                continue
+            _check_policy(policy)
+
+
 TARGETS: dict[str, Target] = {
     "pins": fuzz_pins,
     "certificates": fuzz_certificates,
@@ -139,6 +153,7 @@ TARGETS: dict[str, Target] = {
     "hpkp": _importer_target("hpkp", lambda d: from_hpkp(d, "a.example")),
     "curl": _importer_target("curl", lambda d: from_curl(d, "a.example")),
     "okhttp": _importer_target("okhttp", from_okhttp),
+    "ios": fuzz_ios,
 }
 
 # --- scale: the largest input each parser accepts, to catch work that grows faster than it ------
@@ -195,6 +210,13 @@ def _scale_inputs(limit: int) -> dict[str, bytes]:
                           "</dict></dict></dict></plist>", limit),
         "hpkp": _fill("max-age=1", lambda i: f'; pin-sha256="{_b64(i)}"', "", limit),
         "curl": _fill(f"sha256//{_K1}", lambda i: f";sha256//{_b64(i)}", "", limit),
+        "ios": _fill("<plist><dict><key>NSAppTransportSecurity</key><dict>"
+                     "<key>NSPinnedDomains</key><dict>", lambda i: (
+                         f"<key>{host(i)}</key><dict><key>NSIncludesSubdomains</key><true/>"
+                         f"<key>NSPinned{'CA' if i // 2 % 2 else 'Leaf'}Identities</key><array>"
+                         f"<dict><key>SPKI-SHA256-BASE64</key><string>{_K1}</string></dict>"
+                         f"<dict><key>SPKI-SHA256-BASE64</key><string>{_K2}</string></dict>"
+                         "</array></dict>"), "</dict></dict></dict></plist>", limit),
         "okhttp": _fill("CertificatePinner.Builder()\n", lambda i: (
             f'.add("{"**." if i % 2 else ""}{host(i)}", "sha256/{_K1}", "sha256/{_K2}")\n'),
             ".build()", limit),

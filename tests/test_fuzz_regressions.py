@@ -42,8 +42,8 @@ def _param(target: str, path: Path) -> object:
 
 def test_every_target_has_a_seed_corpus() -> None:
     sizes = {t: len(list((FUZZ / "corpus" / t).iterdir())) for t in targets.TARGETS}
-    assert sorted(sizes) == ["android", "certificates", "curl", "hosts", "hpkp", "okhttp",
-                             "pins", "policy_json", "policy_toml", "trustkit"]
+    assert sorted(sizes) == ["android", "certificates", "curl", "hosts", "hpkp", "ios",
+                             "okhttp", "pins", "policy_json", "policy_toml", "trustkit"]
     assert all(n >= 1 for n in sizes.values()), sizes
     total = sum(p.stat().st_size for _, p in _corpus())
     assert total < 400_000  # the corpus stays small in the repository
@@ -93,6 +93,7 @@ def test_scale_inputs_are_accepted_near_the_size_cap() -> None:
         from_android,
         from_curl,
         from_hpkp,
+        from_ios,
         from_okhttp,
         from_trustkit,
         loads_policy,
@@ -108,6 +109,7 @@ def test_scale_inputs_are_accepted_near_the_size_cap() -> None:
         "android": len(from_android(inputs["android"]).pin_sets),
         "trustkit": len(from_trustkit(inputs["trustkit"]).pin_sets),
         "okhttp": len(from_okhttp(inputs["okhttp"]).pin_sets),
+        "ios": len(from_ios(inputs["ios"]).pin_sets),
     }
     assert all(n > 3000 for n in sizes.values()), sizes
     # one host with ~20,000 distinct pins: refused (PinSet checks duplicates pairwise)

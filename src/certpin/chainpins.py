@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .certload import quiet_cryptography
 from .errors import escape
-from .pins import Pin
+from .pins import Pin, carries_spki
 
 __all__ = ["CHAIN_PINS_CACHE_SIZE", "chain_pins", "name_text"]
 
@@ -66,7 +66,7 @@ def _chain_pins(der: bytes) -> tuple[Pin | None, Pin, str]:
             signed = cert.tbs_certificate_bytes
         except (ValueError, UnsupportedAlgorithm, TypeError):
             return None, cert_pin, subject
-    if spki not in signed:
+    if not carries_spki(cert, spki, signed):
         # cryptography re-encoded the key (RSA-PSS parameters, explicit EC curve parameters, a
         # compressed point): that is not the SubjectPublicKeyInfo the certificate carries, so its
         # pin is not this certificate's SPKI pin (certpin.spki_pin refuses it the same way).

@@ -474,11 +474,15 @@ def test_ec_spki_headers_match_cryptography(curve: ec.EllipticCurve) -> None:
 
 
 def _golden_policy() -> PinPolicy:
+    """With roles (the Swift delegate says them; TrustKit's lossy export drops them)."""
     return PinPolicy({
-        "api.example.com": PinSet([K1, K2], include_subdomains=True, expires=JAN31),
+        "api.example.com": PinSet([K1, K2], include_subdomains=True, expires=JAN31,
+                                  roles={K1: "leaf", K2: "ca"}),
         "www.example.com": PinSet([K3], backup_pins=[K4], enforce=False,
-                                  report_uris=["https://reports.example.com/pins"]),
-        "*.cdn.example.com": PinSet([K1, C1], expires="2027-06-01T12:00:00Z"),
+                                  report_uris=["https://reports.example.com/pins"],
+                                  roles={K4: "leaf"}),
+        "*.cdn.example.com": PinSet([K1, C1], expires="2027-06-01T12:00:00Z",
+                                    roles={C1: "ca"}),
         "plain.example.net": PinSet([K3, K4]),
     }, unknown_hosts="reject")
 

@@ -41,6 +41,7 @@ from support.swiftdoc import (
     doc_comment,
     reference_key,
 )
+from support.swiftroles import check_pin_roles
 from support.swifttree import parse
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "CertpinPinningDelegate.swift"
@@ -58,6 +59,7 @@ CHECKS: dict[str, Check] = {
     "availability": check_availability,
     "install": check_install,
     "failure": check_failure,
+    "pin roles": check_pin_roles,
 }
 
 
@@ -86,6 +88,10 @@ def _policies() -> dict[str, PinPolicy]:
         "unknown hosts rejected": PinPolicy({"a.test": PinSet([K1, K2])},
                                             unknown_hosts="reject"),
         "every key type": PinPolicy({"keys.test": _every_key_type()}),
+        "roles": PinPolicy({
+            "a.test": PinSet([K1, K2, C1], roles={K1: "leaf", C1: "ca"}),
+            "*.b.test": PinSet([K1, C1], roles={K1: "ca", C1: "leaf"}),
+            "c.test": PinSet([K1, K2], include_subdomains=True, roles={K2: "ca"})}),
     }
 
 
@@ -124,8 +130,8 @@ def test_pin_tables_say_the_policy(policy: str) -> None:
     want: dict[str, dict[str, Row]] = {"exact": {}, "oneLabelWildcard": {},
                                        "includingSubdomains": {}}
     for pattern, ps in POLICIES[policy].pin_sets.items():
-        row = ({p.base64 for p in ps.all_pins if p.kind == "spki"},
-               {p.base64 for p in ps.all_pins if p.kind == "cert"}, ps.enforce,
+        row = ({p.base64: ps.role_of(p) for p in ps.all_pins if p.kind == "spki"},
+               {p.base64: ps.role_of(p) for p in ps.all_pins if p.kind == "cert"}, ps.enforce,
                None if ps.expires is None else int(ps.expires.timestamp()))
         if pattern.startswith("*."):
             want["oneLabelWildcard"][pattern[2:]] = row
@@ -279,6 +285,43 @@ MUTANTS: dict[str, tuple[str, str, str, str]] = {
             } else {
                 completionHandler(.cancelAuthenticationChallenge, nil)
             }""", "`if Self.rejectExpired` does not cancel, else default-handle"),
+    # pin roles: the rule in enum Role, and admits asking it
+    "leaf admits every position": ("pin roles", "case .leaf: return position == 0",
+                                   "case .leaf: return position >= 0",
+                                   "Role.leaf: positions [0, 1, 2, 3, 4, 5, 6, 7]"),
+    "leaf and ca flipped": ("pin roles", "case .leaf: return position == 0",
+                            "case .leaf: return position >= 1", "Role.leaf: positions [1, 2"),
+    "ca admits the leaf": ("pin roles", "case .ca: return position >= 1",
+                           "case .ca: return position >= 0", "Role.ca: positions [0, 1"),
+    "ca skips the first intermediate": ("pin roles", "case .ca: return position >= 1",
+                                        "case .ca: return position > 1", "Role.ca: positions [2,"),
+    "ca only the first intermediate": ("pin roles", "case .ca: return position >= 1",
+                                       "case .ca: return position == 1", "Role.ca: positions [1]"),
+    "no role admits nothing": ("pin roles", "case .anywhere: return true",
+                               "case .anywhere: return false", "Role.anywhere: positions []"),
+    "a default case": ("pin roles", "case .anywhere: return true", "default: return true",
+                       "is not `case .role: return"),
+    "a rule that cannot be read": ("pin roles", "case .leaf: return position == 0",
+                                   "case .leaf: return position == Self.leafIndex",
+                                   "cannot read `Self.leafIndex`"),
+    "spki role dropped": ("pin roles", ", let role = spki[spkiPin], role.admits(at: position) {",
+                          ", spki[spkiPin] != nil {", "`return true` in admits is not decided"),
+    "cert role dropped": ("pin roles", "if let role = cert[hashes.cert], role.admits(at: position)",
+                          "if cert[hashes.cert] != nil", "`return true` in admits is not decided"),
+    "role asked at the leaf": ("pin roles", "let role = spki[spkiPin], role.admits(at: position)",
+                               "let role = spki[spkiPin], role.admits(at: 0)",
+                               "`return true` in admits is not decided"),
+    "role of another lookup": (
+        "pin roles", "let role = cert[hashes.cert], role.admits(at: position)",
+        "let role = cert[hashes.cert], Role.ca.admits(at: position)",
+        "`return true` in admits is not decided"),
+    "admits falls through to a match": (
+        "pin roles", "            return false\n        }\n    }\n\n    private struct Cert",
+        "            return cert[hashes.cert] != nil\n        }\n    }\n\n    private struct Cert",
+        "`return cert[hashes.cert] != nil` in admits is not decided"),
+    "admits asked at the leaf": ("pin roles", "pinSet.admits(hashes, at: position)",
+                                 "pinSet.admits(hashes, at: 0)",
+                                 "admits is asked at `0`, not the position of the loop"),
 }
 
 
@@ -371,8 +414,10 @@ def _random_policies(draw: st.DrawFn) -> PinPolicy:
     for host in draw(st.lists(st.sampled_from(_HOSTS), max_size=4, unique=True)):
         wildcard = draw(st.booleans())
         pins = draw(st.lists(st.sampled_from([K1, K2, C1]), min_size=2, max_size=3, unique=True))
+        roles = {p: r for p in pins
+                 if (r := draw(st.sampled_from([None, "leaf", "ca"]))) is not None}
         sets[("*." if wildcard else "") + host] = PinSet(
-            pins, include_subdomains=not wildcard and draw(st.booleans()),
+            pins, roles=roles, include_subdomains=not wildcard and draw(st.booleans()),
             enforce=draw(st.booleans()),
             expires=draw(st.none() | st.just(datetime(2027, 5, 1, 8, tzinfo=UTC))))
     flags: st.SearchStrategy[Literal["allow", "reject"]] = st.sampled_from(["allow", "reject"])
@@ -392,5 +437,5 @@ def test_random_policies_keep_the_properties(policy: PinPolicy) -> None:
         return
     source = to_swift_delegate(policy, lossy=True).text
     for name in ("syntax", "evaluated before hashing", "every certificate hashed",
-                 "doc sentences", "install", "failure"):
+                 "doc sentences", "install", "failure", "pin roles"):
         assert CHECKS[name](source) == [], name

@@ -22,7 +22,10 @@ import Security
 /// Each server-trust challenge is checked in this order: the system's own validation of the
 /// chain with the host name (`SecTrustEvaluateWithError`); the pin set of the most specific
 /// pattern for the host; then every certificate of the evaluated chain, leaf first, is
-/// hashed and one of them must match a pin of that set.
+/// hashed and one of them must match a pin of that set where the pin may match: a pin
+/// with the role leaf (`.leaf` below) only the server's own certificate (position 0 of
+/// the chain), a pin with the role ca (`.ca`) only a CA certificate (an intermediate or
+/// the root, position 1 and up), a pin without a role (`.anywhere`) any certificate.
 ///
 /// Key types: RSA 2048, RSA 3072, RSA 4096, EC P-256, EC P-384, EC P-521.
 /// RSA keys need the public exponent 65537. A certificate with any other key (Ed25519,
@@ -37,18 +40,38 @@ import Security
 /// Expired pin sets are not enforced (default handling).
 /// The policy's report URIs are not used: this delegate sends no reports.
 final class CertpinPinningDelegate: NSObject, URLSessionDelegate {
+    // Where in the evaluated chain a pin may match (its role in the certpin policy).
+    private enum Role {
+        case leaf  // the server's own certificate only: chain position 0
+        case ca  // a CA certificate only (an intermediate or the root): positions 1 and up
+        case anywhere  // no role: any certificate of the evaluated chain
+
+        func admits(at position: Int) -> Bool {
+            switch self {
+            case .leaf: return position == 0
+            case .ca: return position >= 1
+            case .anywhere: return true
+            }
+        }
+    }
+
     private struct PinSet {
-        let spki: Set<String>  // base64 SHA-256 of the DER SubjectPublicKeyInfo
-        let cert: Set<String>  // base64 SHA-256 of the DER certificate
+        let spki: [String: Role]  // base64 SHA-256 of the DER SubjectPublicKeyInfo -> role
+        let cert: [String: Role]  // base64 SHA-256 of the DER certificate -> role
         let enforce: Bool  // false: report-only (log and allow)
         let expires: Date?  // not enforced from this instant on
 
         /// Whether the certificate at `position` of the evaluated chain (0 is the leaf) matches
-        /// a pin of this set. Every pin may match at any position: this is where a pin's role
-        /// (leaf or CA) would narrow the positions it may match.
+        /// a pin of this set that may match there: a leaf pin only at position 0, a CA pin only
+        /// at positions 1 and up, a pin without a role at any position.
         func admits(_ hashes: CertificateHashes, at position: Int) -> Bool {
-            if let spkiPin = hashes.spki, spki.contains(spkiPin) { return true }
-            return cert.contains(hashes.cert)
+            if let spkiPin = hashes.spki, let role = spki[spkiPin], role.admits(at: position) {
+                return true
+            }
+            if let role = cert[hashes.cert], role.admits(at: position) {
+                return true
+            }
+            return false
         }
     }
 
@@ -74,28 +97,28 @@ final class CertpinPinningDelegate: NSObject, URLSessionDelegate {
     private static let exact: [String: PinSet] = [
         "api.example.com": PinSet(
             spki: [
-                "gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=",
-                "sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=",
+                "gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=": .leaf,
+                "sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=": .ca,
             ],
-            cert: [],
+            cert: [:],
             enforce: true,
             expires: Date(timeIntervalSince1970: 1801353600)  // 2027-01-31T00:00:00Z
         ),
         "plain.example.net": PinSet(
             spki: [
-                "9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU=",
-                "pLNQTCdp/OlUf23aMQ3YsJTWMKBE1l9TJNSzcxCqtxQ=",
+                "9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU=": .anywhere,
+                "pLNQTCdp/OlUf23aMQ3YsJTWMKBE1l9TJNSzcxCqtxQ=": .anywhere,
             ],
-            cert: [],
+            cert: [:],
             enforce: true,
             expires: nil
         ),
         "www.example.com": PinSet(
             spki: [
-                "9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU=",
-                "pLNQTCdp/OlUf23aMQ3YsJTWMKBE1l9TJNSzcxCqtxQ=",
+                "9XYQTuvqsJZR2DrP/HfIuMbqpLdnrqsk19qA+D9R2GU=": .anywhere,
+                "pLNQTCdp/OlUf23aMQ3YsJTWMKBE1l9TJNSzcxCqtxQ=": .leaf,
             ],
-            cert: [],
+            cert: [:],
             enforce: false,
             expires: nil
         ),
@@ -104,10 +127,10 @@ final class CertpinPinningDelegate: NSObject, URLSessionDelegate {
     private static let oneLabelWildcard: [String: PinSet] = [
         "cdn.example.com": PinSet(
             spki: [
-                "gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=",
+                "gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=": .anywhere,
             ],
             cert: [
-                "lEnH86k88MVaZ13fHINzLYfVYlXnCxUNnm88+GO7f8E=",
+                "lEnH86k88MVaZ13fHINzLYfVYlXnCxUNnm88+GO7f8E=": .ca,
             ],
             enforce: true,
             expires: Date(timeIntervalSince1970: 1811851200)  // 2027-06-01T12:00:00Z
@@ -117,10 +140,10 @@ final class CertpinPinningDelegate: NSObject, URLSessionDelegate {
     private static let includingSubdomains: [String: PinSet] = [
         "api.example.com": PinSet(
             spki: [
-                "gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=",
-                "sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=",
+                "gXQJloeiZiH04s3XzAOz2s7bP7liJVsar9Azyr6DFTA=": .leaf,
+                "sQJTdkyLIz+zdULiNAHHtFDlpvl1HztaAU9vZ+i8mZ0=": .ca,
             ],
-            cert: [],
+            cert: [:],
             enforce: true,
             expires: Date(timeIntervalSince1970: 1801353600)  // 2027-01-31T00:00:00Z
         ),

@@ -304,12 +304,25 @@ def _loop_body_problems(d: Delegate, loop: Node, elements: set[str]) -> list[str
 
 # --- the pin tables ---------------------------------------------------------------------
 
-Row = tuple[set[str], set[str], bool, int | None]
+#: pin base64 -> its role (None: ``.anywhere``, no role)
+Roles = dict[str, str | None]
+Row = tuple[Roles, Roles, bool, int | None]
+
+
+def _roles(literal: Node) -> Roles:
+    """``["b64": .leaf, ...]`` -> ``{"b64": "leaf"}``; ``.anywhere`` -> None; any other value
+    is kept as written (so it never equals a role)."""
+    out: Roles = {}
+    for key, value in zip(literal.children_by_field_name("key"),
+                          literal.children_by_field_name("value"), strict=True):
+        role = text(value)
+        out[text(key).strip('"')] = None if role == ".anywhere" else role.removeprefix(".")
+    return out
 
 
 def pin_tables(source: str) -> dict[str, dict[str, Row]]:
     """The ``exact``, ``oneLabelWildcard`` and ``includingSubdomains`` tables, from the tree:
-    key -> (spki base64s, cert base64s, enforce, expiry as a UNIX time)."""
+    key -> (spki base64 -> role, cert base64 -> role, enforce, expiry as a UNIX time)."""
     tables: dict[str, dict[str, Row]] = {}
     for decl in of_type(parse(source), "property_declaration"):
         name, literal = (decl.child_by_field_name(f) for f in ("name", "value"))
@@ -322,8 +335,7 @@ def pin_tables(source: str) -> dict[str, dict[str, Row]]:
             args = {label: v for label, v in arguments(value)}
             seconds = [int(text(n)) for n in of_type(args["expires"], "integer_literal")]
             rows[text(key).strip('"')] = (
-                {text(n) for n in of_type(args["spki"], "line_str_text")},
-                {text(n) for n in of_type(args["cert"], "line_str_text")},
+                _roles(args["spki"]), _roles(args["cert"]),
                 text(args["enforce"]) == "true", seconds[0] if seconds else None)
         tables[text(name)] = rows
     return tables

@@ -246,6 +246,18 @@ class RequestGuard:
         policy = self.policy
         return True if policy is None else policy.is_pinned(host)
 
+    def check_plain(self, host: str | None, *, url: object = None) -> None:
+        """Refuse clear text to ``host`` when the policy in force pins it: the part of
+        :meth:`check` a policy swap can change, at the cost of one lookup (the helpers call it
+        right before every write of a plain connection).
+
+        Raises:
+            PinnedRequestError: as :meth:`check` with ``scheme="http"`` (no host, a pinned
+                host, or one that cannot be normalised).
+        """
+        if not host or self.is_pinned(str(host)):
+            self.check("http", host, url=url)
+
     def check(
         self,
         scheme: str,

@@ -12,11 +12,21 @@ instead of the connector's context), a ``server_hostname`` override, a plain ``h
 a pinned host and a ``Host`` header naming another host are refused with
 :class:`~certpin.clients.PinnedRequestError`.
 
+Every plain (clear-text) connection the connector makes judges again right before each write,
+under the policy in force then (a policy swap, :mod:`certpin.tls.swap`, can land while
+connecting or before aiohttp's body task writes): the host dialled (the proxy, else the origin)
+and the origin of a plain request a proxy forwards. aiohttp has no public hook for this: the
+connector's protocol factory (``TCPConnector._factory``, a ``functools.partial`` of
+``aiohttp.client_proto.ResponseHandler``) is replaced, and the session is refused when it is not
+what certpin knows (fail closed).
+
 Needs ``pip install 'certpin[aiohttp]'`` (aiohttp >= 3.9).
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -72,14 +82,97 @@ def _request_class(ctx: ssl.SSLContext, guard: RequestGuard) -> type[aiohttp.Cli
     return PinnedClientRequest
 
 
+#: The request the connector is connecting for in this task (set by ``PinnedConnector.connect``):
+#: what the protocol of each new connection reads to know the hosts it reaches in clear text.
+_CONNECTING: contextvars.ContextVar[aiohttp.ClientRequest | None] = contextvars.ContextVar(
+    "certpin_aiohttp_connecting", default=None
+)
+
+
+def _plain_hosts(req: aiohttp.ClientRequest | None, *, tls: bool) -> list[tuple[str | None, Any]]:
+    """The hosts a connection made for ``req`` carries clear text to, as ``(host, url)``: on a
+    plain connection the host dialled (the proxy when there is one, else the origin); on a plain
+    or TLS connection to a proxy, the origin of a plain request it forwards. ``[(None, None)]``
+    (refused) for a plain connection made for no known request."""
+    if req is None:
+        return [] if tls else [(None, None)]
+    hosts: list[tuple[str | None, Any]] = []
+    if not tls:
+        dialled = req.url if req.proxy is None else req.proxy
+        hosts.append((dialled.raw_host, dialled))
+    if req.proxy is not None and req.url.scheme not in ("https", "wss"):
+        hosts.append((req.url.raw_host, req.url))
+    return hosts
+
+
+def _guarded_factory(guard: RequestGuard, factory: Any) -> Any:
+    """aiohttp's protocol factory (``functools.partial(ResponseHandler, loop=loop)``) made to
+    build protocols whose plain transport judges before every write.
+
+    Raises:
+        PinnedRequestError: the connector's factory is not the one certpin knows (fail closed).
+    """
+    from aiohttp.client_proto import ResponseHandler
+
+    if not (isinstance(factory, functools.partial) and factory.func is ResponseHandler):
+        raise PinnedRequestError(
+            "this aiohttp's connector makes its connections in a way certpin does not know; "
+            "refusing to make a session whose clear-text writes are not judged"
+        )
+
+    class PinnedResponseHandler(ResponseHandler):
+        """A connection whose transport, when plain, judges its clear-text hosts before every
+        write (:class:`~certpin.clients._common.GuardedTransport`): the request line and
+        headers, a body written by aiohttp's ``write_bytes`` task, and the ``CONNECT`` line
+        aiohttp sends a proxy with its own request. A TLS transport is judged by the TLS layer
+        (the pinning context); it is wrapped only to a proxy that forwards a plain request (the
+        origin then gets it in clear text)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # made in the connecting task (loop.create_connection / start_tls call the factory)
+            self.certpin_request = _CONNECTING.get()
+            self.certpin_hosts: list[tuple[str | None, Any]] = []
+
+        def connection_made(self, transport: Any) -> None:
+            tls = transport.get_extra_info("ssl_object") is not None
+            self.certpin_hosts = _plain_hosts(self.certpin_request, tls=tls)
+            if self.certpin_hosts:
+                transport = GuardedTransport(transport, self._certpin_judge)
+            super().connection_made(transport)
+
+        def _certpin_judge(self) -> None:
+            for host, url in self.certpin_hosts:
+                guard.check_plain(host, url=url)
+
+    return functools.partial(PinnedResponseHandler, *factory.args, **factory.keywords)
+
+
 def _connector_class(guard: RequestGuard) -> type[aiohttp.TCPConnector]:
     class PinnedConnector(aiohttp.TCPConnector):
         """Judges every request again before it connects (and so before a ``CONNECT`` line is
-        written to a proxy): the request a middleware handed on is the one connected for."""
+        written to a proxy): the request a middleware handed on is the one connected for.
+        Every plain connection it makes judges again right before each write (review 10o): a
+        policy swap that lands while connecting, or before aiohttp's body task writes,
+        applies."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._factory = _guarded_factory(guard, getattr(self, "_factory", None))
 
         async def connect(self, req: aiohttp.ClientRequest, *args: Any, **kwargs: Any) -> Any:
             _judge(guard, req)
-            return await super().connect(req, *args, **kwargs)
+            token = _CONNECTING.set(req)
+            try:
+                conn = await super().connect(req, *args, **kwargs)
+            finally:
+                _CONNECTING.reset(token)
+            protocol = conn.protocol
+            if protocol is not None and not hasattr(protocol, "certpin_hosts"):
+                # a connection not made by the guarded factory: fail closed
+                conn.close()
+                raise PinnedRequestError("cannot guard this aiohttp connection's clear-text writes")
+            return conn
 
     return PinnedConnector
 
@@ -157,7 +250,8 @@ def pinned_session(
 
     Raises:
         certpin.clients.PinnedRequestError: ``connector``, ``request_class``,
-            ``ws_response_class`` or a connector ``ssl`` given.
+            ``ws_response_class`` or a connector ``ssl`` given; an aiohttp whose connector's
+            protocol factory certpin does not know (its clear-text writes could not be judged).
         certpin.PolicyError: from :func:`certpin.create_ssl_context`.
         RuntimeError: no running event loop.
     """

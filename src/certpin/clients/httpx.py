@@ -16,7 +16,8 @@ connects to): plain ``http://`` to a pinned host, a ``Host`` header naming anoth
 and so look up pins, for that name while sending the request for the URL's host) are refused with
 :class:`~certpin.clients.PinnedRequestError`. The guard sits in the transport, where httpx's
 documented API does not reach: ``client.event_hooks`` (assigned or mutated) runs beside it and
-cannot remove it.
+cannot remove it. A clear-text connection judges again right before every write
+(:mod:`certpin.clients.httpx_backend`), so a policy swapped in while it connected applies.
 
 Needs ``pip install 'certpin[httpx]'`` (httpx >= 0.27, h2 for HTTP/2).
 """
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._common import PinnedRequestError, RequestGuard, resolve_context
+from .httpx_backend import CURRENT_REQUEST, guard_async_transport, guard_transport
 
 if TYPE_CHECKING:
     from ..policy import PinPolicy
@@ -113,18 +115,24 @@ def _check(guard: RequestGuard, request: httpx.Request, proxy: httpx.Proxy | Non
 
 
 class _GuardTransport(httpx.BaseTransport):
-    """Checks every request with the guard, then hands it to the real transport."""
+    """Checks every request with the guard, then hands it to the real transport, whose clear-text
+    streams check it again right before every write (:mod:`certpin.clients.httpx_backend`)."""
 
     def __init__(
         self, inner: httpx.BaseTransport, guard: RequestGuard, proxy: httpx.Proxy | None = None
     ) -> None:
+        guard_transport(inner, guard)
         self.inner = inner
         self.guard = guard
         self.proxy = proxy
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         _check(self.guard, request, self.proxy)
-        return self.inner.handle_request(request)
+        token = CURRENT_REQUEST.set((request, self.proxy))
+        try:
+            return self.inner.handle_request(request)
+        finally:
+            CURRENT_REQUEST.reset(token)
 
     def __enter__(self) -> _GuardTransport:
         self.inner.__enter__()
@@ -143,13 +151,18 @@ class _AsyncGuardTransport(httpx.AsyncBaseTransport):
     def __init__(
         self, inner: httpx.AsyncBaseTransport, guard: RequestGuard, proxy: httpx.Proxy | None = None
     ) -> None:
+        guard_async_transport(inner, guard)
         self.inner = inner
         self.guard = guard
         self.proxy = proxy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _check(self.guard, request, self.proxy)
-        return await self.inner.handle_async_request(request)
+        token = CURRENT_REQUEST.set((request, self.proxy))
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            CURRENT_REQUEST.reset(token)
 
     async def __aenter__(self) -> _AsyncGuardTransport:
         await self.inner.__aenter__()

@@ -96,6 +96,22 @@ class _HostGuard(http.client.HTTPSConnection):
         self.certpin_guard.check("https", self._tls_host())
         super().connect()
 
+    def send(self, data: Any) -> None:
+        """Through a proxy, judge the proxy host again right before every write (after
+        connecting: :mod:`http.client` connects inside ``send``): the ``CONNECT`` line and
+        ``Proxy-Authorization`` reach it in clear text, and a policy swapped in while the TCP
+        connection was being made may pin it (review 10n). On a refusal the connection is
+        closed and nothing written."""
+        if self.sock is None and self.auto_open:
+            self.connect()
+        if getattr(self, "_tunnel_host", None):
+            try:
+                self.certpin_guard.check("http", self.host)
+            except BaseException:
+                self.close()
+                raise
+        super().send(data)
+
     def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
         """Refuse an absolute request URL (``GET https://other/...``) naming another host than
         the connection's TLS name: the pins were checked for that name only."""

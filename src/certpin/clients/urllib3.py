@@ -6,6 +6,8 @@ context handed to it (``verify_mode``, ``check_hostname``, ``load_verify_locatio
 ``load_cert_chain``); the options that would do so are refused here with a
 :class:`~certpin.clients.PinnedRequestError` when the manager is made or a pool is requested,
 and the context itself raises :class:`certpin.PolicyError` if anything tries to weaken it.
+Their connections judge what they write in clear text again right before every write
+(:mod:`certpin.clients.urllib3_conn`), so a policy swapped in while connecting applies.
 
 Needs ``pip install 'certpin[urllib3]'`` (urllib3 >= 2.0).
 """
@@ -17,10 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import urllib3
-from urllib3.util.proxy import connection_requires_http_tunnel
 from urllib3.util.url import parse_url
 
 from ._common import PinnedRequestError, RequestGuard, is_pinning_context, resolve_context
+from .urllib3_conn import guarded_pool_classes
 
 if TYPE_CHECKING:
     from ..policy import PinPolicy
@@ -224,74 +226,6 @@ class _PinnedMixin(_ManagerBase):
         return super().urlopen(method, url, redirect=redirect, **kw)
 
 
-def _guarded_pool_classes(guard: RequestGuard) -> dict[str, type[urllib3.HTTPConnectionPool]]:
-    """Connection pools whose own ``urlopen`` (a pool from ``connection_from_url`` used
-    directly) checks the request like the manager's: a ``Host`` header, or an absolute URL
-    (``assert_same_host=False``), naming another host than the pool's (whose pins were
-    checked) is refused; a proxy's forwarding pool judges the URL's own host (plain ``http``
-    to a pinned host is refused)."""
-
-    def check(pool: urllib3.HTTPConnectionPool, url: str, headers: Any) -> None:
-        if _settings(pool) != getattr(pool, "_certpin_settings", None):
-            raise PinnedRequestError(
-                f"the connection pool for {pool.host} had its proxy or TLS name settings "
-                "changed after it was made: ask the pinned manager for a new pool"
-            )
-        if headers is None:  # urlopen sends the pool's own headers then (pool_kwargs headers)
-            headers = pool.headers
-        target = parse_url(url)
-        proxy = pool.proxy
-        if proxy is not None:
-            # The proxy is judged at every request, like the manager's: a policy swapped in
-            # since the pool was made may pin its host (review 10l).
-            guard.check(proxy.scheme or "http", proxy.host, url=str(proxy))
-        if proxy is not None and not connection_requires_http_tunnel(
-            proxy, pool.proxy_config, target.scheme
-        ):
-            # Forwarding (urllib3's own test, as urlopen makes it): the pool is the proxy's,
-            # and the request for the URL's host goes out in clear text: judged as that host.
-            guard.check(target.scheme or "http", target.host, headers, url=url)
-            return
-        guard.check(pool.scheme, pool.host, headers)
-        if target.host:
-            guard.check(pool.scheme, pool.host, [("Host", target.host)])
-
-    class Guarded(urllib3.HTTPConnectionPool):
-        """The checks, for both pool classes below (remembers what the pool was made with;
-        judges every ``urlopen``)."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._certpin_settings = _settings(self)
-
-        def urlopen(self, method: str, url: str, *args: Any, **kw: Any) -> Any:
-            check(self, url, kw.get("headers") if "headers" in kw else _arg(args, 1))
-            return super().urlopen(method, url, *args, **kw)
-
-    class GuardedHTTPConnectionPool(Guarded):
-        pass
-
-    class GuardedHTTPSConnectionPool(Guarded, urllib3.HTTPSConnectionPool):
-        pass
-
-    return {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
-
-
-def _settings(pool: urllib3.HTTPConnectionPool) -> tuple[Any, ...]:
-    """What a pool was judged with when it was made: its proxy, proxy configuration and TLS name
-    (``conn_kw``); compared again at every ``urlopen``."""
-    conn_kw = getattr(pool, "conn_kw", {})
-    return (
-        pool.proxy, pool.proxy_config, conn_kw.get("server_hostname"),
-        conn_kw.get("ssl_context"), getattr(pool, "ssl_context", None),
-    )
-
-
-def _arg(args: tuple[Any, ...], index: int) -> Any:
-    """``args[index]`` or None (``urlopen(method, url, body, headers, ...)`` positionally)."""
-    return args[index] if len(args) > index else None
-
-
 class PinnedPoolManager(_PinnedMixin, urllib3.PoolManager):
     """A :class:`urllib3.PoolManager` whose HTTPS pools all use one pinning context.
 
@@ -311,7 +245,7 @@ class PinnedPoolManager(_PinnedMixin, urllib3.PoolManager):
         self.certpin_guard = certpin_guard
         connection_pool_kw["ssl_context"] = certpin_context
         super().__init__(num_pools, headers, **connection_pool_kw)
-        self._certpin_pool_classes = _guarded_pool_classes(certpin_guard)
+        self._certpin_pool_classes = guarded_pool_classes(certpin_guard)
         self.pool_classes_by_scheme = dict(self._certpin_pool_classes)
         self._certpin_remember_proxy()
 
@@ -359,7 +293,7 @@ class PinnedProxyManager(_PinnedMixin, urllib3.ProxyManager):
             proxy_ssl_context=proxy_ssl_context,
             **connection_pool_kw,
         )
-        self._certpin_pool_classes = _guarded_pool_classes(certpin_guard)
+        self._certpin_pool_classes = guarded_pool_classes(certpin_guard)
         self.pool_classes_by_scheme = dict(self._certpin_pool_classes)
         self._certpin_remember_proxy()
 

@@ -9,6 +9,7 @@ import http.client
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from ..errors import quote
 from ..tls import PinningSSLContext
@@ -62,7 +63,9 @@ def judge_request(guard: RequestGuard, req: urllib.request.Request) -> None:
 class PinnedHTTPHandler(urllib.request.HTTPHandler):
     """urllib's ``HTTPHandler``, judging the request once more when it opens it: after every
     request processor ran, so a processor that changed the URL or the ``Host`` header after
-    certpin's (``handler_order`` over 100) cannot send plain text to a pinned host."""
+    certpin's (``handler_order`` over 100) cannot send plain text to a pinned host; and again
+    right before every write on the connection (:class:`_JudgedConnection`), so a policy swapped
+    in while the TCP connection was being made applies (review 10n)."""
 
     def __init__(self, context: PinningSSLContext) -> None:
         super().__init__()
@@ -71,7 +74,47 @@ class PinnedHTTPHandler(urllib.request.HTTPHandler):
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         judge_request(self._guard, req)
         judge_plain_send(self._guard, req)
-        return super().http_open(req)
+
+        class _Judged(_JudgedConnection):
+            certpin_guard = self._guard
+            certpin_proxied = req.has_proxy()
+
+        try:
+            return super().do_open(_Judged, req)
+        except PinnedRequestError as refused:
+            raise urllib.error.URLError(refused) from refused
+
+
+class _JudgedConnection(http.client.HTTPConnection):
+    """A clear-text connection that judges right before every write (the request line and
+    headers, each body chunk), after connecting (:mod:`http.client` connects inside ``send``,
+    ``auto_open``): the host connected to and, through a proxy, the host the request target
+    names (the proxy forwards it there in clear text) are refused when the policy in force
+    then pins them. On a refusal the connection is closed and :class:`PinnedRequestError`
+    raised. What no policy swap changes (headers, the target's form) was judged before."""
+
+    certpin_guard: RequestGuard = RequestGuard(None)  # unknown policy: everything pinned
+    certpin_proxied: bool = False
+    _certpin_named: str | None = None
+
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        if self.certpin_proxied:  # the origin the proxy forwards to, read once
+            self._certpin_named = connect_host(
+                urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+            )
+        super().putrequest(method, url, *args, **kwargs)
+
+    def send(self, data: Any) -> None:
+        if self.sock is None and self.auto_open:
+            self.connect()
+        try:
+            self.certpin_guard.check_plain(self.host)
+            if self.certpin_proxied:
+                self.certpin_guard.check_plain(self._certpin_named)
+        except BaseException:
+            self.close()
+            raise
+        super().send(data)
 
 
 def judge_plain_send(guard: RequestGuard, req: urllib.request.Request) -> None:

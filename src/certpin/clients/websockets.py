@@ -12,14 +12,20 @@ attempt connects. websockets itself refuses a ``wss://`` to ``ws://`` redirect
 Proxies (websockets >= 15): the TLS to an ``https://`` proxy, given as ``proxy=`` or found in the
 environment (``HTTPS_PROXY``, the default ``proxy=True``), uses the pinning context too
 (``proxy_ssl``; websockets would otherwise make a default context, no pins); the TLS inside the
-tunnel is the origin's, checked for the origin.
+tunnel is the origin's, checked for the origin. An ``http://`` proxy is judged again right before
+websockets writes ``CONNECT`` and ``Proxy-Authorization`` to it (a policy swap may land while
+TCP connects): websockets has no hook there, so certpin replaces the module's
+``HTTPProxyConnection`` with a subclass that behaves as websockets' own outside certpin's
+attempts (see :func:`_guard_http_proxy_connections`).
 
 Needs ``pip install 'certpin[websockets]'`` (websockets >= 13).
 """
 
 from __future__ import annotations
 
+import contextvars
 import ssl
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -68,7 +74,9 @@ def connect(
 
     Raises:
         certpin.clients.PinnedRequestError: the refusals above, or ``ws://`` to a pinned host
-            (for the first URI here; for a redirect hop when the connection is awaited).
+            (for the first URI here; for a redirect hop when the connection is awaited); an
+            ``http://`` proxy the policy in force pins right before ``CONNECT`` is written
+            (when the connection is awaited; nothing is sent, the connection is aborted).
         certpin.PolicyError: from :func:`certpin.create_ssl_context`.
         ValueError: websockets cannot parse ``uri`` (:class:`websockets.exceptions.InvalidURI`).
     """
@@ -234,7 +242,96 @@ def _pinned_connect_class(
 
     async def open_pinned(self: Any) -> Any:
         prepare(self)
-        return await getattr(base, opener)(self)
+        proxy = attempt.get("proxy")
+        if proxy is None or proxy.scheme != "http":
+            return await getattr(base, opener)(self)
+        # A plain http:// proxy: websockets writes CONNECT (and Proxy-Authorization) from its
+        # HTTPProxyConnection.connection_made as soon as TCP is up; judge right before it.
+        tunnel = _ProxyAttempt(guard)
+        token = _PROXY_ATTEMPT.set(tunnel)
+        try:
+            connection = await getattr(base, opener)(self)
+        finally:
+            _PROXY_ATTEMPT.reset(token)
+        if not tunnel.judged:  # websockets opened the tunnel some other way: fail closed
+            connection.transport.abort()
+            raise PinnedRequestError(
+                "cannot judge the CONNECT line this websockets sends to an http:// proxy"
+            )
+        return connection
 
+    _guard_http_proxy_connections()
     attrs = {opener: open_pinned, "certpin_prepare": prepare}
     return cast("type[_connect]", type("PinnedConnect", (base,), attrs))
+
+
+class _ProxyAttempt:
+    """What a connection attempt through a plain ``http://`` proxy judges its ``CONNECT`` with,
+    and whether websockets' proxy protocol was judged (checked after the attempt)."""
+
+    def __init__(self, guard: RequestGuard) -> None:
+        self.guard = guard
+        self.judged = False
+
+
+#: The attempt through a plain http:// proxy being opened in this task (set by the opener).
+_PROXY_ATTEMPT: contextvars.ContextVar[_ProxyAttempt | None] = contextvars.ContextVar(
+    "certpin_websockets_proxy_attempt", default=None
+)
+_PATCH_LOCK = threading.Lock()
+
+
+def _guard_http_proxy_connections() -> None:
+    """Make websockets' ``HTTPProxyConnection`` (the protocol ``connect_http_proxy`` dials an
+    ``http://`` proxy with, websockets >= 15, ``websockets/asyncio/client.py``) judge the proxy
+    right before its ``connection_made`` writes ``CONNECT`` and ``Proxy-Authorization``.
+
+    websockets offers no hook for that protocol: the module's name is replaced once by a
+    subclass that does exactly what websockets' does unless the connecting task is one of
+    certpin's (:data:`_PROXY_ATTEMPT` set), so other users of websockets are unaffected. The
+    opener checks after each such attempt that the subclass judged it (fail closed).
+
+    Raises:
+        PinnedRequestError: this websockets dials proxies but has no ``HTTPProxyConnection``.
+    """
+    import websockets.asyncio.client as ws_client
+
+    original = getattr(ws_client, "HTTPProxyConnection", None)
+    if original is None:
+        if hasattr(ws_client, "connect_http_proxy"):
+            raise PinnedRequestError(
+                "this websockets dials http:// proxies in a way certpin does not know; refusing "
+                "to connect without judging the CONNECT line"
+            )
+        return  # websockets < 15: no proxies
+    if getattr(original, "certpin_guarded", False):
+        return
+    with _PATCH_LOCK:
+        original = ws_client.HTTPProxyConnection
+        if getattr(original, "certpin_guarded", False):
+            return
+
+        class HTTPProxyConnection(original):  # type: ignore[misc,valid-type]
+            certpin_guarded = True
+
+            def connection_made(self, transport: Any) -> None:
+                tunnel = _PROXY_ATTEMPT.get()
+                if tunnel is None:  # not certpin's attempt: websockets' own behaviour
+                    super().connection_made(transport)
+                    return
+                tunnel.judged = True
+                proxy = self.proxy
+                shown = f"http://{proxy.host}"
+
+                def judge() -> None:
+                    tunnel.guard.check("http", proxy.host, url=shown)
+
+                try:
+                    super().connection_made(GuardedTransport(transport, judge))
+                except PinnedRequestError as exc:  # nothing sent; the transport is aborted
+                    if not self.response.done():
+                        self.response.set_exception(exc)
+
+        HTTPProxyConnection.__qualname__ = original.__qualname__
+        HTTPProxyConnection.__module__ = original.__module__
+        ws_client.HTTPProxyConnection = HTTPProxyConnection  # type: ignore[misc]

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..errors import escape
+from ..errors import PolicyError, escape
 from ._args import days, positive_int, seconds
 from ._connect import add_resolve, add_servername, checked_servername, parse_resolve
 
@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from ..instants import aware_now
 
     policy = load_policy(args.policy)
+    if not policy.pin_sets:
+        # Nothing to check: an empty report must not come out with exit 0 (review 11d).
+        raise PolicyError(f"{escape(args.policy)}: the policy has no pin set: nothing to check")
     hosts: list[str] = list(args.hosts or [])
     for h in hosts:
         parse_host_port(h)  # bad usage: exit 2 before connecting anywhere

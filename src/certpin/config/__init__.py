@@ -109,6 +109,7 @@ HOSTLESS_FORMATS: tuple[str, ...] = ("hpkp", "curl")
 ROLE_FORMATS: frozenset[str] = frozenset({
     "curl",  # every curl pin is a leaf pin; to_curl refuses role "ca" (certpin.config.curl)
     "ios",  # NSPinnedLeafIdentities / NSPinnedCAIdentities (certpin.config.ios_export)
+    "swift-delegate",  # PinSet.admits(_:at:) applies each pin's role (certpin.config.swift)
 })
 
 
@@ -228,12 +229,47 @@ def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
         raise PolicyError(f"unknown export format {quote(format, None)}: expected one of "
                           f"{', '.join(EXPORT_FORMATS)}")
     if host is not None:
+        _refuse_nested(policy, host, format)
         policy = _only(policy, host)
     policy, dropped = _roles_gate(policy, format, tuple(policy.pin_sets), lossy)
     return _with_dropped(
         _export(policy, format, lossy=lossy, swizzle=swizzle, okhttp_version=okhttp_version),
         dropped,
     )
+
+
+def _refuse_nested(policy: PinPolicy, host: str, format: str) -> None:
+    """Refuse ``--host P`` when the policy has more specific patterns under ``P``: the file
+    would cover them with ``P``'s pins (TrustKit ``configuration_utils.m`` lines 61-88 and
+    Android's ``ApplicationConfig.getConfigForHostname`` take the includeSubdomains parent when
+    no entry of their own exists), while ``certpin.check`` gives them their own pins: a
+    silent lock-out (review 11b). Lossy cannot help: leaving them out is exactly the problem.
+
+    Raises:
+        ExportError: naming the nested patterns (``--lossy`` does not help).
+    """
+    try:
+        pattern = normalize_pattern(host)
+    except PolicyError:
+        return  # _only raises the error
+    ps = policy.pin_sets.get(pattern)
+    if ps is None:
+        return
+    if pattern.startswith("*."):
+        parent = pattern[2:]
+        nested = [p for p in policy.pin_sets
+                  if not p.startswith("*.") and p.endswith("." + parent)
+                  and "." not in p[: -len(parent) - 1]]
+    elif ps.include_subdomains:
+        nested = [p for p in policy.pin_sets if p != pattern and p.endswith("." + pattern)]
+    else:
+        return
+    if nested:
+        shown = ", ".join(sorted(nested)[:5]) + (", ..." if len(nested) > 5 else "")
+        raise ExportError(format, [
+            f"--host {pattern}: the policy pins {shown} under it with pin sets of their own; "
+            f"a file holding {pattern} alone would make the platform apply {pattern}'s pins "
+            "to them (export without --host, or each of them too)"], lossy_helps=False)
 
 
 def _single(policy: PinPolicy, host: str | None) -> tuple[str, ...]:

@@ -230,6 +230,16 @@ class Importer:
             pattern = normalize_pattern(name)
         except PolicyError as exc:
             raise doc.error(d, f"bad <domain> {quote(name, None)}: {exc}") from None
+        if pattern != name.lower():
+            # Android compares the text as written, only trimmed and lower-cased
+            # (XmlConfigSource.java@0172a23b:158-164, Domain.java@6156e449:39) with the host
+            # lower-cased and its own trailing dot stripped (ApplicationConfig.java@4850a8b1:
+            # 83-112): a trailing dot, an IDNA-mapped character (U+3002, full-width letters)
+            # or a Unicode name never equals a host. certpin would read it as another host
+            # (review 11c): refuse rather than pin what Android never pins.
+            raise doc.error(d, f"<domain> {quote(name, None)} never matches a host on Android "
+                               "(it compares the text as written, only lower-cased); write "
+                               f"{quote(pattern, None)} if that host is meant")
         if pattern in self.lines:
             raise doc.error(d, f"domain {quote(pattern, None)} is already configured at line "
                                f"{self.lines[pattern]}")

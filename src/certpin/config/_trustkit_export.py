@@ -14,13 +14,13 @@ Nothing here is public API.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 from xml.sax.saxutils import escape as xml_escape
 
+from ..errors import quote
 from ..policy import PinPolicy, PinSet
 from ._common import ExportResult, Lossy, date_only, floor_date, nothing_pinned
-from ._trustkit_registry import domain_problem
+from ._trustkit_registry import domain_problem, trustkit_report_uri
 
 __all__ = ["to_trustkit", "to_trustkit_swift"]
 
@@ -38,6 +38,11 @@ def _cannot_hold(pattern: str, ps: PinSet) -> str | None:
         return "one-label wildcard (TrustKit has no wildcards)"
     if any(p.kind != "spki" for p in ps.all_pins):
         return "certificate pins (TrustKit pins SPKI only)"
+    bad = next((u for u in ps.report_uris if not trustkit_report_uri(u)), None)
+    if bad is not None:
+        return (f"report URI {quote(bad, None)} has characters outside RFC 3986 (section 2): "
+                "NSURL URLWithString: returns nil for it in apps linked before iOS 17 and "
+                "TrustKit then throws at start-up (parse_configuration.m lines 174-181)")
     if ps.enforce and len(set(ps.all_pins)) < 2:
         return ("fewer than two pins while enforcing (TrustKit throws at start-up: "
                 "parse_configuration.m lines 207-212, a report-only domain needs one)")
@@ -165,7 +170,19 @@ def to_trustkit(policy: PinPolicy, *, lossy: bool = False, swizzle: bool = False
 
 
 def _swift_str(text: str) -> str:
-    return json.dumps(text)  # ASCII-escaped; hosts, base64 and URIs need nothing more
+    r"""A Swift string literal of ``text``: ``\\``, ``\"`` and every character outside
+    printable ASCII as ``\u{X}`` (Swift has no ``\uXXXX`` form: the Swift lexer,
+    ``Lexer::lexCharacter``, accepts only ``\u{...}``; review 11b)."""
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.append(f"\\u{{{ord(ch):x}}}")
+    return '"' + "".join(out) + '"'
+
 
 
 def to_trustkit_swift(policy: PinPolicy, *, lossy: bool = False,

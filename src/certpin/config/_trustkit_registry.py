@@ -29,9 +29,10 @@ Nothing here is public API.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
-__all__ = ["domain_problem", "registry_length"]
+__all__ = ["domain_problem", "registry_length", "trustkit_report_uri"]
 
 #: Data file of the rules (package data next to this module).
 DATA = "trustkit_suffixes.txt"
@@ -134,3 +135,19 @@ def domain_problem(domain: str, include_subdomains: bool) -> str | None:
         return ("it is a public suffix in TrustKit's snapshot: TrustKit throws at start-up on "
                 "includeSubdomains for a public suffix (parse_configuration.m lines 116-124)")
     return None
+
+
+#: RFC 3986 section 2: unreserved, reserved and percent-encoded characters, nothing else
+_RFC3986_URI = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+
+
+def trustkit_report_uri(uri: str) -> bool:
+    """Whether TrustKit can use ``uri`` as a report URI on every iOS version it supports.
+
+    TrustKit turns each ``TSKReportUris`` entry into an ``NSURL`` with ``URLWithString:`` and
+    throws at start-up when that returns nil (``parse_configuration.m`` lines 174-181, tag
+    3.0.7). Before iOS 17, ``URLWithString:`` returns nil for a string with characters outside
+    RFC 3986 (Apple's documentation of ``URLWithString:``); TrustKit supports iOS 12 and later
+    (``TrustKit.podspec`` line 11). So only RFC 3986 characters, with valid percent-encodings.
+    """
+    return _RFC3986_URI.fullmatch(uri) is not None

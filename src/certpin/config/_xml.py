@@ -58,12 +58,18 @@ def parse_xml(
     Args:
         data: the document.
         source: the file name for messages, or None.
-        allow_plist_doctype: blank out the standard Apple PLIST 1.0 DOCTYPE first (it has no
-            internal subset); every other DOCTYPE is still refused.
+        allow_plist_doctype: the document is a property list: blank out the standard Apple
+            PLIST 1.0 DOCTYPE first (it has no internal subset; every other DOCTYPE is still
+            refused), and refuse a comment or processing instruction inside a value element
+            (``<string>``, ``<key>``, ...). ElementTree drops it and joins the text around it;
+            Apple's parser reads ``<!`` there as the start of a CDATA section and fails the
+            whole property list (CoreFoundation ``CFPropertyList.c``, ``parseStringTag``:
+            "improper CDATA opening"), so the app would load no pins at all (review 11).
 
     Raises:
         ConfigError: too large, not well-formed (names the line and column), a DOCTYPE or
-            entity declaration, or external references.
+            entity declaration, or external references; in a property list, a comment or
+            processing instruction inside a value element.
     """
     et = require("defusedxml.ElementTree")
     check_size(data, source)
@@ -79,7 +85,7 @@ def parse_xml(
             # keep the declaration consistent with the bytes we now hand to expat
             data = re.sub(rb'encoding\s*=\s*["\'][^"\']*["\']', b'encoding="utf-8"', data, count=1)
 
-    builder = _LineBuilder()
+    builder = _LineBuilder(plist=allow_plist_doctype)
     parser = et.DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)
     builder.parser = parser
@@ -93,9 +99,11 @@ class _LineBuilder(TreeBuilder):
     parser: Any = None
     depth = 0
 
-    def __init__(self) -> None:
+    def __init__(self, *, plist: bool = False) -> None:
         super().__init__()
         self.lines: dict[int, int] = {}
+        self.plist = plist
+        self.tags: list[str] = []
 
     def start(self, tag: str, attrs: dict[str, str]) -> Element:
         line = int(self.parser.parser.CurrentLineNumber)
@@ -104,11 +112,26 @@ class _LineBuilder(TreeBuilder):
             raise _TooDeep(line)
         el = super().start(tag, attrs)
         self.lines[id(el)] = line
+        self.tags.append(tag)
         return el
 
     def end(self, tag: str) -> Element:
         self.depth -= 1
+        if self.tags:
+            self.tags.pop()
         return super().end(tag)
+
+    def comment(self, text: str | None) -> Element:
+        self._markup_between_elements_only("a comment")
+        return super().comment(text)
+
+    def pi(self, target: str, text: str | None = None) -> Element:
+        self._markup_between_elements_only("a processing instruction")
+        return super().pi(target, text)
+
+    def _markup_between_elements_only(self, what: str) -> None:
+        if self.plist and self.tags and self.tags[-1] not in _PLIST_CONTAINERS:
+            raise _InValue(what, self.tags[-1], int(self.parser.parser.CurrentLineNumber))
 
 
 def _feed(parser: Any, data: str | bytes, source: str | None) -> Element:
@@ -118,6 +141,13 @@ def _feed(parser: Any, data: str | bytes, source: str | None) -> Element:
     try:
         parser.feed(data)
         return cast(Element, parser.close())
+    except _InValue as exc:
+        raise ConfigError(
+            f"{exc.what} inside a <{escape(exc.tag)}> element: Apple's property-list parser "
+            "reads '<!' there as a CDATA section and fails the whole file, so the app would "
+            "load nothing from it (CFPropertyList.c, parseStringTag)",
+            path=source, location=f"line {exc.line}",
+        ) from None
     except _TooDeep as exc:
         raise ConfigError(
             f"XML nested deeper than {MAX_XML_DEPTH} elements; refusing to parse it",
@@ -140,6 +170,19 @@ def _feed(parser: Any, data: str | bytes, source: str | None) -> Element:
         # _check_xml_encoding refuses what expat hands to Python's codecs; should a codec error
         # still come through, it is bad input, not a bug.
         raise ConfigError(f"cannot decode the XML: {escape(str(exc))}", path=source) from None
+
+
+#: property-list elements whose content is elements, not text: a comment between their
+#: children is allowed
+_PLIST_CONTAINERS = frozenset({"plist", "dict", "array"})
+
+
+class _InValue(Exception):
+    """A comment or processing instruction inside a property-list value element."""
+
+    def __init__(self, what: str, tag: str, line: int) -> None:
+        super().__init__(what)
+        self.what, self.tag, self.line = what, tag, line
 
 
 class _TooDeep(Exception):

@@ -23,7 +23,16 @@ from ..hostnames import is_ip
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
 from ._common import ExportResult, Lossy
-from .ios_ats import CA_KEY, LEAF_KEY, SPKI_KEY, SUBDOMAINS_KEY, Applied, AtsDomain, applied
+from .ios_ats import (
+    CA_KEY,
+    LEAF_KEY,
+    SPKI_KEY,
+    SUBDOMAINS_KEY,
+    Applied,
+    AtsDomain,
+    applied,
+    entries_by_name,
+)
 
 __all__ = ["to_ios"]
 
@@ -159,8 +168,9 @@ def _first_difference(kept: dict[str, PinSet], domains: list[AtsDomain]
     """The first host where Apple and certpin differ: (host, patterns to drop, rule)."""
     policy = PinPolicy(kept)
     names = [p.removeprefix("*.") for p in kept] + [d.name for d in domains]
+    index = entries_by_name(domains)
     for host in _probes(names):
-        apple = applied(domains, host)
+        apple = applied(index, host)
         found = policy.match(host)
         mine = _view(found[1] if found else None)
         if apple.key() == mine.key():

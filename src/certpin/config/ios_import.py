@@ -24,6 +24,7 @@ from .ios_ats import (
     AtsDomain,
     apple_base64,
     applied,
+    entries_by_name,
 )
 from .ios_plist import Node, read
 
@@ -96,8 +97,9 @@ def from_ios(data: str | bytes, *, source: str | None = None,
     domains = _domains(rd, ats, apath)
     _weak_keys(rd, ats, apath, domains)
     sets: dict[str, PinSet] = {}
+    index = entries_by_name(domains.values())
     for d in domains.values():
-        own = applied(domains.values(), d.name)
+        own = applied(index, d.name)
         if own.pinned:
             sets[d.name] = _pin_set(rd, d.name, own, lossy, source)
         elif d.leaf is None and d.ca is None:

@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, escape
+from ..errors import ConfigError, escape, quote
 from ._common import check_size
 from ._plist import PlistNode, read_plist
 from ._xml import MAX_XML_DEPTH, parse_xml
@@ -64,9 +64,34 @@ def _from_xml(lines: dict[int, int], node: PlistNode) -> Node:
     return Node("other", node.value, line)
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: object) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _EachKeyOnce(dict[str, Any]):
+    """The ``dict_type`` of the binary reader: a key met twice in one dictionary is refused.
+    plistlib keeps the last value, CoreFoundation the first (``CFBinaryPList.c`` adds each key
+    with ``CFDictionaryAddValue``, which leaves an existing key alone): the app would read
+    other pins than certpin (review 11)."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            raise _DuplicateKey(key)
+        super().__setitem__(key, value)
+
+
 def _binary(data: bytes, source: str | None) -> Node:
     try:
-        top = plistlib.loads(data, fmt=plistlib.FMT_BINARY)
+        top = plistlib.loads(data, fmt=plistlib.FMT_BINARY, dict_type=_EachKeyOnce)
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            f"binary plist: the key {quote(exc.key, None)} appears twice in one dictionary "
+            "(Apple's CoreFoundation keeps the first value, Python's plistlib the last): "
+            "refusing a file the app and certpin would read differently",
+            path=source,
+        ) from None
     except (plistlib.InvalidFileException, ValueError, TypeError, KeyError, IndexError,
             OverflowError, struct.error, RecursionError, MemoryError) as exc:
         raise ConfigError(f"not a readable binary plist: {escape(type(exc).__name__)}",

@@ -15,8 +15,10 @@ The generated delegate (iOS 15+, macOS 12+: ``SecTrustCopyCertificateChain``, Se
    SubjectPublicKeyInfo: RSA gives the PKCS#1 ``RSAPublicKey``, EC the X9.63 point (Security
    ``keychain/headers/SecKey.h`` lines 851-852), so the ASN.1 SPKI header for the key type and
    size is PREPENDED (forgetting it is the classic bug: the hash then never equals an
-   ``openssl``/HPKP pin). ``PinSet.admits(_:at:)`` decides per chain position, the one place a
-   pin role (leaf or CA) will narrow where a pin may match.
+   ``openssl``/HPKP pin). ``PinSet.admits(_:at:)`` decides per chain position and applies each
+   pin's role (:mod:`certpin.pinroles`, as :func:`certpin.check` does): the generated tables
+   map each pin to ``.leaf`` (compared at position 0 only), ``.ca`` (positions 1 and up) or
+   ``.anywhere`` (no role).
 
 Key types with no header (Ed25519, which ``SecCertificateCopyKey`` does not support, Security
 ``trust/headers/SecCertificate.h`` line 153; P-192; RSA with another exponent) never match an
@@ -64,20 +66,21 @@ def _bytes_literal(hex_text: str) -> str:
     return "[" + ", ".join(f"0x{b:02x}" for b in data) + "]"
 
 
+def _roles_literal(ps: PinSet, kind: str) -> str:
+    """``[base64: .role]`` of the pins of ``kind``; a pin without a role is ``.anywhere``."""
+    items = sorted((p.base64, ps.role_of(p) or "anywhere") for p in set(ps.all_pins)
+                   if p.kind == kind)
+    if not items:
+        return "[:]"
+    inner = "".join(f"\n                {json.dumps(b64)}: .{role}," for b64, role in items)
+    return f"[{inner}\n            ]"
+
+
 def _set_literal(ps: PinSet, expires: str) -> str:
-    spki = sorted({p.base64 for p in ps.all_pins if p.kind == "spki"})
-    cert = sorted({p.base64 for p in ps.all_pins if p.kind == "cert"})
-
-    def strs(items: list[str]) -> str:
-        if not items:
-            return "[]"
-        inner = "".join(f"\n                {json.dumps(s)}," for s in items)
-        return f"[{inner}\n            ]"
-
     return (
         "PinSet(\n"
-        f"            spki: {strs(spki)},\n"
-        f"            cert: {strs(cert)},\n"
+        f"            spki: {_roles_literal(ps, 'spki')},\n"
+        f"            cert: {_roles_literal(ps, 'cert')},\n"
         f"            enforce: {str(ps.enforce).lower()},\n"
         f"            expires: {expires}\n"
         "        )"
@@ -113,8 +116,9 @@ def to_swift_delegate(policy: PinPolicy, *, lossy: bool = False) -> ExportResult
     """Export a policy as a Swift ``URLSessionDelegate`` class ``CertpinPinningDelegate``.
 
     Expressible: exact hosts, ``*.`` one-label wildcards, include_subdomains, SPKI and
-    certificate pins, backup pins (accepted like pins), expiry (exact instant), report-only
-    (logged and allowed), ``unknown_hosts`` and ``expired``. Not expressible: report URIs
+    certificate pins, backup pins (accepted like pins), pin roles (``leaf``: chain position 0
+    only, ``ca``: positions 1 and up), expiry (exact instant), report-only (logged and
+    allowed), ``unknown_hosts`` and ``expired``. Not expressible: report URIs
     (``lossy`` drops them) and a wildcard pattern with include_subdomains.
 
     Raises:

@@ -58,7 +58,10 @@ def doc_comment(key_names: str, reject_unknown: bool, reject_expired: bool) -> s
         "Each server-trust challenge is checked in this order: the system's own validation of the",
         "chain with the host name (`SecTrustEvaluateWithError`); the pin set of the most specific",
         "pattern for the host; then every certificate of the evaluated chain, leaf first, is",
-        "hashed and one of them must match a pin of that set.",
+        "hashed and one of them must match a pin of that set where the pin may match: a pin",
+        "with the role leaf (`.leaf` below) only the server's own certificate (position 0 of",
+        "the chain), a pin with the role ca (`.ca`) only a CA certificate (an intermediate or",
+        "the root, position 1 and up), a pin without a role (`.anywhere`) any certificate.",
         "",
         f"Key types: {key_names}.",
         "RSA keys need the public exponent 65537. A certificate with any other key (Ed25519,",
@@ -77,18 +80,38 @@ def doc_comment(key_names: str, reject_unknown: bool, reject_expired: bool) -> s
 
 
 TYPES = """\
+    // Where in the evaluated chain a pin may match (its role in the certpin policy).
+    private enum Role {
+        case leaf  // the server's own certificate only: chain position 0
+        case ca  // a CA certificate only (an intermediate or the root): positions 1 and up
+        case anywhere  // no role: any certificate of the evaluated chain
+
+        func admits(at position: Int) -> Bool {
+            switch self {
+            case .leaf: return position == 0
+            case .ca: return position >= 1
+            case .anywhere: return true
+            }
+        }
+    }
+
     private struct PinSet {
-        let spki: Set<String>  // base64 SHA-256 of the DER SubjectPublicKeyInfo
-        let cert: Set<String>  // base64 SHA-256 of the DER certificate
+        let spki: [String: Role]  // base64 SHA-256 of the DER SubjectPublicKeyInfo -> role
+        let cert: [String: Role]  // base64 SHA-256 of the DER certificate -> role
         let enforce: Bool  // false: report-only (log and allow)
         let expires: Date?  // not enforced from this instant on
 
         /// Whether the certificate at `position` of the evaluated chain (0 is the leaf) matches
-        /// a pin of this set. Every pin may match at any position: this is where a pin's role
-        /// (leaf or CA) would narrow the positions it may match.
+        /// a pin of this set that may match there: a leaf pin only at position 0, a CA pin only
+        /// at positions 1 and up, a pin without a role at any position.
         func admits(_ hashes: CertificateHashes, at position: Int) -> Bool {
-            if let spkiPin = hashes.spki, spki.contains(spkiPin) { return true }
-            return cert.contains(hashes.cert)
+            if let spkiPin = hashes.spki, let role = spki[spkiPin], role.admits(at: position) {
+                return true
+            }
+            if let role = cert[hashes.cert], role.admits(at: position) {
+                return true
+            }
+            return false
         }
     }
 

@@ -35,7 +35,7 @@ from ..policy import PinPolicy, PinSet, is_report_uri
 from ._common import bounded_pin_set, parse_date
 from ._plist import PlistNode, PlistReader, key_path, read_plist
 from ._trustkit_export import to_trustkit, to_trustkit_swift
-from ._trustkit_registry import domain_problem
+from ._trustkit_registry import domain_problem, trustkit_report_uri
 from ._xml import XmlDoc, parse_xml
 
 __all__ = ["from_trustkit", "to_trustkit", "to_trustkit_swift"]
@@ -303,6 +303,11 @@ def _report_uris(rd: PlistReader, node: PlistNode | None, dpath: str) -> list[st
         if not is_report_uri(uri):  # the rule of policy files, so the import loads back
             raise rd.at(node.value[i], f"{dpath}.TSKReportUris[{i}]",
                         f"expected an http(s) URI without spaces, got {quote(uri, None)}")
+        if not trustkit_report_uri(uri):
+            raise rd.at(node.value[i], f"{dpath}.TSKReportUris[{i}]",
+                        f"{quote(uri, None)} has characters outside RFC 3986: NSURL "
+                        "URLWithString: returns nil for it before iOS 17 and TrustKit then "
+                        "throws at start-up (parse_configuration.m lines 174-181)")
     return uris
 
 
