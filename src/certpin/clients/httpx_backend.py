@@ -10,8 +10,10 @@ backend is wrapped so that each plain stream judges, before every ``write``, the
 dialled to (bytes to it are clear text) and, for the request being sent in this thread or task,
 an ``http://`` URL's host (a proxy forwards such a request to it in clear text) and a proxy that
 is not ``https://``: one policy lookup per host. A stream upgraded by ``start_tls`` is TLS,
-judged by the pinning context, and returned as is. On a refusal the stream is closed, nothing is
-written, and :class:`~certpin.clients.PinnedRequestError` is raised.
+judged by the pinning context; it still judges, before every write, the request's ``http://``
+URL host that an ``https://`` proxy forwards in clear text beyond it (review 10q). On a
+refusal the stream is closed, nothing is written, and
+:class:`~certpin.clients.PinnedRequestError` is raised.
 
 httpx gives no public way to set the backend of the pool it builds: certpin replaces the
 ``_network_backend`` of the transport's ``_pool`` (httpx >= 0.27, httpcore 1.x), and refuses to
@@ -70,9 +72,10 @@ def _judge_for(guard: RequestGuard, host: str | None) -> Judge:
 
 
 class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream, judge: Judge) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, judge: Judge, tls_judge: Judge) -> None:
         self._inner = inner
         self._judge = judge
+        self._tls_judge = tls_judge
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return self._inner.read(max_bytes, timeout)
@@ -90,16 +93,21 @@ class _Stream(httpcore.NetworkStream):
 
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
-        return self._inner.start_tls(ssl_context, server_hostname, timeout)
+        # The TLS stream is judged by the pinning context; what crosses it in clear text to
+        # a host beyond (a plain request an https proxy forwards) is judged at every write
+        # too (review 10q).
+        tls = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _Stream(tls, self._tls_judge, self._tls_judge)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
 
 
 class _AsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream, judge: Judge) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkStream, judge: Judge, tls_judge: Judge) -> None:
         self._inner = inner
         self._judge = judge
+        self._tls_judge = tls_judge
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, timeout)
@@ -117,7 +125,11 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
-        return await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        # The TLS stream is judged by the pinning context; what crosses it in clear text to
+        # a host beyond (a plain request an https proxy forwards) is judged at every write
+        # too (review 10q).
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _AsyncStream(tls, self._tls_judge, self._tls_judge)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -132,13 +144,13 @@ class _Backend(httpcore.NetworkBackend):
                     local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
         stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _Stream(stream, _judge_for(self._guard, host))
+        return _Stream(stream, _judge_for(self._guard, host), _judge_for(self._guard, None))
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None,
                             ) -> httpcore.NetworkStream:
         stream = self._inner.connect_unix_socket(path, timeout, socket_options)
-        return _Stream(stream, _judge_for(self._guard, None))
+        return _Stream(stream, _judge_for(self._guard, None), _judge_for(self._guard, None))
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
@@ -154,13 +166,15 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
                           socket_options: Iterable[Any] | None = None,
                           ) -> httpcore.AsyncNetworkStream:
         stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _AsyncStream(stream, _judge_for(self._guard, host))
+        return _AsyncStream(stream, _judge_for(self._guard, host),
+                            _judge_for(self._guard, None))
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[Any] | None = None,
                                   ) -> httpcore.AsyncNetworkStream:
         stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
-        return _AsyncStream(stream, _judge_for(self._guard, None))
+        return _AsyncStream(stream, _judge_for(self._guard, None),
+                            _judge_for(self._guard, None))
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
