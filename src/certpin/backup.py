@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from .errors import CertpinError, escape
+from .errors import CertpinError, escape, quote
 from .pins import Pin, spki_pin
 
 __all__ = ["KEY_TYPES", "BackupKey", "BackupKeyError", "KeyType", "generate_backup_key"]
@@ -96,9 +96,9 @@ def _san(name: str) -> x509.GeneralName:
     try:
         ascii_name = name.encode("idna").decode("ascii") if not name.isascii() else name
     except UnicodeError:
-        raise BackupKeyError(f"invalid subject alternative name {escape(name)!r}") from None
+        raise BackupKeyError(f"invalid subject alternative name {quote(name, None)}") from None
     if not ascii_name or any(c.isspace() for c in ascii_name):
-        raise BackupKeyError(f"invalid subject alternative name {escape(name)!r}")
+        raise BackupKeyError(f"invalid subject alternative name {quote(name, None)}")
     return x509.DNSName(ascii_name.lower())
 
 
@@ -190,7 +190,7 @@ def _check_request(
     """Refuse what :func:`generate_backup_key` cannot make, before anything is written."""
     if key_type not in KEY_TYPES:
         raise BackupKeyError(
-            f"unknown key type {escape(key_type)!r}: expected one of {', '.join(KEY_TYPES)}"
+            f"unknown key type {quote(key_type, None)}: expected one of {', '.join(KEY_TYPES)}"
         )
     if key_type in _PRIVATE_CA_ONLY and not private_ca:
         raise BackupKeyError(
@@ -203,7 +203,7 @@ def _check_request(
         raise BackupKeyError("the common name is empty")
     for name in (common_name, *sans):
         if not name.isprintable():  # would go into the CSR as is; a CA refuses it later
-            raise BackupKeyError(f"control characters in the name {escape(name)!r}")
+            raise BackupKeyError(f"control characters in the name {quote(name, None)}")
 
 
 def _csr(
@@ -226,7 +226,7 @@ def _csr(
         return builder.sign(key, algorithm)
     except ValueError as exc:
         raise BackupKeyError(
-            f"cannot build a CSR for {escape(common_name)!r}: {escape(str(exc))}"
+            f"cannot build a CSR for {quote(common_name, None)}: {escape(str(exc))}"
         ) from None
 
 

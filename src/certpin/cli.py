@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .errors import CertpinError, escape
+from .errors import CertpinError, escape, message_of
 
 __all__ = ["main"]
 
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CertpinError as exc:
         # certpin's messages escape what they quote already; only stray controls are left here.
         print(
-            f"certpin {args.command}: error: {escape(str(exc), backslashes=False)}",
+            f"certpin {args.command}: error: {message_of(exc)}",
             file=sys.stderr,
         )
         return 2

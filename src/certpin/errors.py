@@ -32,7 +32,6 @@ __all__ = [
     "ProbeError",
     "escape",
     "quote",
-    "quote_once",
 ]
 
 # OpenSSL's X509_V_ERR_APPLICATION_VERIFICATION: "application verification failure".
@@ -69,30 +68,37 @@ def escape(text: str, *, backslashes: bool = True) -> str:
 QUOTE_MAX = 80
 
 
-def quote(text: object, limit: int = QUOTE_MAX) -> str:
-    """``text`` for an error message: escaped (:func:`escape`), cut to ``limit`` characters
-    (``...`` appended), in :func:`repr` quotes. A non-string is shown as its :func:`repr`.
+def quote(text: object, limit: int | None = QUOTE_MAX) -> str:
+    """``text`` for a message: cut to ``limit`` characters (``...`` appended), escaped once
+    (:func:`escape`), in single quotes. The one way untrusted text is quoted into a message:
+    a backslash shows as two, a tab as ``\\t``, and nothing is escaped twice (no
+    :func:`repr` on top of :func:`escape`, whose backslashes repr would double again).
 
     Args:
-        text: the value to show (a host, a pin, a file's text).
-        limit: characters kept before ``...``.
+        text: the value to show (a host, a pin, a file's text). A non-string is shown as its
+            :func:`repr`, which is escaped already (only stray non-printables are escaped).
+        limit: characters kept before ``...``; None keeps them all.
 
     Returns:
         ``"'api.example.com'"``; ``"'a\\tb'"`` for a tab; never a raw control character.
     """
-    shown = text if isinstance(text, str) else repr(text)
-    if len(shown) > limit:
-        shown = shown[:limit] + "..."
-    return repr(escape(shown))
-
-
-def quote_once(text: str, limit: int = QUOTE_MAX) -> str:
-    """``text`` cut to ``limit`` characters (``...`` appended), escaped (:func:`escape`), in
-    single quotes: unlike :func:`quote`, no :func:`repr` on top, so each escape shows once
-    (``'a\\tb'`` for a tab). For messages a terminal shows as they are (``certpin`` targets).
-    """
-    shown = text if len(text) <= limit else text[:limit] + "..."
+    if not isinstance(text, str):
+        return escape(repr(text), backslashes=False)
+    shown = text if limit is None or len(text) <= limit else text[:limit] + "..."
     return f"'{escape(shown)}'"
+
+
+def message_of(exc: BaseException) -> str:
+    """The text of ``exc`` for a line of output, escaped exactly once.
+
+    A :class:`CertpinError` escaped what it quotes when it was built: only stray control
+    characters are escaped here (its backslashes are left as they are); any other exception's
+    text is untrusted and escaped in full (:func:`escape`).
+
+    Returns:
+        Printable text, never a raw control character.
+    """
+    return escape(str(exc), backslashes=not isinstance(exc, CertpinError))
 
 
 class CertpinError(Exception):

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from os import PathLike
 
-from .errors import CertpinError, escape
+from .errors import CertpinError, escape, message_of
 from .health import Level
 from .hostnames import is_ip_literal
 from .policy import PinPolicy, PinSet
@@ -382,7 +382,7 @@ def lint_file(
     except (CertpinError, OSError) as exc:
         # a certpin error's message escapes what it quotes already: escaping it again would
         # double every backslash; an OSError's message is escaped here
-        text = escape(str(exc), backslashes=not isinstance(exc, CertpinError))
+        text = message_of(exc)
         return [LintFinding(Level.ERROR, "load-error", None, text)]
     return lint_policy(
         policy, days=days, now=now, public_suffix=public_suffix, backup_keys=backup_keys,

@@ -64,6 +64,9 @@ _DIGEST_SIZE = 32  # SHA-256
 _B64_LEN = 44  # len(base64(32 bytes)), with one "=" of padding
 _SPKI_PREFIX = "sha256/"
 _CERT_PREFIX = "cert-sha256/"
+#: curl's prefix, compared case-sensitively (curl/curl lib/vtls/vtls.c: 7.88.1 line 881,
+#: commit 5c61e16869 line 454)
+_CURL_PREFIX = "sha256//"
 _HEX_RE = re.compile(r"(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31})")
 _HPKP_RE = re.compile(r'pin-sha256\s*=\s*"([^"]*)"|pin-sha256\s*=\s*([^"\s;]*)', re.IGNORECASE)
 _MAX_QUOTE = 120  # characters of a pin text shown in a message
@@ -168,8 +171,11 @@ def parse_pin(text: str) -> Pin:
     * ``sha256/<b64>``: SPKI pin, canonical (OkHttp, Android network security config);
     * ``cert-sha256/<b64>``: certificate pin, canonical;
     * ``pin-sha256="<b64>"``: SPKI pin, HPKP directive (RFC 7469 section 2.1.1);
-    * ``sha256//<b64>``: SPKI pin, curl ``--pinnedpubkey``. A canonical pin whose base64 itself
-      starts with ``/`` looks alike; the length tells them apart (44 vs 45 characters);
+    * ``sha256//<b64>``: SPKI pin, curl ``--pinnedpubkey``, in lower case exactly as curl
+      compares it (curl/curl ``lib/vtls/vtls.c``, 7.88.1 line 881: ``SHA256//`` never matches
+      in curl and is refused here). A canonical pin whose base64 itself starts with ``/``
+      looks alike; the length tells them apart (44 vs 45 characters). Any other stray ``/``
+      (``sha256///``, ``cert-sha256//``) leaves base64 that is not 44 characters: refused;
     * 64 hex digits, with or without colons, any case: a certificate SHA-256 fingerprint, as
       ``openssl x509 -noout -fingerprint -sha256`` prints it (``SHA256 Fingerprint=`` prefix
       allowed). Hex is always read as a **certificate pin** (``cert-sha256/``), never an SPKI
@@ -177,6 +183,12 @@ def parse_pin(text: str) -> Pin:
       pins in base64 (``sha256/<b64>``); ``certpin lint`` names the kind of every pin.
 
     Base64 is decoded strictly: only the canonical 44-character form of a 32-byte digest.
+
+    Letter case of prefixes: certpin's own prefixes (``sha256/``, ``cert-sha256/``) are read in
+    any case (``SHA256/...`` is the same pin; :class:`Pin` always writes lower case), and so is
+    ``pin-sha256`` (RFC 7469 section 2.1: directive names are case-insensitive). This is
+    certpin's policy-file notation only: a format importer applies its platform's own rule
+    (OkHttp and curl refuse an upper-case prefix; see ``docs/rules/``).
 
     Args:
         text: the pin text.
@@ -199,6 +211,12 @@ def parse_pin(text: str) -> Pin:
     if lower.startswith(_SPKI_PREFIX):
         rest = s[len(_SPKI_PREFIX) :]
         if len(rest) == _B64_LEN + 1 and rest.startswith("/"):
+            if not s.startswith(_CURL_PREFIX):
+                raise PinFormatError(
+                    f"invalid pin {quote(text, _MAX_QUOTE)}: curl's prefix is 'sha256//' in lower "
+                    "case (curl compares it exactly, lib/vtls/vtls.c, and never matches "
+                    "another spelling); certpin's own prefix 'sha256/' takes any case"
+                )
             rest = rest[1:]  # curl's sha256//<b64>
         return Pin("spki", _strict_b64(rest, text))
     if lower.startswith("pin-sha256"):
@@ -217,7 +235,7 @@ def parse_pin(text: str) -> Pin:
     if algo and algo.group(1).lower() not in ("sha256", "cert-sha256", "pin-sha256"):
         raise PinFormatError(
             f"invalid pin {quote(text, _MAX_QUOTE)}: "
-            f"algorithm {escape(algo.group(1))!r} is not supported; "
+            f"algorithm {quote(algo.group(1), None)} is not supported; "
             "certpin pins are SHA-256 (sha256/<base64>)"
         )
     raise PinFormatError(

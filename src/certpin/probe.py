@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from .errors import CertificateError, ProbeError, escape, quote_once
+from .errors import CertificateError, ProbeError, escape, quote
 from .hostnames import is_ip_literal
 from .pins import load_certificates
 from .tls.chain import served_chain, verified_chain
@@ -81,7 +81,7 @@ def check_name(name: str, what: str) -> None:
             bad = True
         bad = bad or name in (".", "")
     if bad:
-        raise ProbeError(f"invalid {what} {quote_once(name)}: not a host name or IP address")
+        raise ProbeError(f"invalid {what} {quote(name)}: not a host name or IP address")
 
 
 def _where(host: str, port: int) -> str:
@@ -104,9 +104,9 @@ def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
     """
     host, port_text = _split_target(text)
     if not host:
-        raise ProbeError(f"invalid target {quote_once(text)}: no host")
+        raise ProbeError(f"invalid target {quote(text)}: no host")
     if any(c.isspace() or not c.isprintable() or c in "/\\@?#" for c in host):
-        raise ProbeError(f"invalid target {quote_once(text)}: not a host name")
+        raise ProbeError(f"invalid target {quote(text)}: not a host name")
     port = default_port if port_text is None else _target_port(port_text, text)
     if is_ip_literal(host):
         host = str(ipaddress.ip_address(host))
@@ -114,7 +114,7 @@ def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
         check_name(host, "host")
     except ProbeError:
         raise ProbeError(
-            f"invalid target {quote_once(text)}: not a host name or IP address"
+            f"invalid target {quote(text)}: not a host name or IP address"
         ) from None
     return host, port
 
@@ -125,17 +125,17 @@ def _split_target(text: str) -> tuple[str, str | None]:
     if s.startswith("["):
         close = s.find("]")
         if close < 0:
-            raise ProbeError(f"invalid target {quote_once(text)}: '[' without ']'")
+            raise ProbeError(f"invalid target {quote(text)}: '[' without ']'")
         host, rest = s[1:close], s[close + 1 :]
         if rest and not rest.startswith(":"):
-            raise ProbeError(f"invalid target {quote_once(text)}: expected ':PORT' after ']'")
+            raise ProbeError(f"invalid target {quote(text)}: expected ':PORT' after ']'")
         if not is_ip_literal(host) or ":" not in host:
-            raise ProbeError(f"invalid target {quote_once(text)}: brackets hold an IPv6 address")
+            raise ProbeError(f"invalid target {quote(text)}: brackets hold an IPv6 address")
         return host, rest[1:] if rest else None
     if s.count(":") > 1:  # a bare IPv6 literal: no port possible
         if not is_ip_literal(s):
             raise ProbeError(
-                f"invalid target {quote_once(text)}: write an IPv6 address with a port as [v6]:port"
+                f"invalid target {quote(text)}: write an IPv6 address with a port as [v6]:port"
             )
         return s, None
     if ":" in s:
@@ -150,7 +150,7 @@ def _target_port(port_text: str, text: str) -> int:
     # at most 5 of them: int() of over 4,300 digits raises a bare ValueError.
     digits = port_text.isascii() and port_text.isdigit() and len(port_text) <= 5
     if not digits or not 0 < int(port_text) < 65536:
-        raise ProbeError(f"invalid target {quote_once(text)}: port must be 1-65535")
+        raise ProbeError(f"invalid target {quote(text)}: port must be 1-65535")
     return int(port_text)
 
 

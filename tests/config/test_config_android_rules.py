@@ -292,12 +292,14 @@ def test_round_trip_moves_the_date_back_and_never_later() -> None:
 
 
 def test_expiry_before_1583_cannot_be_written() -> None:
-    policy = PinPolicy({"a.test": PinSet([P1, P2], expires="1500-01-01")})
+    policy = PinPolicy({"a.test": PinSet([P1, P2], expires="1500-01-01"),
+                        "b.test": PinSet([P1, P2])})
     from certpin.config import ExportError
 
     with pytest.raises(ExportError, match="before 1583"):
         to_android(policy)
-    assert "a.test" not in to_android(policy, lossy=True).text
+    text = to_android(policy, lossy=True).text
+    assert "a.test" not in text and "<domain>b.test</domain>" in text
 
 
 def test_cli_export_says_so_on_stderr(tmp_path: Path,

@@ -158,8 +158,8 @@ def test_nothing_left_is_refused_even_with_lossy() -> None:
             to_trustkit_swift(policy, lossy=lossy)
         assert info.value.lossy_helps is False
         assert info.value.problems[-1] == (
-            "no pin set left to write (TrustKit throws at start-up when TSKPinnedDomains is "
-            "empty: parse_configuration.m lines 62-66)")
+            "every pin set was dropped, so nothing would be left to export (TrustKit throws "
+            "at start-up when TSKPinnedDomains is empty: parse_configuration.m lines 62-66)")
         assert str(info.value).endswith("(refused even with --lossy / lossy=True)")
         assert "*.example.com: one-label wildcard" in str(info.value)
 

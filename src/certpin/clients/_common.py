@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PolicyError, escape
+from ..errors import PolicyError, escape, quote
 
 if TYPE_CHECKING:
     from ..policy import PinPolicy
@@ -221,7 +221,7 @@ class RequestGuard:
             # "https:pinned/", "https:/pinned/", "https:///pinned/", "https://a\@b/": browsers
             # (WHATWG) and urlsplit read different hosts, or none, in these.
             raise PinnedRequestError(
-                f"refusing the absolute request target {escape(target)!r}: which host it names "
+                f"refusing the absolute request target {quote(target, None)}: which host it names "
                 "cannot be told (URL parsers disagree on it)"
             )
         named = parts.netloc.rpartition("@")[2]
@@ -238,7 +238,7 @@ class RequestGuard:
         try:
             return normalize_host(host)
         except (PolicyError, ValueError, TypeError) as exc:
-            raise PinnedRequestError(f"invalid host {escape(str(host))!r}: {exc}") from exc
+            raise PinnedRequestError(f"invalid host {quote(str(host), None)}: {exc}") from exc
 
     def is_pinned(self, host: str) -> bool:
         """:meth:`certpin.PinPolicy.is_pinned` of the policy in force (any doubt is True); True
@@ -296,27 +296,28 @@ class RequestGuard:
                 "to a pinned host is refused the same way)"
             )
         if scheme not in ("http", "https", "ws", "wss"):
-            raise PinnedRequestError(f"unsupported URL scheme {escape(scheme)!r} in {shown!r}")
+            raise PinnedRequestError(f"unsupported URL scheme {quote(scheme, None)} in {shown!r}")
         want = self.normalize(host)
         for header in _header_names(headers):
             if not _TOKEN.fullmatch(header):
                 # "Host " or "X: y\r\nHost" would reach the server as another Host header,
                 # or as another request, past the comparison below.
                 raise PinnedRequestError(
-                    f"refusing header name {escape(header)!r}: not an RFC 9110 token (white "
+                    f"refusing header name {quote(header, None)}: not an RFC 9110 token (white "
                     "space, ':' or control characters could smuggle a Host header or a request)"
                 )
         for value in _header_values(headers, "host"):
             named = _host_of_authority(value)
             if self.normalize(named) != want:
                 raise PinnedRequestError(
-                    f"refusing request to {escape(host)} with Host header {escape(value)!r}: the "
+                    f"refusing request to {escape(host)} with Host header {quote(value, None)}: "
+                    "the "
                     f"connection's pins are checked for the TLS name {escape(host)}, not for "
                     f"{escape(named)}; request https://{escape(named)}/ instead"
                 )
         if server_hostname is not None and self.normalize(server_hostname) != want:
             raise PinnedRequestError(
-                f"refusing TLS name override {escape(server_hostname)!r} for a request to "
+                f"refusing TLS name override {quote(server_hostname, None)} for a request to "
                 f"{escape(host)}: pins would be checked for another host than the one addressed"
             )
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import requests
 from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
 
-from ..errors import escape
+from ..errors import quote
 from ._common import PinnedRequestError, RequestGuard, resolve_context
 from .urllib3 import PinnedPoolManager, PinnedProxyManager
 
@@ -232,7 +232,7 @@ class PinnedSession(requests.Session):
             "http"
         ):
             raise PinnedRequestError(
-                f"refusing to send {escape(str(url))!r} through {type(adapter).__name__}: only "
+                f"refusing to send {quote(str(url), None)} through {type(adapter).__name__}: only "
                 "a PinnedAdapter carries http(s) requests of a PinnedSession (pins checked); "
                 "pass max_retries and the other adapter arguments to PinnedSession, or mount a "
                 "PinnedAdapter"

@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from ..errors import escape
+from ..errors import quote
 from ..tls import PinningSSLContext
 from ._common import PinnedRequestError, RequestGuard
 
@@ -35,7 +35,7 @@ def connect_host(host: str) -> str:
     try:
         return str(http.client.HTTPConnection(host).host)  # makes no socket
     except (http.client.InvalidURL, ValueError) as exc:
-        raise PinnedRequestError(f"invalid host {escape(host)!r}: {exc}") from exc
+        raise PinnedRequestError(f"invalid host {quote(host, None)}: {exc}") from exc
 
 
 def judge_request(guard: RequestGuard, req: urllib.request.Request) -> None:
@@ -184,7 +184,7 @@ class RefusePlainText(urllib.request.BaseHandler):
         it connects (pinning the host) could not be judged before the login is sent (review
         10r); judging only when the request is processed is not enough."""
         refused = PinnedRequestError(
-            f"refusing {escape(req.full_url.split(':', 1)[0])}:// ({escape(req.host or '')!r}): "
+            f"refusing ftp:// URL for {quote(req.host or '')}: "
             "certpin's opener does not speak FTP, which is clear text (user, password, "
             "commands) that pins cannot protect; use https://"
         )
@@ -216,7 +216,7 @@ class PinnedProxyHandler(urllib.request.ProxyHandler):
         try:
             if (scheme or "").lower() == "https":
                 raise PinnedRequestError(
-                    f"refusing the https:// proxy {escape(hostport)!r}: urllib cannot speak TLS "
+                    f"refusing the https:// proxy {quote(hostport, None)}: urllib cannot speak TLS "
                     "to a proxy and would send CONNECT and Proxy-Authorization to it in clear "
                     "text; use an http:// proxy, or another certpin helper (httpx, urllib3, "
                     "requests, aiohttp) that pins the TLS to an https:// proxy"

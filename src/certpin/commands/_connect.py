@@ -11,7 +11,7 @@ import argparse
 import ipaddress
 from collections.abc import Sequence
 
-from ..errors import ProbeError, quote_once
+from ..errors import ProbeError, quote
 from ..hostnames import is_ip_literal
 from ..probe import check_name
 
@@ -57,7 +57,7 @@ def parse_resolve(entries: Sequence[str]) -> dict[tuple[str, int], str]:
     for text in entries:
         name, port, address = _resolve_entry(text)
         if out.get((name, port), address) != address:
-            raise ProbeError(f"--resolve {quote_once(text)}: {name}:{port} is given two "
+            raise ProbeError(f"--resolve {quote(text)}: {name}:{port} is given two "
                              "different addresses")
         out[(name, port)] = address
     return out
@@ -66,7 +66,7 @@ def parse_resolve(entries: Sequence[str]) -> dict[tuple[str, int], str]:
 def _resolve_entry(text: str) -> tuple[str, int, str]:
     """One ``NAME:PORT:ADDRESS``."""
     def bad(why: str) -> ProbeError:
-        return ProbeError(f"--resolve {quote_once(text)}: {why}")
+        return ProbeError(f"--resolve {quote(text)}: {why}")
 
     name, _, rest = text.partition(":")
     port_text, _, address = rest.partition(":")
@@ -83,5 +83,5 @@ def _resolve_entry(text: str) -> tuple[str, int, str]:
     if address.startswith("[") and address.endswith("]"):
         address = address[1:-1]
     if not is_ip_literal(address):
-        raise bad(f"{quote_once(address)} is not an IP address")
+        raise bad(f"{quote(address)} is not an IP address")
     return name, int(port_text), str(ipaddress.ip_address(address))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import escape
+from ..errors import escape, quote
 
 HELP = "generate a backup key pair and CSR for a future rotation and print its SPKI pin"
 
@@ -49,13 +49,14 @@ def _read_passphrase(path: str) -> bytes:
             data = fh.read(_MAX_PASSPHRASE + 1)
     except OSError as exc:
         raise BackupKeyError(
-            f"cannot read the passphrase file {escape(path)!r}: {escape(exc.strerror or str(exc))}"
+            f"cannot read the passphrase file {quote(path, None)}: "
+            f"{escape(exc.strerror or str(exc))}"
         ) from None
     if len(data) > _MAX_PASSPHRASE:
-        raise BackupKeyError(f"the passphrase file {escape(path)!r} is too large")
+        raise BackupKeyError(f"the passphrase file {quote(path, None)} is too large")
     line = data.split(b"\n", 1)[0].rstrip(b"\r")
     if not line:
-        raise BackupKeyError(f"the passphrase file {escape(path)!r} holds an empty first line")
+        raise BackupKeyError(f"the passphrase file {quote(path, None)} holds an empty first line")
     return line
 
 

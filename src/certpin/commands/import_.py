@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from ..errors import ConfigError, escape
+from ..errors import ConfigError, escape, quote
 
 HELP = ("import pins from Android, TrustKit, HPKP, curl, OkHttp or iOS NSPinnedDomains notation "
         "into a policy file")
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         ext = os.path.splitext(out)[1].lower()
         if ext not in (".toml", ".json"):
-            raise ConfigError(f"unknown policy file type {escape(ext or '(none)')!r}: "
+            raise ConfigError(f"unknown policy file type {quote(ext or '(none)', None)}: "
                               "expected .toml or .json", path=out)
         if os.path.lexists(out) and not args.force:
             raise ConfigError("exists; refusing to replace it (use --force)", path=out)

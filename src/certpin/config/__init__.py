@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from ..errors import ConfigError, PolicyError, escape
+from ..errors import ConfigError, PolicyError, escape, quote
 from ..hostnames import normalize_pattern
 from ..policy import PinPolicy, PinSet
 from ._common import (
@@ -136,8 +136,24 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
 
     Raises:
         ConfigError: bad input (names file and line/key), unknown format, missing host, host
-            not found.
+            not found; or the input pins no host (an import never yields an empty policy: the
+            message gives each warning that says why, e.g. a domain with no pins).
     """
+    seen: list[str] = []
+    policy = _import(data, format, host=host, source=source, report_only=report_only,
+                     warnings=seen, lossy=lossy)
+    if warnings is not None:
+        warnings.extend(seen)
+    if not policy.pin_sets:
+        why = f": {'; '.join(seen)}" if seen else ""
+        raise ConfigError(f"the {format} input pins no host, so there is nothing to "
+                          f"import{why}", path=source)
+    return policy
+
+
+def _import(data: str | bytes, format: str, *, host: str | None, source: str | None,
+            report_only: bool, warnings: list[str], lossy: bool) -> PinPolicy:
+    """:func:`import_policy` before its check that something is pinned."""
     if format in HOSTLESS_FORMATS and host is None:
         raise ConfigError(f"--from {format} carries no host name: give it with --host",
                           path=source)
@@ -157,7 +173,7 @@ def import_policy(data: str | bytes, format: str, *, host: str | None = None,
         "android": from_android, "trustkit": from_trustkit,
     }
     if format not in readers:
-        raise ConfigError(f"unknown import format {escape(format)!r}: expected one of "
+        raise ConfigError(f"unknown import format {quote(format, None)}: expected one of "
                           f"{', '.join(IMPORT_FORMATS)}", path=source)
     policy = readers[format](data, source=source, warnings=warnings)
     if host is not None:
@@ -169,10 +185,10 @@ def _only(policy: PinPolicy, host: str) -> PinPolicy:
     try:
         pattern = normalize_pattern(host)
     except PolicyError as exc:
-        raise ConfigError(f"bad host {escape(host)!r}: {exc}") from None
+        raise ConfigError(f"bad host {quote(host, None)}: {exc}") from None
     if pattern not in policy.pin_sets:
         names = ", ".join(sorted(policy.pin_sets)) or "none"
-        raise ConfigError(f"host pattern {escape(pattern)!r} is not in the input "
+        raise ConfigError(f"host pattern {quote(pattern, None)} is not in the input "
                           f"(patterns: {names})")
     return PinPolicy({pattern: policy.pin_sets[pattern]},
                      unknown_hosts=mode(policy.unknown_hosts), expired=mode(policy.expired))
@@ -210,7 +226,7 @@ def export_policy(policy: PinPolicy, format: str, *, host: str | None = None,
             return _with_dropped(to_hpkp(policy, host, lossy=lossy, max_age=max_age), dropped)
         return _with_dropped(to_curl(policy, host, lossy=lossy), dropped)
     if format not in EXPORT_FORMATS:
-        raise PolicyError(f"unknown export format {escape(format)!r}: expected one of "
+        raise PolicyError(f"unknown export format {quote(format, None)}: expected one of "
                           f"{', '.join(EXPORT_FORMATS)}")
     if host is not None:
         _refuse_nested(policy, host, format)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from xml.etree.ElementTree import Element
 
-from ..errors import PolicyError, escape, quote_once
+from ..errors import PolicyError, escape, quote
 from ..hostnames import normalize_pattern
 from ..pins import Pin
 from ..policy import PinSet
@@ -54,7 +54,7 @@ def _bool_attr(doc: XmlDoc, el: Element, name: str, default: bool = False) -> bo
         return default
     if value not in ("true", "false"):
         raise doc.error(el, f"<{el.tag}> {name} must be \"true\" or \"false\", got "
-                            f"{escape(value)!r}")
+                            f"{quote(value, None)}")
     return value == "true"
 
 
@@ -126,14 +126,14 @@ class Importer:
         (``XmlConfigSource.java@0172a23b:177-178, 228``)."""
         src = cert.get("src")
         if src is None or not (src in _ANCHOR_SOURCES or src.startswith("@")):
-            shown = "no src" if src is None else f"src {quote_once(src)}"
+            shown = "no src" if src is None else f"src {quote(src)}"
             message = (f"<certificates> with {shown}: Android knows system, user, wfa or a "
                        "resource (@raw/...) and refuses the config")
             if strict:
                 raise self.doc.error(cert, message)
             self.warn(cert, message)
         if _bool_attr(self.doc, cert, "overridePins", default=not strict):
-            self.warn(cert, f"trust anchors {escape(src or '?')!r} in {what} have "
+            self.warn(cert, f"trust anchors {quote(src or '?', None)} in {what} have "
                             'overridePins="true": on the device they bypass the pins '
                             "(not imported)")
 
@@ -161,7 +161,7 @@ class Importer:
         """Read a ``<pin-set>`` (``XmlConfigSource.java@0172a23b:123-152``)."""
         for name in el.attrib:
             if name != "expiration":
-                self.warn(el, f"attribute {quote_once(name)} on <pin-set> ignored (Android "
+                self.warn(el, f"attribute {quote(name)} on <pin-set> ignored (Android "
                               "reads only expiration)")
         expiration = el.get("expiration")
         day: date | None = None
@@ -192,12 +192,12 @@ class Importer:
         if digest is None:
             raise doc.error(el, 'Android refuses a <pin> without a digest (digest="SHA-256")')
         if not digest_is_sha256(digest):
-            raise doc.error(el, f"Android refuses <pin> digest {quote_once(digest)}: it reads "
+            raise doc.error(el, f"Android refuses <pin> digest {quote(digest)}: it reads "
                                 "SHA-256 only (in any letter case)")
         if len(el):
             raise doc.error(el, "<pin> has a child element: Android refuses the config")
         text = el.text or ""
-        shown = quote_once(text, 80)
+        shown = quote(text, 80)
         try:
             raw = decode_pin(text)
         except ValueError as exc:
@@ -209,7 +209,7 @@ class Importer:
                                 "refuses the config)")
         pin = Pin("spki", raw)
         if digest != "SHA-256":
-            self.warn(el, f'digest {quote_once(digest)} read as "SHA-256"; TrustKit-Android, '
+            self.warn(el, f'digest {quote(digest)} read as "SHA-256"; TrustKit-Android, '
                           'which reads this file too, accepts only "SHA-256" and throws')
         if java_trim(text) != pin.base64:
             self.warn(el, f"pin text {shown} is not canonical base64: Android reads "
@@ -229,7 +229,7 @@ class Importer:
                 raise PolicyError("Android domains cannot contain '*'")
             pattern = normalize_pattern(name)
         except PolicyError as exc:
-            raise doc.error(d, f"bad <domain> {escape(name)!r}: {exc}") from None
+            raise doc.error(d, f"bad <domain> {quote(name, None)}: {exc}") from None
         if pattern != name.lower():
             # Android compares the text as written, only trimmed and lower-cased
             # (XmlConfigSource.java@0172a23b:158-164, Domain.java@6156e449:39) with the host
@@ -237,15 +237,15 @@ class Importer:
             # 83-112): a trailing dot, an IDNA-mapped character (U+3002, full-width letters)
             # or a Unicode name never equals a host. certpin would read it as another host
             # (review 11c): refuse rather than pin what Android never pins.
-            raise doc.error(d, f"<domain> {escape(name)!r} never matches a host on Android "
+            raise doc.error(d, f"<domain> {quote(name, None)} never matches a host on Android "
                                "(it compares the text as written, only lower-cased); write "
-                               f"{escape(pattern)!r} if that host is meant")
+                               f"{quote(pattern, None)} if that host is meant")
         if pattern in self.lines:
-            raise doc.error(d, f"domain {escape(pattern)!r} is already configured at line "
+            raise doc.error(d, f"domain {quote(pattern, None)} is already configured at line "
                                f"{self.lines[pattern]}")
         self.lines[pattern] = doc.line(d)
         if info is None or not info[0]:
-            self.warn(d, f"domain {escape(pattern)!r} has no pins: not pinned (not imported)")
+            self.warn(d, f"domain {quote(pattern, None)} has no pins: not pinned (not imported)")
             self.unpinned.append((pattern, d))
             return
         pins, day = info
@@ -257,7 +257,7 @@ class Importer:
                 allow_single_pin=len(pins) < 2,
             )
         except PolicyError as exc:
-            raise doc.error(d, f"domain {escape(pattern)!r}: {exc}") from None
+            raise doc.error(d, f"domain {quote(pattern, None)}: {exc}") from None
 
     def check_unpinned(self) -> None:
         """Refuse an unpinned domain that certpin would pin through a parent's subdomains."""
@@ -265,8 +265,9 @@ class Importer:
             for parent, ps in self.sets.items():
                 if ps.include_subdomains and pattern.endswith("." + parent):
                     raise self.doc.error(
-                        d, f"domain {escape(pattern)!r} is unpinned here but certpin would apply "
-                           f"the pins of {escape(parent)!r} (includeSubdomains) to it; certpin "
+                        d, f"domain {quote(pattern, None)} is unpinned here but certpin would "
+                           "apply "
+                           f"the pins of {quote(parent, None)} (includeSubdomains) to it; certpin "
                            "cannot express an unpinned exception: pin it or drop "
                            "includeSubdomains",
                     )

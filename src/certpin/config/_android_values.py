@@ -17,7 +17,7 @@ import base64
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..errors import escape
+from ..errors import quote
 
 __all__ = [
     "EARLIEST_OFFSET",
@@ -167,14 +167,14 @@ def parse_expiration(text: str) -> date:
     """
     m = _DATE.fullmatch(text)
     if m is None:
-        raise ValueError(f"expected a date YYYY-MM-DD, got {escape(text)!r}")
+        raise ValueError(f"expected a date YYYY-MM-DD, got {quote(text, None)}")
     try:
         day = date.fromisoformat(m.group(1))
     except ValueError:
-        raise ValueError(f"{escape(text)!r} is not a date") from None
+        raise ValueError(f"{quote(text, None)} is not a date") from None
     if day.year < FIRST_YEAR:
         raise ValueError(
-            f"{escape(text)!r} is before {FIRST_YEAR}: Android's calendar is Julian before "
+            f"{quote(text, None)} is before {FIRST_YEAR}: Android's calendar is Julian before "
             "1582-10-15, so certpin reads dates from 1583 on"
         )
     return day

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time
 from types import ModuleType
 from typing import Any, Literal, cast
 
-from ..errors import ConfigError, PinFormatError, PolicyError, escape
+from ..errors import ConfigError, PinFormatError, PolicyError, escape, quote
 from ..pins import Pin, parse_pin
 from ..policy import PinSet
 
@@ -72,11 +72,34 @@ class ExportResult:
         dropped: one line per rule that was dropped or changed because the target cannot
             express it (non-empty only with ``lossy=True``); each names the host.
         notes: informational lines for stderr (e.g. "curl checks the leaf's key only").
+        pinned: the patterns of the policy the text pins (never empty: an export that pins
+            no host is an :class:`ExportError`, see :func:`nothing_pinned`).
     """
 
     text: str
     dropped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pinned: list[str] = field(default_factory=list)
+
+
+def nothing_pinned(target: str, reasons: Sequence[str], why: str | None = None) -> ExportError:
+    """The error for an export that would pin no host at all, whatever ``lossy`` says.
+
+    Machine-readable output never comes empty with exit 0 (issue 11, item 2): a config that
+    pins nothing looks like pinning and enforces none, so ``lossy`` cannot make it an export.
+
+    Args:
+        target: the format's name.
+        reasons: why each pin set was dropped (``"host: rule"``); empty if the policy has none.
+        why: what the platform itself does with such a config, if worth saying.
+
+    Returns:
+        The :class:`ExportError` (``lossy_helps`` False), for the caller to raise.
+    """
+    tail = ("every pin set was dropped, so nothing would be left to export" if reasons
+            else "the policy has no pin set, so there is nothing to export")
+    return ExportError(target, [*reasons, tail + (f" ({why})" if why else "")],
+                       lossy_helps=False)
 
 
 class Lossy:
@@ -91,11 +114,29 @@ class Lossy:
         """Record that ``host``'s ``rule`` cannot be expressed; ``action``: what lossy did."""
         self.problems.append(f"{host}: {rule}; {action}")
 
-    def finish(self, text: str, notes: list[str] | None = None) -> ExportResult:
-        """Return the result, or raise :class:`ExportError` if rules were dropped without lossy."""
+    def reasons(self) -> list[str]:
+        """The rules recorded so far, without what lossy did (``"host: rule"``)."""
+        return [p.split("; ")[0] for p in self.problems]
+
+    def finish(self, text: str, notes: list[str] | None = None, *,
+               pinned: Sequence[str]) -> ExportResult:
+        """Return the result; every exporter ends here, so the rules below hold for all.
+
+        Args:
+            text: the document.
+            notes: lines for stderr.
+            pinned: the patterns ``text`` pins.
+
+        Raises:
+            ExportError: ``pinned`` is empty, even with lossy (:func:`nothing_pinned`); or
+                rules were dropped without lossy.
+        """
+        if not pinned:
+            raise nothing_pinned(self.target, self.reasons())
         if self.problems and not self.lossy:
-            raise ExportError(self.target, [p.split("; ")[0] for p in self.problems])
-        return ExportResult(text=text, dropped=list(self.problems), notes=list(notes or []))
+            raise ExportError(self.target, self.reasons())
+        return ExportResult(text=text, dropped=list(self.problems), notes=list(notes or []),
+                            pinned=list(pinned))
 
 
 def require(module: str) -> ModuleType:
@@ -288,7 +329,7 @@ def parse_date(text: str) -> date:
         ValueError: any other form, or an impossible date.
     """
     if not _DATE_RE.fullmatch(text):
-        raise ValueError(f"expected a date YYYY-MM-DD, got {escape(text)!r}")
+        raise ValueError(f"expected a date YYYY-MM-DD, got {quote(text, None)}")
     return date.fromisoformat(text)
 
 

@@ -10,7 +10,7 @@ import bisect
 import json
 import re
 
-from ..errors import ConfigError, escape
+from ..errors import ConfigError, quote
 
 __all__ = ["ADD", "calls", "lines"]
 
@@ -97,6 +97,6 @@ def lines(text: str, host: str | None, source: str | None) -> list[tuple[str, li
         else:
             if len(parts) < 2:
                 raise ConfigError(f"expected 'host sha256/<base64> ...', got "
-                                  f"{escape(line[:60])!r}", path=source, location=f"line {n}")
+                                  f"{quote(line[:60], None)}", path=source, location=f"line {n}")
             out.append((parts[0], parts[1:], n))
     return out

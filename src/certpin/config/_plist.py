@@ -9,7 +9,7 @@ import json
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from ..errors import ConfigError, escape
+from ..errors import ConfigError, escape, quote
 from ._xml import XmlDoc
 
 
@@ -82,7 +82,7 @@ def _plist_dict(doc: XmlDoc, el: Element, path: str) -> PlistNode:
             raise doc.error(k, f"{path}: expected <key>, got <{escape(k.tag)}>")
         name = k.text or ""
         if name in out:
-            raise doc.error(k, f"{path}: duplicate key {escape(name)!r}")
+            raise doc.error(k, f"{path}: duplicate key {quote(name, None)}")
         out[name] = plist_value(doc, v, f"{path}.{key_path(name)}")
     return PlistNode(out, el)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
-from ..errors import ConfigError, PolicyError, escape
+from ..errors import ConfigError, PolicyError, escape, quote
 from ..hostnames import normalize_pattern
 from ..pinroles import ROLES, Role
 from ..pins import Pin
@@ -139,7 +139,7 @@ def _parse_expires(value: object, err: Callable[[str], ConfigError]) -> datetime
         except ValueError:
             raise err(
                 f"expected an ISO date (2027-01-31) or date-time with offset "
-                f"(2027-01-31T12:00:00Z), got {escape(value)!r}"
+                f"(2027-01-31T12:00:00Z), got {quote(value, None)}"
             ) from None
     else:
         raise err(f"expected a date or date-time, got {_type_name(value)}")
@@ -152,7 +152,7 @@ def _parse_expires(value: object, err: Callable[[str], ConfigError]) -> datetime
         return dt.astimezone(UTC)
     except OverflowError:
         # e.g. 0001-01-01T00:00:00+01:00 lies before datetime.min once converted to UTC.
-        raise err(f"date-time {escape(dt.isoformat())!r} is out of range in UTC") from None
+        raise err(f"date-time {quote(dt.isoformat(), None)} is out of range in UTC") from None
 
 
 def policy_from_data(data: object, loc: Locator) -> PinPolicy:
@@ -162,7 +162,7 @@ def policy_from_data(data: object, loc: Locator) -> PinPolicy:
     for k in data:
         if k not in _TOP_KEYS:
             raise loc.error(
-                f"unknown key {escape(str(k))!r}: expected one of {', '.join(_TOP_KEYS)}",
+                f"unknown key {quote(str(k), None)}: expected one of {', '.join(_TOP_KEYS)}",
                 _key(str(k)), key=str(k),
             )
     version = data.get("version", 1)
@@ -175,7 +175,7 @@ def policy_from_data(data: object, loc: Locator) -> PinPolicy:
         value = data.get(name, "allow")
         if value not in _MODES:
             raise loc.error(
-                f"expected \"allow\" or \"reject\", got {escape(repr(value))}", name, key=name
+                f"expected \"allow\" or \"reject\", got {quote(value, None)}", name, key=name
             )
         modes[name] = value
     hosts = data.get("hosts", {})
@@ -192,8 +192,8 @@ def policy_from_data(data: object, loc: Locator) -> PinPolicy:
             raise loc.error(f"bad host pattern: {exc}", hpath, host=host) from None
         if pattern in seen:
             raise loc.error(
-                f"host pattern {escape(host)!r} duplicates {escape(seen[pattern])!r} "
-                f"(both are {escape(pattern)!r})", hpath, host=host,
+                f"host pattern {quote(host, None)} duplicates {quote(seen[pattern], None)} "
+                f"(both are {quote(pattern, None)})", hpath, host=host,
             )
         seen[pattern] = host
         sets[pattern] = _pin_set_from_data(host, table, hpath, loc)
@@ -215,7 +215,7 @@ def _pin_set_from_data(host: str, table: object, hpath: str, loc: Locator) -> Pi
     for k in table:
         if k not in _HOST_KEYS:
             raise loc.error(
-                f"unknown key {escape(str(k))!r}: expected one of {', '.join(_HOST_KEYS)}",
+                f"unknown key {quote(str(k), None)}: expected one of {', '.join(_HOST_KEYS)}",
                 f"{hpath}.{_key(str(k))}", host=host, key=str(k),
             )
     if "pins" not in table:
@@ -277,7 +277,7 @@ def _host_roles(
         if pin in out:
             raise err(f"{pin} is given a role twice (in two notations)")
         if not isinstance(role, str) or role not in ROLES:
-            raise err(f'expected "leaf" or "ca", got {escape(repr(role))}')
+            raise err(f'expected "leaf" or "ca", got {quote(role, None)}')
         out[pin] = role
     return out
 
@@ -302,7 +302,7 @@ def _host_report_uris(table: dict[str, Any], err_at: _ErrAt) -> list[str]:
     for i, uri in enumerate(uris):
         if not is_report_uri(uri):
             raise err_at("report_uris", f"[{i}]")(
-                f"expected an http(s) URI, got {escape(repr(uri))}"
+                f"expected an http(s) URI, got {quote(uri, None)}"
             )
     return uris
 
@@ -313,7 +313,7 @@ def no_duplicate_keys(loc: Locator) -> Callable[[list[tuple[str, Any]]], dict[st
         out: dict[str, Any] = {}
         for k, v in pairs:
             if k in out:
-                raise loc.error(f"duplicate key {escape(k)!r} in one JSON object", _key(k))
+                raise loc.error(f"duplicate key {quote(k, None)} in one JSON object", _key(k))
             out[k] = v
         return out
 

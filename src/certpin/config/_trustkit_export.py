@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import UTC
 from xml.sax.saxutils import escape as xml_escape
 
-from ..errors import escape
+from ..errors import quote
 from ..policy import PinPolicy, PinSet
-from ._common import ExportError, ExportResult, Lossy, date_only, floor_date
+from ._common import ExportResult, Lossy, date_only, floor_date, nothing_pinned
 from ._trustkit_registry import domain_problem, trustkit_report_uri
 
 __all__ = ["to_trustkit", "to_trustkit_swift"]
@@ -40,7 +40,7 @@ def _cannot_hold(pattern: str, ps: PinSet) -> str | None:
         return "certificate pins (TrustKit pins SPKI only)"
     bad = next((u for u in ps.report_uris if not trustkit_report_uri(u)), None)
     if bad is not None:
-        return (f"report URI {escape(bad)!r} has characters outside RFC 3986 (section 2): "
+        return (f"report URI {quote(bad, None)} has characters outside RFC 3986 (section 2): "
                 "NSURL URLWithString: returns nil for it in apps linked before iOS 17 and "
                 "TrustKit then throws at start-up (parse_configuration.m lines 174-181)")
     if ps.enforce and len(set(ps.all_pins)) < 2:
@@ -78,11 +78,8 @@ def _exportable(policy: PinPolicy, lx: Lossy) -> list[_Entry]:
                                 "00:00 UTC", f"expiration moved back to {expiration}")
         out.append((pattern, ps, expiration))
     if not out:
-        raise ExportError(lx.target, [
-            *(p.split("; ")[0] for p in lx.problems),
-            "no pin set left to write (TrustKit throws at start-up when TSKPinnedDomains is "
-            "empty: parse_configuration.m lines 62-66)",
-        ], lossy_helps=False)
+        raise nothing_pinned(lx.target, lx.reasons(), "TrustKit throws at start-up when "
+                             "TSKPinnedDomains is empty: parse_configuration.m lines 62-66")
     return out
 
 
@@ -169,7 +166,7 @@ def to_trustkit(policy: PinPolicy, *, lossy: bool = False, swizzle: bool = False
             out += [f"{d}</array>"]
         out.append(f"{t*3}</dict>")
     out += [f"{t*2}</dict>", f"{t}</dict>", "</dict>", "</plist>"]
-    return lx.finish("\n".join(out) + "\n", _notes(entries))
+    return lx.finish("\n".join(out) + "\n", _notes(entries), pinned=[p for p, _, _ in entries])
 
 
 def _swift_str(text: str) -> str:
@@ -224,4 +221,4 @@ def to_trustkit_swift(policy: PinPolicy, *, lossy: bool = False,
             out.append("            ],")
         out.append("        ] as [String: Any],")
     out += ["    ],", "]"]
-    return lx.finish("\n".join(out) + "\n", _notes(entries))
+    return lx.finish("\n".join(out) + "\n", _notes(entries), pinned=[p for p, _, _ in entries])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from xml.etree.ElementTree import Element, TreeBuilder
 
-from ..errors import ConfigError, escape
+from ..errors import ConfigError, escape, quote
 from ._common import as_text, check_size, check_text, require
 
 #: Deepest element nesting any XML importer accepts. Real Android configs nest ``<domain-config>``
@@ -210,7 +210,7 @@ def _check_xml_encoding(data: bytes, source: str | None) -> None:
     name = raw.decode("latin-1").lower()
     if name not in XML_ENCODINGS:
         raise ConfigError(
-            f"unsupported XML encoding {escape(raw.decode('latin-1'))!r}: "
+            f"unsupported XML encoding {quote(raw.decode('latin-1'), None)}: "
             "expected UTF-8 (or UTF-16, ISO-8859-1, US-ASCII)",
             path=source, location="line 1",
         )

@@ -160,7 +160,8 @@ def to_android(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
         out.append("    </domain-config>")
     out.append("</network-security-config>")
     notes = [_expiry_note(expires, day, hosts) for (expires, day), hosts in expiries.items()]
-    return lx.finish("\n".join(out) + "\n", notes)
+    return lx.finish("\n".join(out) + "\n", notes,
+                     pinned=[p for domains in groups.values() for p, _ in domains])
 
 
 def _expiry_note(expires: datetime, day: date, hosts: list[str]) -> str:

@@ -35,7 +35,7 @@ from ..errors import ConfigError, PolicyError, quote
 from ..pins import Pin
 from ..policy import PinPolicy
 from ._common import ExportResult, Lossy, as_text, bounded_pin_set
-from .headers import host_pattern, no_set, nonempty, select_host
+from .headers import host_pattern, no_set, select_host
 
 __all__ = ["CURL_SPLIT_CHANGED", "curl_hashes", "curl_reading_error", "from_curl", "to_curl"]
 
@@ -308,4 +308,4 @@ def to_curl(policy: PinPolicy, host: str | None = None, *, lossy: bool = False) 
         "curl checks the public key of the leaf certificate only: pins of intermediate or "
         "root CAs never match in curl",
     ]
-    return nonempty(lx.finish(text + "\n", notes), "curl", pattern)
+    return lx.finish(text + "\n", notes, pinned=[pattern] if text else [])

@@ -33,7 +33,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ..errors import ConfigError, escape
+from ..errors import ConfigError, escape, quote
 from ..policy import PinPolicy
 from ._common import as_text, atomic_write, date_only, read_input, require
 from ._schema import Format, Locator, bounded_int, no_duplicate_keys, policy_from_data
@@ -48,7 +48,8 @@ def _fmt_for(path: str) -> Format:
     if ext == ".json":
         return "json"
     raise ConfigError(
-        f"unknown policy file type {escape(ext or '(none)')!r}: expected .toml or .json", path=path
+        f"unknown policy file type {quote(ext or '(none)', None)}: expected .toml or .json",
+        path=path,
     )
 
 
@@ -72,8 +73,8 @@ def loads_policy(text: str | bytes, format: Format, *, source: str | None = None
             limit (TOML), a ``str`` holding a lone surrogate.
     """
     if format not in ("toml", "json"):
-        raise ConfigError(f"unknown policy format {escape(str(format))!r}: expected toml or json",
-                          path=source)
+        raise ConfigError(f"unknown policy format {quote(str(format), None)}: expected toml or "
+                          "json", path=source)
     doc = as_text(text, source)
     loc = Locator(doc, format, source)
     if format == "toml":
@@ -193,7 +194,7 @@ def dumps_policy(policy: PinPolicy, format: Format) -> str:
         return str(tomli_w.dumps(policy_to_data(policy, "toml")))
     if format == "json":
         return json.dumps(policy_to_data(policy, "json"), indent=2, ensure_ascii=False) + "\n"
-    raise ConfigError(f"unknown policy format {escape(str(format))!r}: expected toml or json")
+    raise ConfigError(f"unknown policy format {quote(str(format), None)}: expected toml or json")
 
 
 def dump_policy(policy: PinPolicy, path: str | os.PathLike[str], *,

@@ -8,12 +8,12 @@ and :mod:`certpin.config.hpkp`.
 
 from __future__ import annotations
 
-from ..errors import ConfigError, PolicyError, escape
+from ..errors import ConfigError, PolicyError, escape, quote
 from ..hostnames import normalize_pattern
 from ..policy import PinPolicy, PinSet
-from ._common import ExportError, ExportResult
+from ._common import ExportError, nothing_pinned
 
-__all__ = ["host_pattern", "no_set", "nonempty", "select_host"]
+__all__ = ["host_pattern", "no_set", "select_host"]
 
 
 def host_pattern(host: str, source: str | None) -> str:
@@ -25,7 +25,7 @@ def host_pattern(host: str, source: str | None) -> str:
     try:
         return normalize_pattern(host)
     except PolicyError as exc:
-        raise ConfigError(f"bad host {escape(host)!r}: {exc}", path=source) from None
+        raise ConfigError(f"bad host {quote(host, None)}: {exc}", path=source) from None
 
 
 def select_host(policy: PinPolicy, host: str | None, target: str) -> tuple[str, PinSet]:
@@ -53,23 +53,12 @@ def select_host(policy: PinPolicy, host: str | None, target: str) -> tuple[str, 
     pattern = normalize_pattern(host)
     if pattern not in pin_sets:
         names = ", ".join(sorted(pin_sets)) or "none"
-        raise PolicyError(f"host pattern {escape(pattern)!r} is not in the policy "
+        raise PolicyError(f"host pattern {quote(pattern, None)} is not in the policy "
                           f"(patterns: {names})")
     return pattern, pin_sets[pattern]
 
 
 def no_set(target: str, pattern: str, why: str) -> ExportError:
-    """The error for a pin set that ``target`` cannot hold at all (``lossy`` cannot help)."""
-    return ExportError(target, [f"{escape(pattern)}: {why} (nothing would be left to export)"])
-
-
-def nonempty(result: ExportResult, target: str, pattern: str) -> ExportResult:
-    """``result`` if it holds a pin, else an :class:`ExportError`: an export never prints
-    nothing with exit status 0 (issue 11, item 2).
-
-    Raises:
-        ExportError: the text holds no pin.
-    """
-    if not result.text.strip():
-        raise no_set(target, pattern, "no pin to export")
-    return result
+    """The error for the one pin set that ``target`` cannot hold at all: nothing would be left
+    (:func:`~certpin.config._common.nothing_pinned`; ``lossy`` cannot help)."""
+    return nothing_pinned(target, [f"{escape(pattern)}: {why}"])

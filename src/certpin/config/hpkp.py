@@ -31,7 +31,7 @@ from ..errors import ConfigError, PolicyError, escape, quote
 from ..pins import Pin
 from ..policy import PinPolicy, is_report_uri
 from ._common import ExportResult, Lossy, as_text, bounded_pin_set
-from .headers import host_pattern, no_set, nonempty, select_host
+from .headers import host_pattern, no_set, select_host
 
 __all__ = ["DEFAULT_MAX_AGE", "MAX_AGE_CAP", "MAX_DELTA_SECONDS", "from_hpkp", "to_hpkp"]
 
@@ -138,10 +138,10 @@ class _Directives:
                           "2.1.4)")
             self.uris.append(value)
         elif token is not None and not _TOKEN_RE.fullmatch(token):
-            raise err(f"the value of {escape(m.group(1))!r} is neither a token nor a quoted "
+            raise err(f"the value of {quote(m.group(1), None)} is neither a token nor a quoted "
                       "string: a browser ignores the whole header (RFC 7469 section 2.1)")
         else:
-            self.warnings.append(f"{where}: unknown directive {escape(m.group(1))!r} ignored "
+            self.warnings.append(f"{where}: unknown directive {quote(m.group(1), None)} ignored "
                                  "(RFC 7469 section 2.1: for forward compatibility)")
 
     def _max_age(self, value: str | None, err: Callable[[str], ConfigError]) -> int:
@@ -311,4 +311,4 @@ def to_hpkp(policy: PinPolicy, host: str | None = None, *, lossy: bool = False,
     if max_age > MAX_AGE_CAP:
         notes.append(f"max-age={max_age} is over 60 days: browsers keep the pins 60 days at most "
                      "(RFC 7469 sections 2.3.3 and 4.1)")
-    return nonempty(lx.finish("; ".join(parts) + "\n", notes), "hpkp", pattern)
+    return lx.finish("; ".join(parts) + "\n", notes, pinned=[pattern])

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from xml.sax.saxutils import escape as xml_escape
 
-from ..errors import PolicyError, escape
+from ..errors import escape
 from ..hostnames import is_ip
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
@@ -63,8 +63,8 @@ def to_ios(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
             without a role or roles mixed in one set (Apple ANDs the two arrays), certificate
             pins, expiry, report-only, report URIs, ``unknown_hosts = "reject"``, IP
             addresses, any-depth ``include_subdomains``, a ``*.D`` without an equal ``D``, a
-            host for which Apple's union of matching entries differs from certpin's pin set.
-        PolicyError: nothing is left to export (every pin set was left out).
+            host for which Apple's union of matching entries differs from certpin's pin set;
+            and, even with ``lossy``, a policy of which no pin set is left to export.
     """
     lx = Lossy("ios", lossy)
     if policy.unknown_hosts == "reject":
@@ -79,12 +79,7 @@ def to_ios(policy: PinPolicy, *, lossy: bool = False) -> ExportResult:
         for pattern in bad[1]:
             del kept[pattern]
         lx.add(bad[0], bad[2], f"pin set(s) {', '.join(bad[1])} left out (not pinned)")
-    if not domains:
-        if lx.problems and not lossy:
-            return lx.finish("")  # raises ExportError naming every rule
-        raise PolicyError("ios: no pin set is left to export"
-                          + (f" ({'; '.join(lx.problems)})" if lx.problems else ""))
-    return lx.finish(_plist(domains), [NOTE])
+    return lx.finish(_plist(domains), [NOTE], pinned=list(kept))
 
 
 def _sayable(pattern: str, ps: PinSet, lx: Lossy) -> bool:

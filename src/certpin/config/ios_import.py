@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import ConfigError, PinFormatError, PolicyError, escape
+from ..errors import ConfigError, PinFormatError, PolicyError, quote
 from ..hostnames import is_ip, normalize_pattern
 from ..pinroles import Role
 from ..pins import Pin, parse_pin
@@ -147,7 +147,7 @@ def _domains(rd: _Reader, ats: Node, apath: str) -> dict[str, AtsDomain]:
         dpath = f"{ppath}.{_kp(key)}"
         name = _domain_name(rd, key, node, dpath)
         if name in out:
-            raise rd.at(node, dpath, f"domain {escape(name)!r} is given twice (ignoring case); "
+            raise rd.at(node, dpath, f"domain {quote(name, None)} is given twice (ignoring case); "
                         "Apple would take the pins of both together: write one entry")
         out[name] = _domain(rd, name, node, dpath)
     return out
@@ -159,28 +159,28 @@ def _domain_name(rd: _Reader, key: str, node: Node, dpath: str) -> str:
         raise rd.at(node, dpath, "expected a dictionary; Apple silently skips this entry "
                     "(SecPolicy.c:1536), so the domain would not be pinned")
     if key.endswith("."):
-        raise rd.at(node, dpath, f"domain {escape(key)!r} ends with a dot: Apple strips the "
+        raise rd.at(node, dpath, f"domain {quote(key, None)} ends with a dot: Apple strips the "
                     "host's trailing dot before comparing (SecPolicy.c:1523-1530), so this "
-                    f"entry matches no host; write {escape(key[:-1])!r}")
+                    f"entry matches no host; write {quote(key[:-1], None)}")
     if "*" in key:
-        raise rd.at(node, dpath, f"domain {escape(key)!r}: Apple compares domain keys as text "
+        raise rd.at(node, dpath, f"domain {quote(key, None)}: Apple compares domain keys as text "
                     "(SecPolicy.c:1540), so a wildcard matches no host; write the parent "
                     "domain with NSIncludesSubdomains")
     if not key.isascii() or key != key.strip(_WS):
-        raise rd.at(node, dpath, f"domain {escape(key)!r} is not an ASCII host name: Apple "
+        raise rd.at(node, dpath, f"domain {quote(key, None)} is not an ASCII host name: Apple "
                     "compares it as text with the host (SecPolicy.c:1540); write the "
                     "punycode (xn--) form")
     try:
         name = normalize_pattern(key)
     except PolicyError as exc:
-        raise rd.at(node, dpath, f"bad domain {escape(key)!r}: {exc}") from None
+        raise rd.at(node, dpath, f"bad domain {quote(key, None)}: {exc}") from None
     if is_ip(name):
-        raise rd.at(node, dpath, f"domain {escape(key)!r} is an IP address: Apple compares it "
+        raise rd.at(node, dpath, f"domain {quote(key, None)} is an IP address: Apple compares it "
                     "as text with the host the app names (SecPolicy.c:1540; the domain-name "
                     "rules of NSExceptionDomains allow IP addresses only since iOS 17), so "
                     "certpin cannot tell which connections it pins")
     if name != key.lower():  # pragma: no cover - an ASCII LDH name normalises to itself
-        raise rd.at(node, dpath, f"domain {escape(key)!r} is not in canonical form")
+        raise rd.at(node, dpath, f"domain {quote(key, None)} is not in canonical form")
     return name
 
 
@@ -241,7 +241,7 @@ def _pin(rd: _Reader, node: Node, path: str) -> Pin:
         pin = None
     if pin is not None and apple == pin.digest:
         return pin
-    shown = escape(repr(text))
+    shown = quote(text, None)
     if apple is None:
         why = "Apple's decoder yields nothing and silently skips this identity"
     elif len(apple) != 32:

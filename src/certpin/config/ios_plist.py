@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, escape
+from ..errors import ConfigError, escape, quote
 from ._common import check_size
 from ._plist import PlistNode, read_plist
 from ._xml import MAX_XML_DEPTH, parse_xml
@@ -87,7 +87,7 @@ def _binary(data: bytes, source: str | None) -> Node:
         top = plistlib.loads(data, fmt=plistlib.FMT_BINARY, dict_type=_EachKeyOnce)
     except _DuplicateKey as exc:
         raise ConfigError(
-            f"binary plist: the key {escape(repr(exc.key))} appears twice in one dictionary "
+            f"binary plist: the key {quote(exc.key, None)} appears twice in one dictionary "
             "(Apple's CoreFoundation keeps the first value, Python's plistlib the last): "
             "refusing a file the app and certpin would read differently",
             path=source,

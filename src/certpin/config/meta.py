@@ -18,7 +18,7 @@ import os
 import tomllib
 from datetime import datetime
 
-from ..errors import ConfigError, PolicyError, escape
+from ..errors import ConfigError, PolicyError, escape, quote
 from ..instants import parse_expires
 from ._common import read_input
 
@@ -52,7 +52,8 @@ def load_policy_meta(
     for key in data:
         if key not in _KEYS:
             raise ConfigError(
-                f"unknown key {escape(str(key))!r}: expected one of {', '.join(_KEYS)}", path=path
+                f"unknown key {quote(str(key), None)}: expected one of {', '.join(_KEYS)}",
+                path=path,
             )
     out: list[datetime | None] = []
     for key in _KEYS:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 
-from ..errors import ConfigError, PinFormatError, PolicyError, escape
+from ..errors import ConfigError, PinFormatError, PolicyError, escape, quote
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet
-from ._common import MAX_PINS_PER_SET, ExportError, ExportResult, Lossy, as_text, bounded_pin_set
+from ._common import MAX_PINS_PER_SET, ExportResult, Lossy, as_text, bounded_pin_set
 from ._okhttp_rules import read_pattern, read_pin
 from ._okhttp_source import ADD, calls, lines
 
@@ -182,7 +182,7 @@ def _group_pins(entries: list[tuple[str, list[str], int]], source: str | None,
             bucket = groups.setdefault(key, [])
             if pin not in bucket:
                 if len(bucket) == MAX_PINS_PER_SET:  # bounds this pairwise check too
-                    raise err(f"more than {MAX_PINS_PER_SET} pins for {escape(pattern_text)!r}; "
+                    raise err(f"more than {MAX_PINS_PER_SET} pins for {quote(pattern_text, None)}; "
                               f"certpin reads at most {MAX_PINS_PER_SET} per pin set")
                 bucket.append(pin)
         first_line.setdefault(key, line)
@@ -197,10 +197,10 @@ def _wanted_pattern(host: str | None, groups: dict[Key, list[Pin]],
     try:
         name, sub, _ = read_pattern(host, okhttp4=okhttp4)
     except PolicyError as exc:
-        raise ConfigError(f"bad host {escape(host)!r}: {exc}", path=source) from None
+        raise ConfigError(f"bad host {quote(host, None)}: {exc}", path=source) from None
     wanted = (name, sub)
     if wanted not in groups:
-        raise ConfigError(f"pattern {escape(host)!r} not found in the pin list", path=source)
+        raise ConfigError(f"pattern {quote(host, None)} not found in the pin list", path=source)
     return wanted
 
 
@@ -211,7 +211,7 @@ def _check_exact_and_subdomains(groups: dict[Key, list[Pin]], first_line: dict[K
     for key in groups:
         if key[0] in names:
             raise ConfigError(
-                f"{escape(key[0])!r} is pinned both exactly and with '**.': certpin cannot give "
+                f"{quote(key[0], None)} is pinned both exactly and with '**.': certpin cannot give "
                 "the host and its subdomains different pins under one pattern", path=source,
                 location=f"line {first_line[key]}",
             )
@@ -236,8 +236,8 @@ def _merged_pins(key: Key, groups: dict[Key, list[Pin]], order: dict[Key, int], 
         if relation == "covers":
             if extra:
                 shown = ("**." if other[1] else "") + other[0]
-                warns.append(f"{source or '<input>'}: {escape(key[0])!r} also accepts the "
-                             f"pins of {escape(shown)!r} (OkHttp accepts any matching "
+                warns.append(f"{source or '<input>'}: {quote(key[0], None)} also accepts the "
+                             f"pins of {quote(shown, None)} (OkHttp accepts any matching "
                              "pattern's pins); merged")
             merged += extra
     return merged
@@ -285,12 +285,9 @@ def to_okhttp(policy: PinPolicy, *, lossy: bool = False, okhttp_version: int = 3
     for pattern, ps in sorted(policy.pin_sets.items()):
         if _expressible(pattern, ps, lx):
             emitted.update(_patterns(pattern, ps, okhttp_version, policy, lx))
-    if not emitted and (lossy or not lx.problems):
-        raise ExportError("okhttp", [*(p.split("; ")[0] for p in lx.problems),
-                                     "no pin set OkHttp can hold (nothing would be left to "
-                                     "export)"])
     _flag_overlaps(emitted, lx)
-    return lx.finish(_java(emitted, okhttp_version))
+    return lx.finish(_java(emitted, okhttp_version),
+                     pinned=sorted({name for name, _ in emitted}))
 
 
 def _expressible(pattern: str, ps: PinSet, lx: Lossy) -> bool:

@@ -162,4 +162,5 @@ def to_swift_delegate(policy: PinPolicy, *, lossy: bool = False) -> ExportResult
     head += _table("oneLabelWildcard", wild, "parent -> pins for *.parent (one label)")
     head += _table("includingSubdomains", subtree, "domain -> pins for it and any subdomain")
     head += ["", *_header_table(), ""]
-    return lx.finish("\n".join(head) + "\n" + METHODS)
+    return lx.finish("\n".join(head) + "\n" + METHODS,
+                     pinned=[p for p, _ in exact] + [f"*.{p}" for p, _ in wild])

@@ -28,11 +28,11 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-from ..errors import ConfigError, PolicyError, escape
+from ..errors import ConfigError, PolicyError, quote
 from ..hostnames import normalize_pattern
 from ..pins import Pin
 from ..policy import PinPolicy, PinSet, is_report_uri
-from ._common import bounded_pin_set, parse_date, pin_or_error
+from ._common import bounded_pin_set, parse_date
 from ._plist import PlistNode, PlistReader, key_path, read_plist
 from ._trustkit_export import to_trustkit, to_trustkit_swift
 from ._trustkit_registry import domain_problem, trustkit_report_uri
@@ -57,12 +57,12 @@ _EXCLUDE = "kSKExcludeSubdomainFromParentPolicy"
 def _misspelt(name: str) -> str | None:
     """Why TrustKit ignores a key that looks like one of its own, or None."""
     if name in ("TSKExcludeSubdomainFromParentPolicy", "kTSKExcludeSubdomainFromParentPolicy"):
-        return (f"TrustKit ignores {escape(name)!r}: the constant "
+        return (f"TrustKit ignores {quote(name, None)}: the constant "
                 f"kTSKExcludeSubdomainFromParentPolicy is the string {_EXCLUDE!r} "
                 "(TSKTrustKitConfig.m line 25)")
     if name.startswith("kTSK"):
-        return (f"TrustKit ignores {escape(name)!r} in a plist: it reads the string value of "
-                f"the constant, {escape(name[1:])!r} (TSKTrustKitConfig.m lines 17-31)")
+        return (f"TrustKit ignores {quote(name, None)} in a plist: it reads the string value of "
+                f"the constant, {quote(name[1:], None)} (TSKTrustKitConfig.m lines 17-31)")
     return None
 
 
@@ -111,7 +111,7 @@ def from_trustkit(data: str | bytes, *, source: str | None = None,
         pin_set = _domain_pin_set(rd, opts, dnode, dpath)
         pattern = _domain_pattern(rd, host, include, dnode, dpath)
         if pattern in sets:  # pragma: no cover - a plist dict has no key twice (_plist.py)
-            raise rd.at(dnode, dpath, f"domain {escape(pattern)!r} appears twice")
+            raise rd.at(dnode, dpath, f"domain {quote(pattern, None)} appears twice")
         sets[pattern] = pin_set
     try:
         return PinPolicy(sets)
@@ -146,7 +146,7 @@ def _pinned_domains(rd: PlistReader, config: PlistNode, path: str) -> PlistNode:
         if path == "(plist)" and key not in _CONFIG_KEYS and not key.startswith("kTSK"):
             continue  # other Info.plist keys next to TSKPinnedDomains
         if key not in _CONFIG_KEYS:
-            raise rd.at(node, kpath, _misspelt(key) or f"unknown TrustKit key {escape(key)!r}")
+            raise rd.at(node, kpath, _misspelt(key) or f"unknown TrustKit key {quote(key, None)}")
         if key == "TSKPinnedDomains":
             domains = node
         elif not isinstance(node.value, bool):
@@ -172,21 +172,21 @@ def _domain_pattern(rd: PlistReader, host: str, include: bool, dnode: PlistNode,
     the name must be one certpin's normalisation leaves unchanged (TrustKit matches exactly)."""
     problem = domain_problem(host, include)
     if problem is not None:
-        raise rd.at(dnode, dpath, f"domain {escape(host)!r}: {problem}")
+        raise rd.at(dnode, dpath, f"domain {quote(host, None)}: {problem}")
     if "*" in host:
-        raise rd.at(dnode, dpath, f"domain {escape(host)!r}: TrustKit has no wildcards; it "
+        raise rd.at(dnode, dpath, f"domain {quote(host, None)}: TrustKit has no wildcards; it "
                                   "would look the name up as written and never match it")
     try:
         pattern = normalize_pattern(host)
     except PolicyError as exc:
-        raise rd.at(dnode, dpath, f"bad domain {escape(host)!r}: {exc}") from None
+        raise rd.at(dnode, dpath, f"bad domain {quote(host, None)}: {exc}") from None
     if pattern != host:
         # configuration_utils.m line 61 looks the host up as written, lines 36 and 49-50
         # compare suffix and labels case-sensitively: "API.example.com" or "example.com."
         # pin only a host spelt exactly so.
-        raise rd.at(dnode, dpath, f"domain {escape(host)!r}: TrustKit matches domains exactly "
+        raise rd.at(dnode, dpath, f"domain {quote(host, None)}: TrustKit matches domains exactly "
                                   f"as written (configuration_utils.m lines 36-61); write "
-                                  f"{escape(pattern)!r}")
+                                  f"{quote(pattern, None)}")
     return pattern
 
 
@@ -225,7 +225,7 @@ def _domain_options(rd: PlistReader, dnode: PlistNode, dpath: str) -> dict[str, 
     for key, node in dnode.value.items():
         if key not in _DOMAIN_KEYS:
             raise rd.at(node, f"{dpath}.{key_path(key)}",
-                        _misspelt(key) or f"unknown TrustKit key {escape(key)!r}")
+                        _misspelt(key) or f"unknown TrustKit key {quote(key, None)}")
         opts[key] = node
     for key in _BOOL_KEYS:
         if key in opts and not isinstance(opts[key].value, bool):
@@ -280,10 +280,14 @@ def _hash_pin(rd: PlistReader, h: PlistNode, hp: str,
     if _LOOSE_B64.fullmatch(text):
         pin = Pin("spki", base64.b64decode(text, validate=True))
         if pin.base64 != text:
-            rd.warn(h, f"{hp}: {escape(text)!r} is not canonical base64 (its last character "
+            rd.warn(h, f"{hp}: {quote(text, None)} is not canonical base64 (its last character "
                        f"carries unused bits); TrustKit reads it as {pin.base64!r}")
         return pin
-    return pin_or_error("sha256/" + text, err)
+    # Never build a notation ("sha256/" + text) for parse_pin: a stray leading '/' would then
+    # read as curl's "sha256//" (issue 11, item 8). Every 32-byte hash matched above.
+    raise err(f"{quote(text)} is not the base64 of a SHA-256 digest (44 characters ending in "
+              "'='): TrustKit cannot decode it and throws at start-up "
+              "(parse_configuration.m lines 194-201)")
 
 
 def _report_uris(rd: PlistReader, node: PlistNode | None, dpath: str) -> list[str]:
@@ -298,10 +302,10 @@ def _report_uris(rd: PlistReader, node: PlistNode | None, dpath: str) -> list[st
     for i, uri in enumerate(uris):
         if not is_report_uri(uri):  # the rule of policy files, so the import loads back
             raise rd.at(node.value[i], f"{dpath}.TSKReportUris[{i}]",
-                        f"expected an http(s) URI without spaces, got {escape(repr(uri))}")
+                        f"expected an http(s) URI without spaces, got {quote(uri, None)}")
         if not trustkit_report_uri(uri):
             raise rd.at(node.value[i], f"{dpath}.TSKReportUris[{i}]",
-                        f"{escape(repr(uri))} has characters outside RFC 3986: NSURL "
+                        f"{quote(uri, None)} has characters outside RFC 3986: NSURL "
                         "URLWithString: returns nil for it before iOS 17 and TrustKit then "
                         "throws at start-up (parse_configuration.m lines 174-181)")
     return uris

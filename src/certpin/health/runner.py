@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from ..errors import ProbeError, escape
+from ..errors import ProbeError, message_of
 from ..instants import aware_now
 from ..pins import Pin
 from ..policy import PinPolicy
@@ -109,7 +109,7 @@ def check_policy(
                 )
             except (ProbeError, OSError) as exc:
                 where = target.address or target.host
-                error = escape(str(exc)) or f"cannot connect to {where}:{target.port}"
+                error = message_of(exc) or f"cannot connect to {where}:{target.port}"
         result = judge(
             target,
             fetched,

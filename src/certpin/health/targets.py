@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..errors import ProbeError, quote_once
+from ..errors import ProbeError, quote
 from ..findings import Finding, Level
 from ..hostnames import is_ip_literal, normalize_host
 from ..policy import PinPolicy, PinSet
@@ -81,7 +81,7 @@ def targets_of(
     """
     if server_name is not None:
         if not hosts:
-            raise ProbeError(f"server name {quote_once(server_name)} needs hosts to connect to "
+            raise ProbeError(f"server name {quote(server_name)} needs hosts to connect to "
                              "(--host ADDRESS[:PORT])")
         check_name(server_name, "server name")
         server_name = normalize_host(server_name)
@@ -126,7 +126,7 @@ def _resolved(targets: list[Target], resolve: Mapping[tuple[str, int], str]) -> 
     table: dict[tuple[str, int], str] = {}
     for (name, port), address in resolve.items():
         if not is_ip_literal(address):
-            raise ProbeError(f"resolve {quote_once(name)}:{port}: {quote_once(address)} is not an "
+            raise ProbeError(f"resolve {quote(name)}:{port}: {quote(address)} is not an "
                              "IP address")
         table[(normalize_host(name), port)] = str(ipaddress.ip_address(address))
     used: set[tuple[str, int]] = set()

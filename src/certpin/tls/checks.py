@@ -14,7 +14,7 @@ import logging
 import ssl
 from datetime import UTC, datetime
 
-from ..errors import PinMismatchError, PinValidationError, escape
+from ..errors import PinMismatchError, PinValidationError, escape, message_of
 from ..events import PinEvent, PinEventKind
 from ..verify import Outcome, Verdict, check
 from .base import PinningContextBase, check_strength, failure
@@ -142,7 +142,7 @@ def postcheck(conn: ssl.SSLSocket | ssl.SSLObject, ctx: PinningContextBase) -> N
     try:
         verdict = check(policy, hostname, chain)
     except Exception as exc:
-        raise failure(hostname, f"the pin check could not run: {escape(str(exc))}") from exc
+        raise failure(hostname, f"the pin check could not run: {message_of(exc)}") from exc
     if verdict.outcome == Outcome.REPORT_ONLY_MISMATCH:
         deliver(ctx, build_event(
             ctx, PinEventKind.REPORT_ONLY_MISMATCH, conn, hostname=verdict.hostname,
@@ -179,7 +179,7 @@ def on_verify_error(
         return
     event = build_event(
         ctx, PinEventKind.CERTIFICATE_INVALID, conn, hostname=hostname, verdict=None, verified=(),
-        error=escape(str(exc)),
+        error=message_of(exc),
     )
     with contextlib.suppress(AttributeError, TypeError):
         exc.certpin_event = event  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ...chainpins import name_text
-from ...errors import CertpinError, escape
+from ...errors import CertpinError, message_of
 from ...pins import Pin, load_certificates, spki_pin
 from ...probe import fetch_chain
 from .server import DemoServer, make_ca, server_context
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 try:
                     passed = step(env)
                 except CertpinError as exc:
-                    env.say(f"  error: {escape(str(exc))}")
+                    env.say(f"  error: {message_of(exc)}")
                     passed = False
                 env.say(f"  -> {'ok' if passed else 'FAILED'}")
                 ok = ok and passed

@@ -15,7 +15,7 @@ from typing import Any
 
 from ...clients.stdlib import HTTPSConnection
 from ...context import create_ssl_context
-from ...errors import PinMismatchError, escape
+from ...errors import PinMismatchError, message_of, quote
 from ...pins import Pin, spki_pin
 from ...policy import PinPolicy, PinSet
 
@@ -83,9 +83,9 @@ def run_enforcement_demo(
     try:
         status, body = _get(ctx, host, port)
     except (OSError, http.client.HTTPException) as exc:
-        say(f"  the pinned request failed: {escape(str(exc))}")
+        say(f"  the pinned request failed: {message_of(exc)}")
         return False
-    say(f"  -> {status} {escape(body.decode('utf-8', 'replace').strip())!r}: pins matched")
+    say(f"  -> {status} {quote(body.decode('utf-8', 'replace').strip(), None)}: pins matched")
 
     impostor_ctx = server_context(attacker, host, "127.0.0.1")
     with server_class(impostor_ctx) as impostor:
@@ -104,7 +104,7 @@ def run_enforcement_demo(
             for line in str(exc).splitlines():
                 say(f"     {line}")
         except (OSError, http.client.HTTPException) as exc:
-            say(f"  -> failed for another reason: {escape(str(exc))}")
+            say(f"  -> failed for another reason: {message_of(exc)}")
         received = len(impostor.received)
     say(f"  application bytes the impostor received: {received}")
     return refused and received == 0

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 
 from ...certload import CRYPTOGRAPHY_ERRORS, load_certificates, load_key_source, quiet_cryptography
 from ...chainpins import name_text
-from ...errors import CertificateError, escape
+from ...errors import CertificateError, escape, message_of
 from ...pins import cert_pin, spki_pin
 
 __all__ = ["describe_certificate", "describe_data", "describe_key", "position_in_file"]
@@ -132,7 +132,7 @@ def describe_certificate(cert: x509.Certificate, position: str) -> dict[str, Any
         try:
             pin = str(spki_pin(cert))
         except _KEY_ERRORS as exc:  # a key cryptography does not reproduce byte for byte
-            spki_error = escape(str(exc), backslashes=False)
+            spki_error = message_of(exc)
     info.update(key_type=key_type, key_bits=key_bits, spki_pin=pin)
     if spki_error:
         info["spki_error"] = spki_error
