@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import serialization
 
 from .certload import quiet_cryptography
 from .errors import escape
-from .pins import Pin, carries_spki
+from .pins import Pin
+from .spkifield import carries_spki
 
 __all__ = ["CHAIN_PINS_CACHE_SIZE", "chain_pins", "name_text"]
 

@@ -18,19 +18,16 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
     PublicKeyTypes,
 )
-from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from .certload import (
     CRYPTOGRAPHY_ERRORS,
@@ -41,6 +38,7 @@ from .certload import (
     require_reproducible_key,
 )
 from .errors import CertificateError, PinFormatError, escape, quote
+from .spkifield import carries_spki
 
 __all__ = [
     "MAX_RSA_PRIVATE_KEY_BITS",
@@ -327,73 +325,6 @@ def spki_der(obj: KeySource) -> bytes:
                "pin the certificate issued for it (cert-sha256) instead")
         )
     return der
-
-
-def carries_spki(source: object, der: bytes, signed: bytes) -> bool:
-    """Whether the certificate or CSR ``source`` carries ``der`` (cryptography's re-encoding of
-    its public key as a SubjectPublicKeyInfo) byte for byte as its own key.
-
-    RFC 7469 section 2.4 hashes the SubjectPublicKeyInfo as the certificate encodes it, and so
-    do the platforms (curl: ``i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert))``,
-    ``lib/vtls/openssl.c``). cryptography re-encodes the key it parsed, which differs from the
-    certificate's bytes for every lenient encoding: RSA-PSS parameters, RSA without NULL
-    parameters, explicit EC curve parameters, compressed or hybrid EC points. Finding ``der``
-    somewhere in the signed bytes is not enough: an extension can carry a decoy copy of the
-    re-encoding (reviews 11 and 11d). So each place ``der`` occurs is tested with cryptography
-    itself as the oracle, without reading DER by hand: one byte at the end of that occurrence
-    (inside the key's BIT STRING if it is the key field) is flipped and the certificate loaded
-    again. If the occurrence is the key field, the key cryptography reads changes (or no longer
-    loads); if it is a decoy, the key stays the same. Any doubt answers False: no SPKI pin,
-    rather than a wrong one. An RSA key must also be named ``rsaEncryption`` (an RSA-PSS
-    certificate gets no SPKI pin: its parameters can be shaped so that a copy of the re-encoding
-    straddles them and the key, review 11e).
-
-    Args:
-        source: an :class:`x509.Certificate` or :class:`x509.CertificateSigningRequest`, or a
-            key (then True when ``der`` is in ``signed``: a key file is checked elsewhere).
-        der: the re-encoded SubjectPublicKeyInfo, DER.
-        signed: the signed bytes of ``source`` (TBSCertificate or CertificationRequestInfo).
-    """
-    if der not in signed:
-        return False
-    if isinstance(source, x509.Certificate):
-        load: Callable[[bytes], Any] = x509.load_der_x509_certificate
-    elif isinstance(source, x509.CertificateSigningRequest):
-        load = x509.load_der_x509_csr
-    else:
-        return True
-    with quiet_cryptography():
-        key = source.public_key()
-    algorithm = getattr(source, "public_key_algorithm_oid", None)
-    if isinstance(key, rsa.RSAPublicKey) and algorithm is not None and (
-        algorithm != PublicKeyAlgorithmOID.RSAES_PKCS1_v1_5
-    ):
-        # RSA-PSS: cryptography re-encodes it as rsaEncryption, and PSS parameters can be made
-        # to end with the re-encoding's header, so that a copy straddles the parameters and the
-        # key's BIT STRING and passes the test below (review 11e).
-        return False
-    whole = source.public_bytes(serialization.Encoding.DER)
-    at = whole.find(der)
-    while at >= 0:
-        last = at + len(der) - 1
-        mutated = whole[:last] + bytes([whole[last] ^ 0x01]) + whole[last + 1:]
-        with quiet_cryptography():
-            try:
-                other = load(mutated)
-            except (ValueError, UnsupportedAlgorithm, TypeError):
-                other = None  # the structure broke: cannot tell from this occurrence
-            if other is not None:
-                try:
-                    again = other.public_key().public_bytes(
-                        serialization.Encoding.DER,
-                        serialization.PublicFormat.SubjectPublicKeyInfo,
-                    )
-                except (ValueError, UnsupportedAlgorithm, TypeError):
-                    return True  # the flipped byte was in the key cryptography reads
-                if again != der:
-                    return True
-        at = whole.find(der, at + 1)
-    return False
 
 
 def spki_pin(obj: KeySource) -> Pin:
