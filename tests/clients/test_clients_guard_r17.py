@@ -20,59 +20,22 @@ it received zero bytes of the request for the origin the new policy pins.
 
 from __future__ import annotations
 
-import contextlib
 import ssl
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from types import FrameType
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import certpin
-import support.recording as recording
 from certpin.tls import pinning_context
 from certpin.tls.swap import SwapRight, swap_policy
 from support.review import TIMEOUT, Review, assert_zero_bytes, attempt, review
+from support.swaps import swap_at_first_connect
 
 __all__ = ["review"]  # fixture imported for pytest
 
 PROXY = "unpinned.test"  # 127.0.0.1, never pinned here
 ORIGIN = "origin.test"  # v1 does not pin it, v2 does; never resolved: only the proxy is dialled
-
-
-@contextlib.contextmanager
-def swap_at_first_connect(swap: Callable[[], None]) -> Iterator[None]:
-    """Run ``swap`` on another thread when this thread enters its first TCP connect, and wait
-    for it there."""
-    fired: list[bool] = []
-    errors: list[BaseException] = []
-
-    def updater() -> None:
-        try:
-            swap()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
-        code = frame.f_code
-        if (event == "call" and not fired and code.co_name in ("connect", "connect_ex")
-                and code.co_filename == recording.__file__):
-            fired.append(True)
-            t = threading.Thread(target=updater, name="certpin-updates")
-            t.start()
-            t.join(30)
-        return None
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        yield
-    finally:
-        sys.settrace(previous)
-    assert not errors, f"the swap failed: {errors!r}"
-    assert fired, "no TCP connect was traced: the swap was never placed"
 
 
 def _swappable(review: Review) -> tuple[ssl.SSLContext, Callable[[], None]]:

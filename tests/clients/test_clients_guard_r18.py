@@ -20,58 +20,18 @@ address), v2 (the review's policy) does. The test asserts that it received zero 
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from types import FrameType
-from typing import Any
 
 import certpin
-import support.recording as recording
 from certpin.clients.stdlib import build_opener
 from certpin.tls import pinning_context
 from certpin.tls.swap import SwapRight, swap_policy
 from support.review import TIMEOUT, FtpImpostor, Review, attempt, review
+from support.swaps import swap_at_first_connect
 
 __all__ = ["review"]  # fixture imported for pytest
 
 HOST = "127.0.0.1"  # v1 does not pin it; v2 (the review's policy) does
-
-
-@contextlib.contextmanager
-def swap_at_first_connect(swap: Callable[[], None], *, must_connect: bool = True,
-                          ) -> Iterator[None]:
-    """Run ``swap`` on another thread when this thread enters its first TCP connect, and wait
-    for it there (``must_connect=False``: a refusal before any connect is fine too)."""
-    fired: list[bool] = []
-    errors: list[BaseException] = []
-
-    def updater() -> None:
-        try:
-            swap()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
-        code = frame.f_code
-        if (event == "call" and not fired and code.co_name in ("connect", "connect_ex")
-                and code.co_filename == recording.__file__):
-            fired.append(True)
-            t = threading.Thread(target=updater, name="certpin-updates")
-            t.start()
-            t.join(30)
-        return None
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        yield
-    finally:
-        sys.settrace(previous)
-    assert not errors, f"the swap failed: {errors!r}"
-    assert fired or not must_connect, "no TCP connect was traced: the swap was never placed"
 
 
 def test_urllib_logs_in_over_ftp_to_a_host_a_swap_pinned_while_it_connected(

@@ -12,14 +12,10 @@ anything; each refusal test asserts that it received zero bytes, and that the he
 
 from __future__ import annotations
 
-import contextlib
 import ssl
-import sys
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from types import FrameType
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,13 +23,13 @@ import pytest
 import urllib3
 
 import certpin
-import support.recording as recording
 from certpin.clients import PinnedRequestError
 from certpin.clients._common import RequestGuard
 from certpin.clients.httpx_backend import guard_transport
 from certpin.tls import pinning_context
 from certpin.tls.swap import SwapRight, swap_policy
 from support.review import TIMEOUT, Review, assert_zero_bytes, attempt, review
+from support.swaps import swap_at_first_connect
 
 __all__ = ["review"]  # fixture imported for pytest
 
@@ -49,39 +45,6 @@ def _policies(review: Review, pinned_by_v2: str) -> tuple[certpin.PinPolicy, cer
     assert not v1.is_pinned(pinned_by_v2)
     assert v2.is_pinned(pinned_by_v2)
     return v1, v2
-
-
-@contextlib.contextmanager
-def swap_at_first_connect(swap: Callable[[], None]) -> Iterator[list[bool]]:
-    """Run ``swap`` on another thread when this thread enters its first TCP connect, and wait
-    for it there; yields ``[fired]``."""
-    fired = [False]
-    errors: list[BaseException] = []
-
-    def updater() -> None:
-        try:
-            swap()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
-        code = frame.f_code
-        if (event == "call" and not fired[0] and code.co_name in ("connect", "connect_ex")
-                and code.co_filename == recording.__file__):
-            fired[0] = True
-            t = threading.Thread(target=updater, name="certpin-updates")
-            t.start()
-            t.join(30)
-        return None
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        yield fired
-    finally:
-        sys.settrace(previous)
-    assert not errors, f"the swap failed: {errors!r}"
-    assert fired[0], "no TCP connect was traced: the swap was never placed"
 
 
 def _get(client: str, url: str, ctx: ssl.SSLContext, proxy: str | None = None) -> Callable[[], Any]:
